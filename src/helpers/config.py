@@ -1,0 +1,270 @@
+"""Profiles and run folders: every size, count, epoch budget and path a notebook needs.
+
+A notebook's ``parameters`` cell names a profile (``ci``, ``demo``, ``quick``, ``paper``) and may
+override a few fields; :func:`resolve` turns that into a :class:`RunConfig`. Environment variables
+set by the tests and the series runner win over the cell (so nbval, which cannot pass parameters,
+runs the ``ci`` profile):
+
+``HELPERS_PROFILE``, ``HELPERS_RUN_DIR``, ``HELPERS_FIGURES_DIR``, ``HELPERS_DATASET``,
+``HELPERS_DATA_PATH``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Profile", "RunConfig", "PROFILES", "REPO_ROOT", "get_profile", "resolve"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything that changes between a seconds-long smoke run and the paper run."""
+
+    name: str
+    description: str
+    dataset: str
+    image_size: int
+    seeds: tuple[int, ...]
+    data_options: dict[str, Any] = field(default_factory=dict)
+    # DCGAN (notebook 02)
+    gan_epochs: int = 30
+    gan_batch_size: int = 64
+    gan_generator_filters: int = 512
+    gan_steps_per_epoch: int | None = None
+    gan_checkpoint_every: int = 5
+    # Evaluation of the fakes (notebook 03)
+    encoder_epochs: int = 5
+    # Features + classical classifiers (notebook 04)
+    resnet_weights: str = "task"  # "imagenet" (online) or "task" (trained briefly on train)
+    resnet_epochs: int = 3
+    resnet_input_size: int = 32
+    ann_epochs: int = 30
+    classical_classifiers: tuple[str, ...] = ("decision_tree", "random_forest", "svm", "ann")
+    classical_strategies: tuple[str, ...] = ("none", "class_weight", "random", "smote", "adasyn", "gan")
+    # CNN / DenseNet121 (notebook 05)
+    cnn_epochs: int = 30
+    densenet_epochs: int = 30
+    densenet_input_size: int = 32
+    densenet_weights: str | None = None  # "imagenet" when it can be downloaded
+    deep_models: tuple[str, ...] = ("cnn", "densenet121")
+    deep_strategies: tuple[str, ...] = (
+        "none", "class_weight", "random", "classical_aug", "gan", "gan_filtered", "gan_weighted", "gan_aug",
+    )
+    batch_size: int = 64
+    patience: int = 5
+    max_steps_per_epoch: int | None = None
+
+
+PROFILES: dict[str, Profile] = {
+    "ci": Profile(
+        name="ci",
+        description="seconds per notebook: tiny phantom data, one seed, a few steps (tests)",
+        dataset="phantom",
+        image_size=32,
+        seeds=(0,),
+        data_options={"n_train": 320, "n_val": 96, "n_test": 128},
+        gan_epochs=2,
+        gan_batch_size=32,
+        gan_generator_filters=64,
+        gan_steps_per_epoch=2,
+        gan_checkpoint_every=1,
+        encoder_epochs=1,
+        resnet_epochs=1,
+        ann_epochs=2,
+        classical_strategies=("none", "random", "smote", "gan"),
+        cnn_epochs=2,
+        densenet_epochs=1,
+        deep_models=("cnn", "densenet121"),
+        deep_strategies=("none", "gan"),
+        batch_size=32,
+        patience=2,
+        max_steps_per_epoch=4,
+    ),
+    "demo": Profile(
+        name="demo",
+        description="the `make report` default: phantom X-rays at 32 px, minutes on a CPU",
+        dataset="phantom",
+        image_size=32,
+        seeds=(0, 1),
+        data_options={"n_train": 1600, "n_val": 300, "n_test": 600},
+        gan_epochs=25,
+        gan_batch_size=64,
+        gan_generator_filters=128,
+        gan_checkpoint_every=5,
+        encoder_epochs=4,
+        resnet_epochs=2,
+        ann_epochs=20,
+        cnn_epochs=8,
+        densenet_epochs=2,
+        deep_models=("cnn", "densenet121"),
+        deep_strategies=("none", "class_weight", "random", "classical_aug", "gan", "gan_filtered", "gan_weighted"),
+        patience=3,
+    ),
+    "quick": Profile(
+        name="quick",
+        description="real PneumoniaMNIST at 28 px on a CPU (tens of minutes)",
+        dataset="pneumoniamnist",
+        image_size=28,
+        seeds=(0, 1, 2),
+        gan_epochs=30,
+        gan_batch_size=64,
+        gan_generator_filters=256,
+        gan_checkpoint_every=5,
+        encoder_epochs=6,
+        resnet_epochs=5,
+        ann_epochs=40,
+        cnn_epochs=30,
+        densenet_epochs=12,
+        patience=6,
+    ),
+    "paper": Profile(
+        name="paper",
+        description="the seed's settings: 128 px real data, 100 GAN epochs, ImageNet weights (GPU)",
+        dataset="pneumoniamnist",
+        image_size=128,
+        seeds=(0, 1, 2, 3, 4),
+        gan_epochs=100,
+        gan_batch_size=64,
+        gan_generator_filters=512,
+        gan_checkpoint_every=5,
+        encoder_epochs=10,
+        resnet_weights="imagenet",
+        resnet_epochs=5,
+        resnet_input_size=128,
+        ann_epochs=100,
+        cnn_epochs=30,
+        densenet_epochs=30,
+        densenet_input_size=128,
+        densenet_weights="imagenet",
+        patience=10,
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    """Return the named profile, or raise a ValueError listing the known ones."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}") from None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A resolved profile plus the dataset, folders and identity of one run."""
+
+    profile: Profile
+    dataset: str
+    image_size: int
+    seeds: tuple[int, ...]
+    data_path: str | None
+    run_dir: Path
+    figures_dir: Path
+    run_id: str
+
+    @property
+    def seed(self) -> int:
+        """The first seed: the one single-seed steps (data, GAN) use."""
+        return self.seeds[0]
+
+    def path(self, *parts: str) -> Path:
+        """A path inside the run folder (parent folders created)."""
+        p = self.run_dir.joinpath(*parts)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def folder(self, *parts: str) -> Path:
+        """A folder inside the run folder (created)."""
+        p = self.run_dir.joinpath(*parts)
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+    @property
+    def results_path(self) -> Path:
+        """The one results table every notebook appends its rows to."""
+        return self.path("results.csv")
+
+    def load_splits(self, **options: Any):
+        """Load train/val/test of this run's dataset through :func:`helpers.data.load_splits`."""
+        from . import data
+
+        opts = dict(self.profile.data_options if self.dataset == self.profile.dataset else {})
+        opts.update(options)
+        return data.load_splits(
+            self.dataset, self.image_size, data_path=self.data_path, seed=self.seed, **opts
+        )
+
+    def describe(self) -> str:
+        """One line for the top of a notebook."""
+        return (
+            f"profile={self.profile.name} dataset={self.dataset} image_size={self.image_size} "
+            f"seeds={list(self.seeds)} run_dir={self.run_dir}"
+        )
+
+
+def _git_short_sha() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5
+        )
+        sha = out.stdout.strip()
+        if out.returncode == 0 and sha:
+            dirty = subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=REPO_ROOT, capture_output=True, text=True, timeout=5,
+            ).stdout.strip()
+            return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return "nogit"
+
+
+def resolve(
+    profile: str = "demo",
+    dataset: str | None = None,
+    image_size: int | None = None,
+    seeds: list[int] | tuple[int, ...] | None = None,
+    data_path: str | None = None,
+    run_dir: str | os.PathLike | None = None,
+    figures_dir: str | os.PathLike | None = None,
+) -> RunConfig:
+    """Build the run configuration from a notebook's parameters (environment variables win)."""
+    env = os.environ
+    prof = get_profile(env.get("HELPERS_PROFILE") or profile)
+    dataset = env.get("HELPERS_DATASET") or dataset or prof.dataset
+    data_path = env.get("HELPERS_DATA_PATH") or data_path
+    image_size = int(image_size or prof.image_size)
+    seeds = tuple(int(s) for s in (seeds or prof.seeds))
+    if not seeds:
+        raise ValueError("seeds must name at least one seed")
+    default_run = REPO_ROOT / "build" / prof.name
+    run_dir = Path(env.get("HELPERS_RUN_DIR") or run_dir or default_run).expanduser().resolve()
+    figures_dir = Path(env.get("HELPERS_FIGURES_DIR") or figures_dir or run_dir / "figures").expanduser()
+    figures_dir = figures_dir if figures_dir.is_absolute() else (REPO_ROOT / figures_dir).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
+    run_id = f"{prof.name}/{dataset}/{image_size}px/seeds {','.join(map(str, seeds))} @ {_git_short_sha()} {stamp}"
+    return RunConfig(
+        profile=prof,
+        dataset=dataset,
+        image_size=image_size,
+        seeds=seeds,
+        data_path=data_path,
+        run_dir=run_dir,
+        figures_dir=figures_dir,
+        run_id=run_id,
+    )
+
+
+def with_profile_overrides(profile: Profile, **changes: Any) -> Profile:
+    """A copy of a profile with some fields changed (for experiments in a notebook)."""
+    return dataclasses.replace(profile, **changes)

@@ -1,0 +1,354 @@
+"""ResNet-18 features for the classical classifiers (notebook 04).
+
+The seed extracted 512-d ResNet-18 features (global average pooling of the last stage) and fed them
+to a decision tree, a random forest and an SVM. Here the backbone is keras-hub's
+``ResNetBackbone`` with basic blocks ``[2, 2, 2, 2]`` (11,186,112 parameters, the same as the
+``resnet_18_imagenet`` preset):
+
+* ``weights="imagenet"`` loads the preset (needs internet the first time). When it cannot be loaded
+  the series says so in one printed line and trains the backbone on the task instead; the returned
+  description records it, so tables never claim ImageNet features that were not used.
+* ``weights="task"`` trains the randomly initialised backbone with a ``Dense(1, sigmoid)`` head on
+  the training split for a few epochs ("trained the model on the dataset with a small
+  configuration"), then keeps the model up to the pooled features.
+
+The extractor is one ``keras.Model``: float pixels 0..255 ``(N, H, W, 1)`` -> gray repeated to three
+channels (:class:`GrayToRGB`) -> ``Resizing(input_size)`` -> ``Rescaling(1/255)`` ->
+``Normalization`` with the ImageNet mean/std (what keras-hub's ``ResNetImageConverter`` of the
+preset does: ``x * 1/(255 std) - mean/std``) -> backbone -> ``GlobalAveragePooling2D``.
+:func:`extract_features` accepts uint8 ``(N, H, W)`` or ``(N, H, W, 1)`` and adds the channel axis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "RESNET18_PARAMS",
+    "PRESET",
+    "GrayToRGB",
+    "build_resnet18",
+    "build_extractor",
+    "load_feature_extractor",
+    "extract_features",
+    "cached_features",
+    "feature_extractor_cached",
+    "extractor_path",
+]
+
+#: ImageNet channel statistics of the keras-hub ResNet presets (their image converter uses
+#: ``scale = 1 / (255 * std)`` and ``offset = -mean / std``).
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+RESNET18_PARAMS = 11_186_112
+PRESET = "resnet_18_imagenet"
+FEATURE_DIM = 512
+
+
+@keras.saving.register_keras_serializable(package="helpers")
+class GrayToRGB(keras.layers.Layer):
+    """Repeat a one-channel image ``(N, H, W, 1)`` to three channels ``(N, H, W, 3)``."""
+
+    def call(self, inputs: Any) -> Any:
+        return keras.ops.repeat(inputs, 3, axis=-1)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return (*input_shape[:-1], 3)
+
+
+def build_resnet18(input_size: int) -> keras.Model:
+    """Randomly initialised keras-hub ResNet-18 backbone for ``input_size`` square RGB input.
+
+    Outputs the last stage's feature map (512 channels); 11,186,112 parameters. Seed first
+    (:func:`helpers.runtime.set_seeds`) for a reproducible initialisation.
+    """
+    import keras_hub
+
+    if int(input_size) < 32:
+        raise ValueError(
+            f"input_size={input_size} is too small for ResNet-18 (five stride-2 stages); use >= 32"
+        )
+    return keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64],
+        input_conv_kernel_sizes=[7],
+        stackwise_num_filters=[64, 128, 256, 512],
+        stackwise_num_blocks=[2, 2, 2, 2],
+        stackwise_num_strides=[1, 2, 2, 2],
+        block_type="basic_block",
+        use_pre_activation=False,
+        image_shape=(int(input_size), int(input_size), 3),
+    )
+
+
+def build_extractor(backbone: keras.Model, input_size: int) -> keras.Model:
+    """Wrap a backbone: gray 0..255 ``(N, H, W, 1)`` -> 512-d pooled features (see module doc)."""
+    size = int(input_size)
+    inputs = keras.Input(shape=(None, None, 1), name="image")
+    x = GrayToRGB(name="gray_to_rgb")(inputs)
+    x = keras.layers.Resizing(size, size, interpolation="bilinear", name="resize")(x)
+    x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(x)
+    x = keras.layers.Normalization(
+        mean=list(IMAGENET_MEAN),
+        variance=[s * s for s in IMAGENET_STD],
+        name="imagenet_norm",
+    )(x)
+    x = backbone(x)
+    outputs = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    return keras.Model(inputs, outputs, name="resnet18_features")
+
+
+def _as_gray_batch(images: Any) -> np.ndarray:
+    """uint8-scale (N, H, W) or (N, H, W, 1) -> float32 (N, H, W, 1) in 0..255."""
+    x = np.asarray(images)
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[-1] != 1:
+        raise ValueError(f"expected grayscale images (N, H, W) or (N, H, W, 1), got shape {x.shape}")
+    if np.issubdtype(x.dtype, np.floating) and x.size and float(np.nanmax(x)) <= 1.0:
+        raise ValueError(
+            "expected uint8-scale images (0-255); got floats with max <= 1. Convert GAN output with "
+            "helpers.data.unscale_images first."
+        )
+    return x.astype(np.float32, copy=False)
+
+
+def _binary_labels(labels: Any, n: int) -> np.ndarray:
+    y = np.asarray(labels).ravel()
+    if len(y) != n:
+        raise ValueError(f"{n} images but {len(y)} labels")
+    if not np.isin(np.unique(y), [0, 1]).all():
+        raise ValueError(
+            f"task training needs binary labels 0/1, got classes {np.unique(y)[:10].tolist()}"
+        )
+    return y.astype(np.float32)
+
+
+def _short_reason(exc: BaseException, limit: int = 110) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _train_on_task(
+    input_size: int,
+    train_images: Any,
+    train_labels: Any,
+    val_images: Any,
+    val_labels: Any,
+    *,
+    epochs: int,
+    seed: int,
+    batch_size: int,
+    max_steps_per_epoch: int | None,
+    verbose: int,
+) -> keras.Model:
+    """Random-init ResNet-18 + GAP + Dense(1, sigmoid) trained on train; returns the feature model."""
+    from helpers.runtime import set_seeds
+
+    x = _as_gray_batch(train_images)
+    y = _binary_labels(train_labels, len(x))
+    set_seeds(seed)
+    extractor = build_extractor(build_resnet18(input_size), input_size)
+    head = keras.layers.Dense(1, activation="sigmoid", name="score")(extractor.output)
+    classifier = keras.Model(extractor.input, head, name="resnet18_task")
+    classifier.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
+    callbacks: list[keras.callbacks.Callback] = []
+    if val_images is not None and val_labels is not None:
+        from helpers.metrics import ValAUCCallback
+
+        xv = _as_gray_batch(val_images)
+        yv = _binary_labels(val_labels, len(xv))
+        if len(np.unique(yv)) == 2:  # keep the epoch with the best exact val ROC-AUC
+            callbacks.append(ValAUCCallback(xv, yv, patience=None, verbose=verbose))
+    steps = None
+    if max_steps_per_epoch is not None:
+        steps = max(1, min(math.ceil(len(x) / batch_size), int(max_steps_per_epoch)))
+    classifier.fit(
+        x,
+        y,
+        epochs=int(epochs),
+        batch_size=int(batch_size),
+        shuffle=True,
+        steps_per_epoch=steps,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    return extractor  # shares the trained layers; output = pooled features
+
+
+def load_feature_extractor(
+    weights: str,
+    input_size: int,
+    *,
+    train_images: Any = None,
+    train_labels: Any = None,
+    val_images: Any = None,
+    val_labels: Any = None,
+    epochs: int = 3,
+    seed: int = 0,
+    batch_size: int = 64,
+    max_steps_per_epoch: int | None = None,
+    verbose: int = 0,
+) -> tuple[keras.Model, str]:
+    """A ResNet-18 feature extractor (uint8 gray images -> 512-d) and a description of what it is.
+
+    ``weights="imagenet"``: the keras-hub ``resnet_18_imagenet`` preset; if it cannot be loaded
+    (offline, ...), one line is printed and the backbone is trained on the task instead (the
+    description then says ``"task-trained (ImageNet preset unavailable: ...)"``).
+    ``weights="task"``: random init trained ``epochs`` epochs on the train split (binary labels,
+    Adam 1e-3, BCE; with val data the epoch with the best exact val ROC-AUC is kept).
+    """
+    if weights not in ("imagenet", "task"):
+        raise ValueError(f"weights must be 'imagenet' or 'task', not {weights!r}")
+    train_kwargs: dict[str, Any] = dict(
+        epochs=epochs, seed=seed, batch_size=batch_size,
+        max_steps_per_epoch=max_steps_per_epoch, verbose=verbose,
+    )
+    task_desc = f"{int(epochs)} epoch{'s' if int(epochs) != 1 else ''} on train, random init"
+    if weights == "imagenet":
+        import keras_hub
+
+        try:
+            backbone = keras_hub.models.ResNetBackbone.from_preset(PRESET)
+        except Exception as exc:  # offline: requests ConnectionError (an OSError), kagglehub errors
+            reason = _short_reason(exc)
+            why = type(exc).__name__
+            if train_images is None or train_labels is None:
+                raise ValueError(
+                    f"The ImageNet preset {PRESET!r} could not be loaded ({reason}) and no training "
+                    "images were given to fall back on: pass train_images/train_labels, or use "
+                    "weights='task'."
+                ) from exc
+            print(
+                f"ResNet-18 ImageNet preset {PRESET!r} could not be loaded ({reason}); "
+                f"training ResNet-18 on the task instead ({task_desc})."
+            )
+            model = _train_on_task(
+                input_size, train_images, train_labels, val_images, val_labels, **train_kwargs
+            )
+            return model, f"task-trained (ImageNet preset unavailable: {why}; {task_desc})"
+        return build_extractor(backbone, input_size), f"imagenet (keras-hub {PRESET})"
+    if train_images is None or train_labels is None:
+        raise ValueError(
+            "weights='task' trains the backbone on the training split: pass train_images and "
+            "train_labels."
+        )
+    model = _train_on_task(
+        input_size, train_images, train_labels, val_images, val_labels, **train_kwargs
+    )
+    return model, f"task-trained ({task_desc})"
+
+
+def extract_features(extractor: Any, images: Any, batch_size: int = 256) -> np.ndarray:
+    """Features of uint8 gray images ``(N, H, W)`` / ``(N, H, W, 1)``: float32 ``(N, 512)``.
+
+    ``extractor`` is anything with a Keras-style ``predict(x, batch_size=, verbose=)``.
+    """
+    x = _as_gray_batch(images)
+    if len(x) == 0:
+        return np.zeros((0, FEATURE_DIM), dtype=np.float32)
+    feats = np.asarray(extractor.predict(x, batch_size=int(batch_size), verbose=0), dtype=np.float32)
+    return feats.reshape(len(x), -1)
+
+
+def _slug(value: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9.-]+", "-", str(value)).strip("-") or "x"
+
+
+def _images_hash(images: Any) -> str:
+    arr = np.ascontiguousarray(np.asarray(images))
+    h = hashlib.sha1()
+    h.update(f"{arr.shape}|{arr.dtype}|".encode())
+    h.update(arr.tobytes())
+    return h.hexdigest()[:12]
+
+
+def cached_features(
+    cache_dir: str | os.PathLike,
+    *,
+    dataset: str,
+    split: str,
+    image_size: int,
+    weights: str,
+    seed: int,
+    images: Any,
+    extractor: Any,
+    tag: str = "",
+    batch_size: int = 256,
+) -> np.ndarray:
+    """Features of ``images``, computed once and cached in ``cache_dir`` as an ``.npz``.
+
+    The file name holds dataset, split (``"synthetic"`` for GAN fakes), image size, weights, seed,
+    ``tag`` and a hash of the images' bytes, so changed images miss the cache. ``tag`` should name
+    anything else that changes the extractor (e.g. epochs). Written atomically.
+    """
+    from helpers.artifacts import load_npz, save_npz
+
+    arr = np.asarray(images)
+    parts = [dataset, split, f"{int(image_size)}px", weights, f"seed{int(seed)}"]
+    if tag:
+        parts.append(tag)
+    name = "_".join(_slug(p) for p in parts) + f"_{_images_hash(arr)}.npz"
+    path = Path(cache_dir) / name
+    if path.exists():
+        try:
+            feats = load_npz(path, keys=("features",))["features"]
+        except Exception:  # unreadable cache file: recompute
+            feats = None
+        if feats is not None and len(feats) == len(arr):
+            return feats
+    feats = extract_features(extractor, arr, batch_size=batch_size)
+    save_npz(path, features=feats)
+    return feats
+
+
+def extractor_path(run_dir: str | os.PathLike, weights: str, input_size: int, seed: int) -> Path:
+    """``run_dir/features/resnet18_<weights>_<size>_seed<seed>.keras``."""
+    return Path(run_dir) / "features" / f"resnet18_{weights}_{int(input_size)}_seed{int(seed)}.keras"
+
+
+def feature_extractor_cached(
+    run_dir: str | os.PathLike,
+    weights: str,
+    input_size: int,
+    *,
+    seed: int = 0,
+    epochs: int = 3,
+    loader: Callable[..., tuple[keras.Model, str]] | None = None,
+    **kwargs: Any,
+) -> tuple[keras.Model, str]:
+    """:func:`load_feature_extractor`, saved to / reloaded from :func:`extractor_path`.
+
+    A sidecar ``.json`` keeps the description and the settings; a file made with other settings
+    (epochs) is rebuilt. The file is keyed by the *requested* weights: an ImageNet request that fell
+    back to task training is reused as such (delete the file to retry the download).
+    """
+    from helpers.artifacts import atomic_write, load_json, save_json
+
+    path = extractor_path(run_dir, weights, input_size, seed)
+    meta_path = path.with_suffix(".json")
+    settings = {"weights": weights, "input_size": int(input_size), "seed": int(seed),
+                "epochs": int(epochs)}
+    if path.exists() and meta_path.exists():
+        meta = load_json(meta_path)
+        if all(meta.get(k) == v for k, v in settings.items()):
+            model = keras.models.load_model(path, compile=False)
+            print(f"reusing the feature extractor {path} ({meta['description']})")
+            return model, str(meta["description"])
+    loader = loader or load_feature_extractor
+    model, description = loader(weights, input_size, seed=seed, epochs=epochs, **kwargs)
+    with atomic_write(path, suffix=".keras") as tmp:
+        model.save(tmp)
+    save_json(meta_path, {**settings, "description": description})
+    return model, description

@@ -1,0 +1,67 @@
+from pathlib import Path
+
+import pytest
+
+from helpers import config
+
+
+def test_every_profile_is_complete_and_consistent():
+    assert set(config.PROFILES) >= {"ci", "demo", "quick", "paper"}
+    for name, prof in config.PROFILES.items():
+        assert prof.name == name
+        assert prof.seeds and prof.image_size in (28, 32, 64, 128)
+        assert prof.gan_epochs >= 1 and prof.gan_batch_size >= 1
+    assert config.PROFILES["ci"].dataset == "phantom" and config.PROFILES["demo"].dataset == "phantom"
+    assert config.PROFILES["quick"].dataset == "pneumoniamnist" and config.PROFILES["quick"].image_size == 28
+    paper = config.PROFILES["paper"]
+    assert paper.image_size == 128 and paper.gan_epochs == 100 and paper.gan_batch_size == 64
+    assert paper.cnn_epochs == 30 and paper.densenet_epochs == 30
+
+
+def test_unknown_profile_lists_the_known_ones():
+    with pytest.raises(ValueError, match="ci.*demo.*paper.*quick"):
+        config.get_profile("fast")
+
+
+def test_resolve_defaults_and_overrides(clean_env, tmp_path):
+    cfg = config.resolve("ci", run_dir=tmp_path / "run")
+    assert cfg.profile.name == "ci" and cfg.dataset == "phantom" and cfg.image_size == 32
+    assert cfg.run_dir == (tmp_path / "run").resolve() and cfg.run_dir.is_dir()
+    assert cfg.figures_dir == cfg.run_dir / "figures"
+    assert cfg.results_path.parent == cfg.run_dir
+    cfg = config.resolve("ci", dataset="pneumoniamnist", image_size=28, seeds=[3, 4], run_dir=tmp_path)
+    assert (cfg.dataset, cfg.image_size, cfg.seeds, cfg.seed) == ("pneumoniamnist", 28, (3, 4), 3)
+    assert "ci/pneumoniamnist/28px" in cfg.run_id
+
+
+def test_environment_wins_over_the_parameters_cell(clean_env, tmp_path):
+    clean_env.setenv("HELPERS_PROFILE", "ci")
+    clean_env.setenv("HELPERS_RUN_DIR", str(tmp_path / "env-run"))
+    clean_env.setenv("HELPERS_FIGURES_DIR", str(tmp_path / "figs"))
+    cfg = config.resolve("paper", run_dir=tmp_path / "cell-run")
+    assert cfg.profile.name == "ci"
+    assert cfg.run_dir == (tmp_path / "env-run").resolve()
+    assert cfg.figures_dir == tmp_path / "figs"
+
+
+def test_default_run_dir_is_the_ignored_build_folder(clean_env):
+    cfg = config.resolve("ci")
+    assert cfg.run_dir == config.REPO_ROOT / "build" / "ci"
+    ignored = (config.REPO_ROOT / ".gitignore").read_text().split()
+    assert "build/" in ignored
+
+
+def test_relative_figures_dir_is_taken_from_the_repo_root(clean_env, tmp_path):
+    cfg = config.resolve("ci", run_dir=tmp_path, figures_dir="build/test-figures")
+    assert cfg.figures_dir == config.REPO_ROOT / "build" / "test-figures"
+
+
+def test_seeds_default_to_the_profile(clean_env, tmp_path):
+    cfg = config.resolve("demo", seeds=None, run_dir=tmp_path)
+    assert cfg.seeds == config.PROFILES["demo"].seeds
+
+
+def test_path_creates_parent_folders(clean_env, tmp_path):
+    cfg = config.resolve("ci", run_dir=tmp_path)
+    p = cfg.path("gan", "checkpoints", "x.txt")
+    assert p.parent.is_dir() and isinstance(p, Path)

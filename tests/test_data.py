@@ -1,0 +1,578 @@
+"""Offline tests of helpers.data on small synthetic files built in tmp_path."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import data as D
+from helpers.data import (
+    DataError,
+    Dataset,
+    LazyImages,
+    find_duplicates,
+    load_dataset,
+    load_splits,
+    read_image,
+    scale_images,
+    unscale_images,
+)
+
+# ------------------------------------------------------------------------------------------------
+# phantom
+# ------------------------------------------------------------------------------------------------
+
+SMALL = {"n_train": 40, "n_val": 12, "n_test": 16}
+
+
+@pytest.fixture(scope="module")
+def phantom_splits():
+    return load_splits("phantom", 28, seed=3, **SMALL)
+
+
+def test_phantom_shapes_dtypes_counts(phantom_splits):
+    assert list(phantom_splits) == ["train", "val", "test"]
+    for split, n in zip(("train", "val", "test"), (40, 12, 16), strict=True):
+        ds = phantom_splits[split]
+        assert ds.split == split and ds.name == "phantom" and len(ds) == n
+        assert ds.images.shape == (n, 28, 28) and ds.images.dtype == np.uint8
+        assert ds.labels.shape == (n,) and ds.labels.dtype == np.int64
+        assert ds.class_names == ("NORMAL", "PNEUMONIA") and not ds.multi_label
+        assert "phantom(seed=3" in ds.source
+        assert sum(ds.class_counts().values()) == n
+    train = phantom_splits["train"]
+    assert train.minority_class() == 0  # NORMAL is the minority by default
+    assert train.class_counts()["NORMAL"] == round(40 / 3.9)
+
+
+def test_phantom_deterministic_and_seeded(phantom_splits):
+    again = load_splits("phantom", 28, seed=3, **SMALL)
+    other = load_splits("phantom", 28, seed=4, **SMALL)
+    for split in ("train", "val", "test"):
+        np.testing.assert_array_equal(again[split].images, phantom_splits[split].images)
+        np.testing.assert_array_equal(again[split].labels, phantom_splits[split].labels)
+    assert not np.array_equal(other["train"].images, phantom_splits["train"].images)
+
+
+def test_phantom_no_cross_split_duplicates(phantom_splits):
+    dups = find_duplicates(phantom_splits)
+    assert not dups["cross_split"].any()
+
+
+def test_phantom_multilabel_and_size():
+    splits = load_splits("phantom", 32, n_train=10, n_val=4, n_test=4, multi_label=True)
+    from helpers import phantom
+
+    ds = splits["train"]
+    assert ds.multi_label and ds.class_names == tuple(phantom.FINDINGS)
+    assert ds.labels.dtype == np.uint8 and ds.labels.shape == (10, len(phantom.FINDINGS))
+    assert ds.images.shape == (10, 32, 32)
+    with pytest.raises(DataError, match="multi-label"):
+        ds.minority_class()
+
+
+def test_registry_errors():
+    with pytest.raises(DataError, match="registered datasets are .*phantom"):
+        load_splits("mnist")
+    with pytest.raises(DataError, match="split"):
+        load_dataset("phantom", "validation")
+    with pytest.raises(DataError, match="unknown options .*n_trian"):
+        load_splits("phantom", n_trian=5)
+    assert set(D.DATASETS) == {"phantom", "pneumoniamnist", "chestmnist", "kaggle_pneumonia", "nih"}
+    ds = load_dataset("phantom", "val", 28, n_train=4, n_val=6, n_test=4)
+    assert ds.split == "val" and len(ds) == 6
+
+
+def test_dataset_subset_and_counts(phantom_splits):
+    train = phantom_splits["train"]
+    sub = train.subset(np.arange(5))
+    assert len(sub) == 5 and sub.images.shape == (5, 28, 28)
+    np.testing.assert_array_equal(sub.labels, train.labels[:5])
+    mask = train.labels == 0
+    assert train.subset(mask).class_counts() == {"NORMAL": int(mask.sum()), "PNEUMONIA": 0}
+    with pytest.raises(DataError, match="labels"):
+        Dataset("x", "train", np.zeros((3, 4, 4), np.uint8), np.zeros(2, np.int64), ("a", "b"), "s",
+                False, 4)
+
+
+# ------------------------------------------------------------------------------------------------
+# MedMNIST npz
+# ------------------------------------------------------------------------------------------------
+
+COUNTS = {"train": 12, "val": 4, "test": 6}
+
+
+def make_npz(path: Path, size: int = 28, n_cols: int = 1, drop: str | None = None, **override) -> Path:
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in COUNTS.items():
+        arrays[f"{split}_images"] = rng.integers(0, 256, (n, size, size), dtype=np.uint8)
+        arrays[f"{split}_labels"] = rng.integers(0, 2, (n, n_cols), dtype=np.uint8)
+    arrays.update(override)
+    arrays.pop(drop, None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def test_npz_local_file_nonstandard_name(tmp_path):
+    f = make_npz(tmp_path / "mine.npz")
+    splits = load_splits("pneumoniamnist", 28, data_path=f)
+    for split, n in COUNTS.items():
+        ds = splits[split]
+        assert ds.images.shape == (n, 28, 28) and ds.labels.shape == (n,) and ds.labels.dtype == np.int64
+        assert ds.class_names == ("NORMAL", "PNEUMONIA") and "md5 not checked" in ds.source
+    with np.load(f) as z:
+        np.testing.assert_array_equal(splits["val"].images, z["val_images"])
+
+
+def test_npz_resized_when_size_differs(tmp_path):
+    f = make_npz(tmp_path / "mine.npz", size=28)
+    ds = load_splits("pneumoniamnist", 16, data_path=f)["train"]
+    assert ds.images.shape == (12, 16, 16) and ds.image_size == 16
+    assert "INTER_AREA" in ds.source and "28->16" in ds.source
+
+
+def test_npz_folder_and_md5_mismatch(tmp_path):
+    make_npz(tmp_path / "pneumoniamnist.npz")  # a standard name, but not the official bytes
+    with pytest.raises(DataError) as err:
+        load_splits("pneumoniamnist", 28, data_path=tmp_path)
+    msg = str(err.value)
+    assert "pneumoniamnist.npz" in msg and D.MEDMNIST_MD5["pneumoniamnist.npz"] in msg
+    assert D.file_md5(tmp_path / "pneumoniamnist.npz") in msg and "delete" in msg
+    ds = load_splits("pneumoniamnist", 28, data_path=tmp_path, verify=False)["test"]
+    assert len(ds) == 6 and "verify=False" in ds.source
+
+
+def test_npz_md5_ok_when_matching(tmp_path, monkeypatch):
+    f = make_npz(tmp_path / "pneumoniamnist_64.npz", size=64)
+    monkeypatch.setitem(D.MEDMNIST_MD5, "pneumoniamnist_64.npz", D.file_md5(f))
+    ds = load_splits("pneumoniamnist", 64, data_path=tmp_path)["train"]
+    assert ds.images.shape == (12, 64, 64) and "md5 verified" in ds.source
+
+
+def test_npz_missing_key(tmp_path):
+    f = make_npz(tmp_path / "mine.npz", drop="val_labels")
+    with pytest.raises(DataError, match=r"mine\.npz.*'val_labels'"):
+        load_splits("pneumoniamnist", data_path=f)
+
+
+def test_npz_wrong_shapes(tmp_path):
+    f = make_npz(tmp_path / "a.npz", train_images=np.zeros((12, 28), np.uint8))
+    with pytest.raises(DataError, match=r"a\.npz.*'train_images'"):
+        load_splits("pneumoniamnist", data_path=f)
+    f = make_npz(tmp_path / "b.npz", test_labels=np.zeros((5, 1), np.uint8))
+    with pytest.raises(DataError, match=r"b\.npz.*'test_labels'"):
+        load_splits("pneumoniamnist", data_path=f)
+    f = make_npz(tmp_path / "c.npz", n_cols=1)  # pneumonia labels given to chestmnist
+    with pytest.raises(DataError, match=r"c\.npz.*'train_labels'.*14"):
+        load_splits("chestmnist", data_path=f)
+
+
+def test_npz_unsupported_size(tmp_path):
+    with pytest.raises(DataError, match=r"28, 64, 128, 224"):
+        load_splits("pneumoniamnist", 32, download=True)
+    with pytest.raises(DataError, match=r"28, 64, 128, 224"):
+        load_splits("chestmnist", 100, data_path=tmp_path)
+
+
+def test_npz_folder_without_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDMNIST_ROOT", str(tmp_path / "cache"))
+    with pytest.raises(DataError, match=r"pneumoniamnist_128\.npz.*download=True"):
+        load_splits("pneumoniamnist", 128, data_path=tmp_path)
+    with pytest.raises(DataError, match=r"download=True"):
+        load_splits("pneumoniamnist", 28)
+
+
+def test_chestmnist_multilabel(tmp_path):
+    f = make_npz(tmp_path / "chest.npz", n_cols=14)
+    splits = load_splits("chestmnist", 28, data_path=f)
+    ds = splits["train"]
+    assert ds.multi_label and ds.labels.shape == (12, 14) and ds.labels.dtype == np.uint8
+    assert ds.class_names == D.NIH_LABELS and ds.class_names[12] == "Pleural_Thickening"
+    sub = load_splits("chestmnist", 28, data_path=f, labels=["Effusion", "hernia"])["train"]
+    assert sub.class_names == ("Effusion", "Hernia")
+    np.testing.assert_array_equal(sub.labels, ds.labels[:, [2, 13]])
+    with pytest.raises(DataError, match="Fracture"):
+        load_splits("chestmnist", 28, data_path=f, labels=["Fracture"])
+
+
+def test_npz_download_with_patched_pooch(tmp_path, monkeypatch):
+    import pooch
+
+    source = make_npz(tmp_path / "src" / "x.npz")
+    calls = []
+
+    def fake_retrieve(url, known_hash, fname, path, **kwargs):
+        calls.append((url, known_hash, fname, Path(path)))
+        Path(path).mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, Path(path) / fname)
+        return str(Path(path) / fname)
+
+    monkeypatch.setenv("MEDMNIST_ROOT", str(tmp_path / "cache"))
+    monkeypatch.setattr(pooch, "retrieve", fake_retrieve)
+    splits = load_splits("pneumoniamnist", 28, download=True)
+    url, known_hash, fname, path = calls[0]
+    assert url == "https://zenodo.org/records/10519652/files/pneumoniamnist.npz?download=1"
+    assert known_hash == "md5:28209eda62fecd6e6a2d98b1501bb15f"
+    assert fname == "pneumoniamnist.npz" and path == tmp_path / "cache"
+    assert len(splits["train"]) == 12 and url in splits["train"].source
+
+    # a later call without download finds the cached file, and checks its md5
+    with pytest.raises(DataError, match="does not match"):
+        load_splits("pneumoniamnist", 28)
+    monkeypatch.setitem(D.MEDMNIST_MD5, "pneumoniamnist.npz", D.file_md5(source))
+    assert len(load_splits("pneumoniamnist", 28)["val"]) == 4
+
+    def failing(*args, **kwargs):
+        raise ValueError("MD5 hash of downloaded file does not match the known hash")
+
+    monkeypatch.setattr(pooch, "retrieve", failing)
+    with pytest.raises(DataError, match=r"md5.*pneumoniamnist\.npz"):
+        load_splits("pneumoniamnist", 28, download=True)
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(pooch, "retrieve", offline)
+    with pytest.raises(DataError, match="could not download"):
+        load_splits("chestmnist", 64, download=True)
+
+
+def test_npz_download_real_pooch_hash_check(tmp_path, monkeypatch):
+    """pooch.retrieve itself verifies a file already in the cache (no network needed)."""
+    cache = tmp_path / "cache"
+    f = make_npz(cache / "chestmnist_64.npz", size=64, n_cols=14)
+    monkeypatch.setenv("MEDMNIST_ROOT", str(cache))
+    monkeypatch.setitem(D.MEDMNIST_MD5, "chestmnist_64.npz", D.file_md5(f))
+    ds = load_splits("chestmnist", 64, download=True)["test"]
+    assert ds.images.shape == (6, 64, 64) and "pooch" in ds.source
+
+
+# ------------------------------------------------------------------------------------------------
+# image reading
+# ------------------------------------------------------------------------------------------------
+
+
+def test_read_image_modes(tmp_path):
+    gray = np.tile(np.arange(40, dtype=np.uint8) * 5, (30, 1))
+    Image.fromarray(gray, "L").save(tmp_path / "l.png")
+    Image.fromarray(np.stack([gray] * 3, -1), "RGB").save(tmp_path / "rgb.png")
+    Image.fromarray(np.dstack([gray] * 3 + [np.full_like(gray, 255)]), "RGBA").save(tmp_path / "rgba.png")
+    sixteen = np.zeros((30, 40), np.uint16)
+    sixteen[:, 20:] = 3000
+    sixteen[:, :20] = 1000
+    cv2.imwrite(str(tmp_path / "g16.png"), sixteen)
+    for name in ("l.png", "rgb.png", "rgba.png"):
+        img, size = read_image(tmp_path / name, 40)
+        assert size == (30, 40) and img.shape == (40, 40) and img.dtype == np.uint8
+    same, _ = read_image(tmp_path / "rgb.png", 40)
+    np.testing.assert_array_equal(same, read_image(tmp_path / "l.png", 40)[0])
+    native = cv2.resize(gray, (40, 40), interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(same, native)
+    img16, size16 = read_image(tmp_path / "g16.png", 40)
+    assert size16 == (30, 40) and img16.dtype == np.uint8
+    assert img16[:, 0].max() == 0 and img16[:, -1].min() == 255  # scaled by its range
+    with pytest.raises(DataError, match="nope.png"):
+        read_image(tmp_path / "nope.png", 8)
+
+
+# ------------------------------------------------------------------------------------------------
+# Kaggle folders
+# ------------------------------------------------------------------------------------------------
+
+MODES = ("L", "RGB", "RGBA", "I16", "L")
+
+
+def _write_image(path: Path, mode: str, h: int, w: int, value: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    base = np.full((h, w), value, np.uint8)
+    base[: h // 2] = 255 - value  # two levels, so 16-bit range scaling keeps structure
+    if mode == "L":
+        Image.fromarray(base, "L").save(path, format="JPEG" if path.suffix == ".jpeg" else "PNG")
+    elif mode == "RGB":
+        Image.fromarray(np.stack([base] * 3, -1), "RGB").save(path)
+    elif mode == "RGBA":
+        Image.fromarray(np.dstack([base] * 3 + [np.full_like(base, 200)]), "RGBA").save(path)
+    elif mode == "I16":
+        cv2.imwrite(str(path), base.astype(np.uint16) * 16)
+    else:
+        raise AssertionError(mode)
+
+
+def make_kaggle(root: Path, counts: dict[str, tuple[int, int]], nested: bool = False) -> Path:
+    """Build chest_xray/{split}/{NORMAL,PNEUMONIA}; returns the folder that holds chest_xray."""
+    base = root / "chest_xray" / "chest_xray" if nested else root / "chest_xray"
+    k = 0
+    for split, (n_norm, n_pneu) in counts.items():
+        for cname, n in (("NORMAL", n_norm), ("PNEUMONIA", n_pneu)):
+            folder = base / split / cname
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                mode = MODES[k % len(MODES)]
+                ext = ".jpeg" if mode == "L" and k % 2 else ".png"
+                _write_image(folder / f"{cname}-{split}-{i}{ext}", mode, 17 + k % 5, 23 + 3 * (k % 7), 40)
+                k += 1
+            (folder / ".DS_Store").write_bytes(b"\x00\x01junk")
+    return root
+
+
+KAGGLE_COUNTS = {"train": (10, 20), "val": (1, 1), "test": (4, 5)}
+
+
+@pytest.fixture(scope="module")
+def kaggle_root(tmp_path_factory):
+    return make_kaggle(tmp_path_factory.mktemp("kaggle"), KAGGLE_COUNTS)
+
+
+def test_kaggle_reads_all_modes(kaggle_root):
+    splits = load_splits("kaggle_pneumonia", 16, data_path=kaggle_root)
+    total = sum(a + b for a, b in KAGGLE_COUNTS.values())
+    assert sum(len(ds) for ds in splits.values()) == total
+    assert len(splits["test"]) == 9 and splits["test"].class_counts() == {"NORMAL": 4, "PNEUMONIA": 5}
+    for ds in splits.values():
+        assert ds.images.shape == (len(ds), 16, 16) and ds.images.dtype == np.uint8
+        assert ds.labels.dtype == np.int64 and len(ds.paths) == len(ds)
+        assert not any(p.endswith(".DS_Store") for p in ds.paths)
+        for p, (h, w), label in zip(ds.paths, ds.original_sizes, ds.labels, strict=True):
+            with Image.open(p) as im:
+                assert (h, w) == (im.height, im.width)
+            assert ("PNEUMONIA" in Path(p).parent.name) == bool(label)
+        # every mode becomes the same two-level gray picture: top half bright, bottom half dark
+        assert (ds.images[:, 0, :].astype(int) > ds.images[:, -1, :].astype(int)).all()
+    sizes = np.concatenate([ds.original_sizes for ds in splits.values()])
+    assert len({tuple(s) for s in sizes}) > 5
+
+
+def test_kaggle_val_carved_stratified_seeded(kaggle_root):
+    a = load_splits("kaggle_pneumonia", 8, data_path=kaggle_root, seed=1)
+    b = load_splits("kaggle_pneumonia", 8, data_path=kaggle_root, seed=1)
+    c = load_splits("kaggle_pneumonia", 8, data_path=kaggle_root, seed=2)
+    assert a["val"].paths == b["val"].paths and a["val"].paths != c["val"].paths
+    pool = 32  # 30 train + 2 original val images
+    assert len(a["val"]) == 4 and len(a["train"]) == pool - 4  # ceil(0.1 * 32)
+    assert a["val"].class_counts() == {"NORMAL": 1, "PNEUMONIA": 3}  # 11 : 21 kept
+    assert not set(a["val"].paths) & set(a["train"].paths)
+    originals = {p for p in a["train"].paths + a["val"].paths if "-val-" in p}
+    assert len(originals) == 2  # the tiny original val was merged in
+    assert "carved" in a["val"].source and "only 2 images" in a["val"].source
+    kept = load_splits("kaggle_pneumonia", 8, data_path=kaggle_root, min_val=2)
+    assert len(kept["val"]) == 2 and len(kept["train"]) == 30 and "carved" not in kept["val"].source
+
+
+def test_kaggle_no_val_folder_and_nested(tmp_path):
+    root = make_kaggle(tmp_path / "outer", {"train": (5, 5), "test": (2, 2)}, nested=True)
+    for dp in (root, root / "chest_xray", root / "chest_xray" / "chest_xray"):
+        splits = load_splits("kaggle_pneumonia", 8, data_path=dp, val_fraction=0.2)
+        assert [len(splits[s]) for s in ("train", "val", "test")] == [8, 2, 4]
+        assert "no val folder" in splits["val"].source
+        assert splits["val"].class_counts() == {"NORMAL": 1, "PNEUMONIA": 1}
+
+
+def test_kaggle_corrupt_image(tmp_path):
+    root = make_kaggle(tmp_path, {"train": (3, 3), "test": (2, 2)})
+    bad = root / "chest_xray" / "test" / "NORMAL" / "broken.jpeg"
+    bad.write_bytes(b"this is not a jpeg at all")
+    with pytest.raises(DataError, match="broken.jpeg"):
+        load_splits("kaggle_pneumonia", 8, data_path=root, val_fraction=0.34)
+
+
+def test_kaggle_layout_errors(tmp_path):
+    root = make_kaggle(tmp_path / "a", {"train": (3, 3), "test": (2, 2)})
+    shutil.rmtree(root / "chest_xray" / "test" / "PNEUMONIA")
+    with pytest.raises(DataError, match=r"test[/\\]PNEUMONIA"):
+        load_splits("kaggle_pneumonia", 8, data_path=root)
+
+    root = make_kaggle(tmp_path / "b", {"train": (3, 3), "test": (0, 0)})
+    with pytest.raises(DataError, match=r"test.*no images"):
+        load_splits("kaggle_pneumonia", 8, data_path=root)
+
+    root = make_kaggle(tmp_path / "c", {"train": (3, 3)})
+    with pytest.raises(DataError, match=r"missing split folder .*test"):
+        load_splits("kaggle_pneumonia", 8, data_path=root)
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match=r"empty.*chest_xray"):
+        load_splits("kaggle_pneumonia", 8, data_path=tmp_path / "empty")
+    with pytest.raises(DataError, match="download=True"):
+        load_splits("kaggle_pneumonia", 8)
+
+
+def test_kaggle_download_patched(tmp_path, monkeypatch):
+    import kagglehub
+
+    root = make_kaggle(tmp_path / "dl", {"train": (4, 6), "test": (1, 1)}, nested=True)
+    seen = []
+
+    def fake_download(handle, *args, **kwargs):
+        seen.append(handle)
+        return str(root)
+
+    monkeypatch.setattr(kagglehub, "dataset_download", fake_download)
+    splits = load_splits("kaggle_pneumonia", 8, download=True)
+    assert seen == ["paultimothymooney/chest-xray-pneumonia"]
+    assert sum(len(s) for s in splits.values()) == 12
+
+
+# ------------------------------------------------------------------------------------------------
+# NIH
+# ------------------------------------------------------------------------------------------------
+
+NIH_ROWS = [  # (image, labels, patient)
+    ("00000001_000.png", "Cardiomegaly", 1),
+    ("00000001_001.png", "Cardiomegaly|Emphysema", 1),
+    ("00000002_000.png", "No Finding", 2),
+    ("00000003_000.png", "Hernia", 3),
+    ("00000003_001.png", "Hernia|Infiltration", 3),
+    ("00000004_000.png", "Mass|Nodule", 4),
+    ("00000005_000.png", "No Finding", 5),
+    ("00000005_001.png", "Effusion|Pleural_Thickening", 5),
+    ("00000006_000.png", "Pneumothorax", 6),
+    ("00000007_000.png", "No Finding", 7),
+    ("00000008_000.png", "Atelectasis", 8),
+    ("00000009_000.png", "Edema", 9),
+    ("00000010_000.png", "Fibrosis|Consolidation", 10),
+    ("00000010_001.png", "Pneumonia", 10),
+    ("00000011_000.png", "No Finding", 11),  # listed, but no image file
+    ("00000012_000.png", "Mass", 12),  # listed, but no image file
+]
+NIH_HEADER = ("Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position,"
+              "OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y],\n")
+
+
+def make_nih(root: Path, lists: bool = False, header: str = NIH_HEADER) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    lines = [header]
+    for k, (name, labels, pid) in enumerate(NIH_ROWS):
+        lines.append(f"{name},{labels},0,{pid},50,M,PA,2500,2048,0.168,0.168\n")
+        if pid >= 11:
+            continue
+        folder = root / ("images_001" if k < 7 else "images_002") / "images"
+        folder.mkdir(parents=True, exist_ok=True)
+        img = np.full((20 + k, 24), 10 * k, np.uint8)
+        Image.fromarray(img, "L").save(folder / name)
+    (root / "Data_Entry_2017.csv").write_text("".join(lines))
+    if lists:
+        test = [r[0] for r in NIH_ROWS if r[2] in (3, 10, 12)]
+        (root / "test_list.txt").write_text("\n".join(test) + "\n")
+        (root / "train_val_list.txt").write_text("\n".join(r[0] for r in NIH_ROWS if r[0] not in test) + "\n")
+    return root
+
+
+def _patients(splits) -> dict[str, set[int]]:
+    return {s: {int(Path(p).name[:8]) for p in ds.paths} for s, ds in splits.items()}
+
+
+def test_nih_labels_and_patient_split(tmp_path):
+    root = make_nih(tmp_path / "nih")
+    splits = load_splits("nih", 16, data_path=root, seed=0, val_fraction=0.2, test_fraction=0.2)
+    assert sum(len(ds) for ds in splits.values()) == 14  # 16 rows, 2 without an image
+    pats = _patients(splits)
+    assert not pats["train"] & pats["val"] and not pats["train"] & pats["test"] and not pats["val"] & pats["test"]
+    for ds in splits.values():
+        assert ds.multi_label and ds.labels.dtype == np.uint8 and ds.labels.shape == (len(ds), 14)
+        assert isinstance(ds.images, LazyImages) and ds.images.shape == (len(ds), 16, 16)
+        np.testing.assert_array_equal(ds.groups, [int(Path(p).name[:8]) for p in ds.paths])
+        assert "14 of 16 CSV rows have an image file (2 without" in ds.source
+    expected = {name: labels for name, labels, _ in NIH_ROWS}
+    for ds in splits.values():
+        for p, y in zip(ds.paths, ds.labels, strict=True):
+            text = expected[Path(p).name]
+            want = set() if text == "No Finding" else set(text.split("|"))
+            assert {ds.class_names[j] for j in np.flatnonzero(y)} == want
+            if text == "No Finding":
+                assert y.sum() == 0
+    again = load_splits("nih", 16, data_path=root, seed=0, val_fraction=0.2, test_fraction=0.2)
+    assert again["val"].paths == splits["val"].paths
+
+
+def test_nih_official_lists(tmp_path):
+    root = make_nih(tmp_path / "nih", lists=True)
+    splits = load_splits("nih", 8, data_path=root, val_fraction=0.2)
+    assert {Path(p).name for p in splits["test"].paths} == {
+        "00000003_000.png", "00000003_001.png", "00000010_000.png", "00000010_001.png"}
+    pats = _patients(splits)
+    assert pats["test"] == {3, 10}
+    assert not pats["train"] & pats["val"] and len(pats["val"]) == 2  # ceil(0.2 * 8 patients)
+    assert "test_list.txt" in splits["test"].source
+    sub = load_splits("nih", 8, data_path=root, labels=["Hernia", "Effusion"])["test"]
+    assert sub.class_names == ("Hernia", "Effusion") and sub.labels.shape == (4, 2)
+    assert sub.labels[:, 0].tolist() == [1, 1, 0, 0]
+
+
+def test_nih_missing_columns_and_files(tmp_path):
+    root = make_nih(tmp_path / "nih", header=NIH_HEADER.replace("Patient ID", "Patient"))
+    with pytest.raises(DataError, match=r"Data_Entry_2017\.csv.*'Patient ID'"):
+        load_splits("nih", 8, data_path=root)
+    with pytest.raises(DataError, match=r"Data_Entry_2017\.csv"):
+        load_splits("nih", 8, data_path=tmp_path)
+
+
+def test_lazy_images_indexing(tmp_path):
+    root = make_nih(tmp_path / "nih")
+    paths = sorted(str(p) for p in root.glob("images_*/images/*.png"))
+    lazy = LazyImages(paths, 12)
+    assert len(lazy) == 14 and lazy.shape == (14, 12, 12) and lazy.dtype == np.uint8
+    first = read_image(paths[0], 12)[0]
+    np.testing.assert_array_equal(lazy[0], first)
+    np.testing.assert_array_equal(lazy[-1], read_image(paths[-1], 12)[0])
+    assert lazy[2:5].shape == (3, 12, 12) and lazy[np.array([0, 3])].shape == (2, 12, 12)
+    mask = np.zeros(14, bool)
+    mask[[1, 2]] = True
+    np.testing.assert_array_equal(lazy[mask], lazy[[1, 2]])
+    arr = np.asarray(lazy)
+    assert arr.shape == (14, 12, 12) and arr.dtype == np.uint8
+    np.testing.assert_array_equal(arr[0], first)
+    assert len(lazy.take([4, 5])) == 2 and lazy.take([4, 5]).paths == (paths[4], paths[5])
+    with pytest.raises(IndexError):
+        lazy[14]
+    ds = load_splits("nih", 12, data_path=root)["train"]
+    sub = ds.subset([0, 1])
+    assert isinstance(sub.images, LazyImages) and len(sub) == 2 and sub.paths == ds.paths[:2]
+
+
+# ------------------------------------------------------------------------------------------------
+# duplicates and scaling
+# ------------------------------------------------------------------------------------------------
+
+
+def _ds(split, images):
+    return Dataset("t", split, images, np.zeros(len(images), np.int64), ("A", "B"), "test", False, 4)
+
+
+def test_find_duplicates_within_and_across():
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 256, (6, 4, 4), dtype=np.uint8)
+    test = rng.integers(0, 256, (3, 4, 4), dtype=np.uint8)
+    train[3] = train[0]  # within train
+    test[1] = train[5]  # across splits
+    frame = find_duplicates({"train": _ds("train", train), "test": _ds("test", test)})
+    assert list(frame.columns) == ["hash", "n", "splits", "indices", "cross_split"]
+    assert len(frame) == 2
+    cross = frame[frame.cross_split].iloc[0]
+    assert cross.n == 2 and cross.indices == {"train": [5], "test": [1]}
+    assert set(cross.splits) == {"train", "test"}
+    within = frame[~frame.cross_split].iloc[0]
+    assert within.indices == {"train": [0, 3]} and within.splits == ("train",)
+    clean = find_duplicates({"test": _ds("test", test)})
+    assert len(clean) == 0 and "cross_split" in clean.columns
+
+
+def test_scale_round_trip():
+    x = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    t = scale_images(x)
+    assert t.dtype == np.float32 and t.min() == -1.0 and t.max() == 1.0
+    np.testing.assert_array_equal(unscale_images(t), x)
+    u = scale_images(x, to="unit")
+    assert u.min() == 0.0 and u.max() == 1.0
+    np.testing.assert_array_equal(unscale_images(u, frm="unit"), x)
+    assert unscale_images(np.array([-3.0, 3.0])).tolist() == [0, 255]
+    with pytest.raises(DataError):
+        scale_images(x, to="sigmoid")
+    with pytest.raises(DataError, match="already scaled"):
+        scale_images(t)

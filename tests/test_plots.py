@@ -1,0 +1,65 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import plots
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    matplotlib.pyplot.close("all")
+
+
+def _images(n=6, size=16, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, size=(n, size, size), dtype=np.uint8)
+
+
+def test_save_fig_writes_a_stamped_png_atomically(tmp_path):
+    fig = plots.image_grid(_images(), ncols=3, suptitle="grid")
+    path = plots.save_fig(fig, "01_grid", tmp_path, run_id="ci/phantom/32px")
+    assert path == tmp_path / "01_grid.png" and path.exists()
+    with Image.open(path) as im:
+        assert im.format == "PNG" and im.size[0] > 100
+        assert "ci/phantom/32px" in im.info.get("Description", "")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temp file left behind"
+    assert len(fig.texts) == 1  # the stamp is removed again; the suptitle stays
+
+
+@pytest.mark.parametrize("bad", ["", "a/b", "x.png"])
+def test_save_fig_rejects_paths_as_names(tmp_path, bad):
+    fig = plots.image_grid(_images(2))
+    with pytest.raises(ValueError, match="bare name"):
+        plots.save_fig(fig, bad, tmp_path)
+
+
+def test_every_plot_builds(tmp_path):
+    imgs = _images(20)
+    labels = np.random.default_rng(1).integers(0, 2, size=(20, 5))
+    y = np.array([0, 0, 1, 1, 1, 0])
+    s = np.array([0.1, 0.4, 0.35, 0.8, 0.9, 0.2])
+    import pandas as pd
+
+    history = pd.DataFrame({"epoch": [1, 2, 3], "d_loss": [1.3, 1.2, 1.1], "g_loss": [0.7, 0.8, 0.9]})
+    figs = [
+        plots.class_balance_bars({"train": {"NORMAL": 3, "PNEUMONIA": 9}, "test": {"NORMAL": 2, "PNEUMONIA": 4}}),
+        plots.mean_images({"NORMAL": imgs[:10], "PNEUMONIA": imgs[10:]}),
+        plots.intensity_histograms({"NORMAL": imgs[:10], "PNEUMONIA": imgs[10:]}),
+        plots.label_frequency_bars({"A": 3, "B": 5}),
+        plots.cooccurrence_heatmap(labels, list("ABCDE")),
+        plots.history_curves(history, [["d_loss", "g_loss"]], ["losses"]),
+        plots.roc_curves({"model": (y, s)}),
+        plots.real_vs_fake_grid(imgs[:10], imgs[10:], n=4, ncols=2),
+        plots.pair_panel(imgs[:3], imgs[3:6], "fake", "nearest real", captions=["a", "b", "c"]),
+    ]
+    for i, fig in enumerate(figs):
+        assert plots.save_fig(fig, f"fig{i}", tmp_path).stat().st_size > 1000
+
+
+def test_image_grid_needs_images():
+    with pytest.raises(ValueError, match="at least one"):
+        plots.image_grid(np.zeros((0, 8, 8), np.uint8))

@@ -1,0 +1,41 @@
+import numpy as np
+import pandas as pd
+
+from helpers import report
+
+
+def _results():
+    rows = []
+    rng = np.random.default_rng(0)
+    for clf, gan_gain in (("cnn", -0.05), ("svm", 0.04)):
+        for seed in range(4):
+            base = 0.8 + rng.normal(0, 0.002)
+            for strategy, auc in (("none", base), ("random", base + 0.01), ("gan", base + gan_gain)):
+                rows.append(dict(classifier=clf, strategy=strategy, seed=seed, roc_auc=auc, pr_auc=auc, f1=0.5))
+    return pd.DataFrame(rows)
+
+
+def test_comparison_table_has_mean_and_sd():
+    table = report.comparison_table(_results(), metrics_=("roc_auc", "f1"))
+    assert table.loc[("cnn", "none"), "roc_auc"].count("±") == 1
+    assert set(table.columns) == {"roc_auc", "f1", "n"}
+
+
+def test_verdicts_follow_the_numbers():
+    lines = report.strategy_verdicts(_results(), "roc_auc", targets=["gan"], baselines=["none"])
+    cnn = next(line for line in lines if line.startswith("cnn"))
+    svm = next(line for line in lines if line.startswith("svm"))
+    assert "gan is worse" in cnn and "gan is better" in svm
+
+
+def test_single_seed_is_called_anecdotal():
+    one = _results().query("seed == 0")
+    lines = report.strategy_verdicts(one, "roc_auc", targets=["gan"], baselines=["random"])
+    assert lines and all("single seed" in line for line in lines)
+
+
+def test_gan_summary_counts_wins():
+    line = report.gan_summary_line(_results())
+    assert line.startswith("GAN oversampling gave the best mean roc_auc for 1 of 2 classifiers")
+    best = report.best_runs(_results())
+    assert dict(zip(best["classifier"], best["strategy"])) == {"cnn": "random", "svm": "gan"}
