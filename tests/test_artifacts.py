@@ -37,3 +37,11 @@ def test_append_rows_unions_columns(tmp_path):
 def test_json_round_trip_with_numpy(tmp_path):
     path = artifacts.save_json(tmp_path / "m.json", {"a": np.float32(0.5), "b": np.arange(3)})
     assert artifacts.load_json(path) == {"a": 0.5, "b": [0, 1, 2]}
+
+
+def test_replace_rows_drops_the_rerun_keys_only(tmp_path):
+    path = tmp_path / "fidelity.csv"
+    artifacts.append_rows(path, [{"dataset": "a", "metric": "fd", "value": 1.0}, {"dataset": "b", "metric": "fd", "value": 2.0}])
+    artifacts.replace_rows(path, [{"dataset": "a", "metric": "fd", "value": 3.0}], keys=["dataset", "metric"])
+    table = artifacts.read_rows(path)
+    assert sorted(zip(table["dataset"], table["value"])) == [("a", 3.0), ("b", 2.0)]

@@ -106,3 +106,16 @@ def test_cached_features_hit_and_miss(tmp_path):
     features.cached_features(tmp_path, images=x, extractor=fake, **{**kw, "split": "synthetic"})
     assert fake.calls == 3
     assert len(list(tmp_path.glob("*.npz"))) == 3
+
+
+def test_embed_2d_keeps_groups_and_sizes():
+    rng = np.random.default_rng(0)
+    groups = {"real NORMAL": rng.normal(0, 1, (40, 8)), "synthetic NORMAL": rng.normal(3, 1, (30, 8))}
+    for method in ("pca", "tsne"):
+        xy = features.embed_2d(groups, method=method, seed=0, max_per_group=25)
+        assert {k: v.shape for k, v in xy.items()} == {"real NORMAL": (25, 2), "synthetic NORMAL": (25, 2)}
+    pca = features.embed_2d(groups, method="pca")
+    gap = np.linalg.norm(pca["real NORMAL"].mean(0) - pca["synthetic NORMAL"].mean(0))
+    assert gap > 1.0  # the shifted group lands apart
+    with pytest.raises(ValueError, match="pca"):
+        features.embed_2d(groups, method="umap")

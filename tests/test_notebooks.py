@@ -60,3 +60,76 @@ def test_01_numbers_are_sensible(ci_run):
     figures = {p.name for p in (ci_run[0] / "figures").glob("01_*.png")}
     assert {"01_class_balance.png", "01_mean_images.png", "01_intensity_histograms.png",
             "01_label_cooccurrence.png", "01_samples_normal.png"} <= figures
+
+
+def test_02_trains_the_gan_and_saves_it(ci_run):
+    from helpers.config import PROFILES
+
+    m = _metrics(ci_run, "02")
+    assert m["epochs"] == PROFILES["ci"].gan_epochs and m["minority_class"] == "NORMAL"
+    assert m["n_train_minority"] == _metrics(ci_run, "01")["counts"]["train"]["NORMAL"]
+    assert (ci_run[0] / "gan" / "generator.keras").exists()
+    assert len(list((ci_run[0] / "gan" / "checkpoints").glob("*.npz"))) >= 1
+
+
+def test_03_balances_the_training_split_and_measures_the_fakes(ci_run):
+    import numpy as np
+
+    from helpers.artifacts import read_rows
+    from helpers.synthetic import load_synthetic
+
+    counts = _metrics(ci_run, "01")["counts"]["train"]
+    m = _metrics(ci_run, "03")
+    assert m["n_synthetic"] == counts["PNEUMONIA"] - counts["NORMAL"]
+    fakes = load_synthetic(ci_run[0] / "synthetic", image_size=32)
+    assert len(fakes) == m["n_synthetic"] and fakes.class_name == "NORMAL"
+    for key in ("fd_fake_train", "fd_fake_test", "fd_train_test", "fd_train_halves", "precision", "recall"):
+        assert np.isfinite(m[key]) and m[key] >= 0, key
+    assert 0 <= m["memorization_share_pixels"] <= 1 and 0 <= m["reclassification_share"] <= 1
+    rows = read_rows(ci_run[0] / "fidelity.csv")
+    assert {"fd_fake_test", "fd_train_test", "precision", "memorization_share_pixels"} <= set(rows["metric"])
+    assert not rows.duplicated(["dataset", "image_size", "seed", "feature_space", "metric"]).any()
+
+
+def _rows(ci_run, notebook):
+    from helpers.artifacts import read_rows
+
+    _metrics(ci_run, notebook)
+    table = read_rows(ci_run[0] / "results.csv")
+    return table[table["notebook"].astype(str).str.zfill(2) == notebook]
+
+
+def test_04_writes_one_row_per_classifier_strategy_seed(ci_run):
+    from helpers.config import PROFILES
+
+    prof = PROFILES["ci"]
+    rows = _rows(ci_run, "04")
+    expected = 3 * len(prof.classical_strategies) * len(prof.seeds) + len(prof.ann_strategies) * len(prof.seeds)
+    assert len(rows) == expected
+    assert rows["roc_auc"].between(0, 1).all() and rows["features"].str.contains("task-trained").all()
+    test_size = sum(_metrics(ci_run, "01")["counts"]["test"].values())
+    assert (rows["n_test"] == test_size).all()  # no synthetic image reached the test split
+    gan_rows = rows[rows["strategy"] == "gan"]
+    assert (gan_rows["n_synthetic"] == _metrics(ci_run, "03")["n_synthetic"]).all()
+    assert (rows.loc[rows["strategy"] == "none", "n_synthetic"] == 0).all()
+
+
+def test_05_trains_cnn_and_densenet(ci_run):
+    from helpers.config import PROFILES
+
+    prof = PROFILES["ci"]
+    rows = _rows(ci_run, "05")
+    assert len(rows) == len(prof.deep_models) * len(prof.deep_strategies) * len(prof.seeds)
+    assert set(rows["classifier"]) == {"cnn", "densenet121"}
+    assert rows["roc_auc"].between(0, 1).all() and (rows["fit_seconds"] > 0).all()
+    assert {"05_augmentations.png", "05_learning_curves.png", "05_confusion_matrices.png"} <= {
+        p.name for p in (ci_run[0] / "figures").glob("05_*")}
+
+
+def test_06_writes_the_report(ci_run):
+    m = _metrics(ci_run, "06")
+    assert m["n_runs"] == len(_rows(ci_run, "04")) + len(_rows(ci_run, "05"))
+    assert m["verdict"] and all("GAN" in line or "gan" in line for line in m["verdict"])
+    figures = {p.name for p in (ci_run[0] / "figures").glob("06_*")}
+    assert {"06_comparison_table.md", "06_roc_auc_bars.png", "06_gan_differences.png",
+            "06_accuracy_over_epochs.png"} <= figures

@@ -63,3 +63,31 @@ def test_every_plot_builds(tmp_path):
 def test_image_grid_needs_images():
     with pytest.raises(ValueError, match="at least one"):
         plots.image_grid(np.zeros((0, 8, 8), np.uint8))
+
+
+def test_result_plots_build(tmp_path):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    y = np.array([0, 0, 1, 1, 1, 0, 1, 0])
+    s = rng.random(8)
+    results = pd.DataFrame({"classifier": ["cnn"] * 4 + ["svm"] * 4, "strategy": ["none", "gan"] * 4,
+                            "seed": [0, 0, 1, 1] * 2, "roc_auc": rng.uniform(0.7, 0.9, 8)})
+    diffs = pd.DataFrame({"classifier": ["cnn", "svm"], "strategy_a": ["gan"] * 2, "strategy_b": ["none"] * 2,
+                          "mean_diff": [-0.02, 0.01], "low": [-0.05, np.nan], "high": [0.01, np.nan]})
+    history = pd.DataFrame({"model": ["cnn"] * 6, "strategy": ["none"] * 3 + ["gan"] * 3, "epoch": [1, 2, 3] * 2,
+                            "val_auc_exact": rng.random(6), "accuracy": rng.random(6)})
+    figs = [
+        plots.feature_vectors({"NORMAL (train image 0)": rng.random(512), "synthetic NORMAL": rng.random(512)}),
+        plots.embedding_scatter({"real NORMAL": rng.random((20, 2)), "synthetic NORMAL": rng.random((10, 2))}, "PCA"),
+        plots.roc_panels({"cnn": {"none": (y, s), "gan": (y, s[::-1])}, "svm": {"none": (y, s)}}),
+        plots.confusion_matrices({"cnn / none": np.array([[5, 1], [2, 9]])}, ["NORMAL", "PNEUMONIA"]),
+        plots.metric_bars(results, "roc_auc"),
+        plots.difference_forest(diffs, "gan − none"),
+        plots.curves_by_group(history, ["val_auc_exact", "accuracy"]),
+        plots.progress_panels([1, 5, 9], rng.integers(0, 255, (3, 16, 8, 8), dtype=np.uint8)),
+    ]
+    for i, fig in enumerate(figs):
+        assert plots.save_fig(fig, f"result{i}", tmp_path).stat().st_size > 1000
+    with pytest.raises(ValueError, match="train the GAN first"):
+        plots.progress_panels([], np.zeros((0, 16, 8, 8)))

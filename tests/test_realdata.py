@@ -33,13 +33,9 @@ def test_pneumoniamnist_28():
     official = MEDMNIST_MD5["pneumoniamnist.npz"]
     actual = file_md5(path)
     print(f"{path.name}: md5 {actual}, published md5 of pneumoniamnist.npz {official}")
-    if actual == official:
-        splits = load_splits("pneumoniamnist", 28, data_path=path)
-    else:  # the shared copy is not byte-identical to Zenodo's: the check must say so
-        with pytest.raises(DataError) as err:
-            load_splits("pneumoniamnist", 28, data_path=path)
-        assert path.name in str(err.value) and official in str(err.value) and actual in str(err.value)
-        splits = load_splits("pneumoniamnist", 28, data_path=path, verify=False)
+    # a re-saved copy under a non-official name is checked for keys/shapes, its md5 recorded
+    splits = load_splits("pneumoniamnist", 28, data_path=path)
+    assert "non-standard file name" in splits["train"].source and actual in splits["train"].source
     _report("pneumoniamnist", splits)
     expected = {"train": (1214, 3494), "val": (135, 389), "test": (234, 390)}
     for split, (normal, pneumonia) in expected.items():
@@ -47,11 +43,26 @@ def test_pneumoniamnist_28():
         assert ds.class_counts() == {"NORMAL": normal, "PNEUMONIA": pneumonia}
         assert ds.images.shape == (normal + pneumonia, 28, 28) and ds.images.dtype == np.uint8
     assert splits["train"].minority_class() == 0
-    # same data through the folder route (the _28 name is accepted as an alias)
-    via_folder = load_splits("pneumoniamnist", 28, data_path=DATA, verify=False)
+    # same data through the folder route (the _28 name is found next to the official name)
+    via_folder = load_splits("pneumoniamnist", 28, data_path=DATA)
     np.testing.assert_array_equal(via_folder["test"].images, splits["test"].images)
     dups = find_duplicates(splits)
     print(f"pneumoniamnist exact duplicates: {len(dups)} groups, {int(dups.cross_split.sum())} across splits")
+
+
+def test_pneumoniamnist_md5_is_checked_under_the_official_name(tmp_path):
+    path = DATA / "pneumoniamnist_28.npz"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    official = MEDMNIST_MD5["pneumoniamnist.npz"]
+    actual = file_md5(path)
+    (tmp_path / "pneumoniamnist.npz").symlink_to(path)
+    if actual == official:
+        assert "md5 verified" in load_splits("pneumoniamnist", 28, data_path=tmp_path)["test"].source
+    else:  # the shared copy is not byte-identical to Zenodo's: the check must say so
+        with pytest.raises(DataError) as err:
+            load_splits("pneumoniamnist", 28, data_path=tmp_path)
+        assert "pneumoniamnist.npz" in str(err.value) and official in str(err.value) and actual in str(err.value)
 
 
 def test_kermany_sample():

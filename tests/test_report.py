@@ -31,11 +31,17 @@ def test_verdicts_follow_the_numbers():
 def test_single_seed_is_called_anecdotal():
     one = _results().query("seed == 0")
     lines = report.strategy_verdicts(one, "roc_auc", targets=["gan"], baselines=["random"])
-    assert lines and all("single seed" in line for line in lines)
+    assert lines and all("single seed" in line and "nan" not in line for line in lines)
 
 
 def test_gan_summary_counts_wins():
     line = report.gan_summary_line(_results())
     assert line.startswith("GAN oversampling gave the best mean roc_auc for 1 of 2 classifiers")
     best = report.best_runs(_results())
-    assert dict(zip(best["classifier"], best["strategy"])) == {"cnn": "random", "svm": "gan"}
+    assert dict(zip(best["classifier"], best["strategy"], strict=False)) == {"cnn": "random", "svm": "gan"}
+
+
+def test_confusion_from_row_layout():
+    row = {"tn": 5, "fp": 1, "fn": 2, "tp": 9, "tn_valthr": 6, "fp_valthr": 0, "fn_valthr": 4, "tp_valthr": 7}
+    assert report.confusion_from_row(row).tolist() == [[5, 1], [2, 9]]
+    assert report.confusion_from_row(row, "_valthr").tolist() == [[6, 0], [4, 7]]

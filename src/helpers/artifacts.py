@@ -25,6 +25,7 @@ __all__ = [
     "save_json",
     "load_json",
     "append_rows",
+    "replace_rows",
     "read_rows",
     "save_model",
     "load_model",
@@ -152,3 +153,26 @@ def load_model(path: str | os.PathLike, hint: str = "") -> Any:
     if not path.exists():
         raise ArtifactError(f"{path} does not exist. {hint or 'Run the notebook that writes it first.'}")
     return keras.models.load_model(path, compile=False)
+
+
+def replace_rows(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> Path:
+    """Like :func:`append_rows`, but first drop existing rows that match the new rows on ``keys``.
+
+    A re-run of a notebook then replaces its earlier rows instead of duplicating them.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    new = pd.DataFrame([dict(r) for r in rows])
+    if path.exists():
+        old = pd.read_csv(path)
+        if all(k in old.columns for k in keys):
+            new_keys = set(map(tuple, new[list(keys)].astype(str).to_numpy()))
+            stale = old[list(keys)].astype(str).apply(tuple, axis=1).isin(new_keys)
+            old = old[~stale]
+        table = pd.concat([old, new], ignore_index=True)
+    else:
+        table = new
+    with atomic_write(path) as tmp:
+        table.to_csv(tmp, index=False)
+    return path

@@ -504,9 +504,11 @@ def medmnist_filename(flag: str, size: int) -> str:
 
 
 def _expected_md5(file_name: str) -> str | None:
-    """md5 for a standard name; ``{flag}_28.npz`` is accepted as an alias of ``{flag}.npz``."""
-    if file_name.endswith("_28.npz"):
-        file_name = file_name[: -len("_28.npz")] + ".npz"
+    """Published md5 for an official MedMNIST+ file name (``pneumoniamnist.npz``, ``..._64.npz``...).
+
+    Other names (a re-saved copy such as ``pneumoniamnist_28.npz``) are not official bytes: they
+    are checked for keys and shapes only, and their own md5 is recorded in ``Dataset.source``.
+    """
     return MEDMNIST_MD5.get(file_name)
 
 
@@ -600,7 +602,7 @@ def _load_medmnist(
         _check_md5(path, expected)
         check = "md5 verified"
     else:
-        check = "md5 not checked" + (" (verify=False)" if expected else " (non-standard file name)")
+        check = "md5 not checked" + (" (verify=False)" if expected else f" (non-standard file name; md5 {file_md5(path)})")
     try:
         npz = np.load(path, allow_pickle=False)
     except Exception as exc:

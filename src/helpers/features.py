@@ -25,12 +25,14 @@ import hashlib
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
+
+from helpers.layers import GrayToRGB
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -54,17 +56,6 @@ IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 RESNET18_PARAMS = 11_186_112
 PRESET = "resnet_18_imagenet"
 FEATURE_DIM = 512
-
-
-@keras.saving.register_keras_serializable(package="helpers")
-class GrayToRGB(keras.layers.Layer):
-    """Repeat a one-channel image ``(N, H, W, 1)`` to three channels ``(N, H, W, 3)``."""
-
-    def call(self, inputs: Any) -> Any:
-        return keras.ops.repeat(inputs, 3, axis=-1)
-
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
-        return (*input_shape[:-1], 3)
 
 
 def build_resnet18(input_size: int) -> keras.Model:
@@ -352,3 +343,50 @@ def feature_extractor_cached(
         model.save(tmp)
     save_json(meta_path, {**settings, "description": description})
     return model, description
+
+
+def features_for_splits(
+    cache_dir: str | os.PathLike,
+    extractor: Any,
+    images_by_split: Mapping[str, Any],
+    *,
+    dataset: str,
+    image_size: int,
+    weights: str,
+    seed: int,
+    tag: str = "",
+) -> dict[str, np.ndarray]:
+    """:func:`cached_features` for several named image sets (train, val, test, synthetic) at once."""
+    return {
+        split: cached_features(cache_dir, dataset=dataset, split=split, image_size=image_size, weights=weights,
+                               seed=seed, images=images, extractor=extractor, tag=tag)
+        for split, images in images_by_split.items()
+    }
+
+
+def embed_2d(groups: Mapping[str, np.ndarray], *, method: str = "pca", seed: int = 0,
+             max_per_group: int = 500) -> dict[str, np.ndarray]:
+    """Project groups of feature vectors to 2-D together (scikit-learn PCA or t-SNE), subsampled per group."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+    from sklearn.preprocessing import StandardScaler
+
+    if method not in ("pca", "tsne"):
+        raise ValueError(f"method must be 'pca' or 'tsne', not {method!r}")
+    rng = np.random.default_rng(seed)
+    picked = {}
+    for name, feats in groups.items():
+        feats = np.asarray(feats, dtype=np.float32)
+        idx = np.sort(rng.choice(len(feats), size=min(max_per_group, len(feats)), replace=False))
+        picked[name] = feats[idx]
+    stacked = StandardScaler().fit_transform(np.concatenate(list(picked.values())))
+    if method == "pca":
+        xy = PCA(n_components=2, random_state=seed).fit_transform(stacked)
+    else:
+        perplexity = float(min(30, max(5, (len(stacked) - 1) // 4)))
+        xy = TSNE(n_components=2, random_state=seed, init="pca", perplexity=perplexity).fit_transform(stacked)
+    out, start = {}, 0
+    for name, feats in picked.items():
+        out[name] = xy[start:start + len(feats)]
+        start += len(feats)
+    return out

@@ -29,6 +29,14 @@ __all__ = [
     "real_vs_fake_grid",
     "pair_panel",
     "progress_panels",
+    "feature_vectors",
+    "embedding_scatter",
+    "roc_panels",
+    "confusion_matrices",
+    "metric_bars",
+    "difference_forest",
+    "curves_by_group",
+    "accuracy_over_epochs",
 ]
 
 PALETTE = {"NORMAL": "#1f77b4", "PNEUMONIA": "#d62728", "synthetic": "#2ca02c"}
@@ -126,7 +134,7 @@ def mean_images(images_by_class: Mapping[str, np.ndarray]) -> plt.Figure:
     ncols = len(names) + (1 if len(names) == 2 else 0)
     fig, axes = plt.subplots(1, ncols, figsize=(2.6 * ncols, 2.8))
     axes = np.atleast_1d(axes)
-    for ax, name, mean in zip(axes, names, means):
+    for ax, name, mean in zip(axes, names, means, strict=False):
         ax.imshow(mean, cmap="gray", vmin=0, vmax=255)
         ax.set_title(f"mean {name}")
         ax.axis("off")
@@ -185,7 +193,7 @@ def cooccurrence_heatmap(labels: np.ndarray, names: Sequence[str]) -> plt.Figure
 def history_curves(history, columns: Sequence[Sequence[str]], titles: Sequence[str], x: str = "epoch") -> plt.Figure:
     """One panel per group of history columns (e.g. losses; D outputs)."""
     fig, axes = plt.subplots(1, len(columns), figsize=(4.6 * len(columns), 3.2), squeeze=False)
-    for ax, cols, title in zip(axes[0], columns, titles):
+    for ax, cols, title in zip(axes[0], columns, titles, strict=False):
         for col in cols:
             if col in history:
                 ax.plot(history[x], history[col], marker="o", ms=3, label=col)
@@ -256,7 +264,7 @@ def progress_panels(epochs: Sequence[int], grids: np.ndarray, max_panels: int = 
         raise ValueError("no progress grids were saved: train the GAN first")
     pick = np.unique(np.linspace(0, len(epochs) - 1, min(max_panels, len(epochs))).round().astype(int))
     fig, axes = plt.subplots(1, len(pick), figsize=(3.2 * len(pick), 3.5), squeeze=False)
-    for ax, i in zip(axes[0], pick):
+    for ax, i in zip(axes[0], pick, strict=False):
         stack = grids[i]
         n, h, w = stack.shape
         cols = int(np.ceil(np.sqrt(n)))
@@ -268,5 +276,144 @@ def progress_panels(epochs: Sequence[int], grids: np.ndarray, max_panels: int = 
         ax.imshow(tile, cmap="gray", vmin=0, vmax=255)
         ax.set_title(f"epoch {int(epochs[i])}")
         ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def feature_vectors(vectors: Mapping[str, np.ndarray], title: str = "512-d ResNet-18 feature vector of one image") -> plt.Figure:
+    """One panel per image: its feature vector as bars (the seed's Figures 10-11)."""
+    fig, axes = plt.subplots(len(vectors), 1, figsize=(8, 1.9 * len(vectors)), sharex=True, squeeze=False)
+    for ax, (name, vec) in zip(axes[:, 0], vectors.items(), strict=False):
+        vec = np.asarray(vec).ravel()
+        ax.bar(np.arange(len(vec)), vec, width=1.0, color=PALETTE.get(name.split()[0], "#4c72b0"))
+        ax.set_ylabel("activation")
+        ax.set_title(name, fontsize=9)
+    axes[-1, 0].set_xlabel("feature index")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def embedding_scatter(points: Mapping[str, np.ndarray], title: str) -> plt.Figure:
+    """2-D embedding of several groups of feature vectors (e.g. real NORMAL, real PNEUMONIA, synthetic)."""
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    markers = ["o", "s", "^", "D", "v"]
+    for i, (name, xy) in enumerate(points.items()):
+        xy = np.asarray(xy)
+        color = PALETTE.get(name.split()[-1], None) if not name.startswith("synthetic") else PALETTE["synthetic"]
+        ax.scatter(xy[:, 0], xy[:, 1], s=9, alpha=0.55, marker=markers[i % len(markers)], label=f"{name} ({len(xy)})", color=color)
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.legend(fontsize=8, markerscale=2)
+    fig.tight_layout()
+    return fig
+
+
+def roc_panels(curves: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]], title: str = "ROC curves on the test split") -> plt.Figure:
+    """One ROC panel per classifier, one curve per strategy (``{classifier: {strategy: (y, score)}}``)."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    n = len(curves)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.6), squeeze=False)
+    for ax, (clf, per_strategy) in zip(axes[0], curves.items(), strict=False):
+        for strategy, (y, s) in per_strategy.items():
+            fpr, tpr, _ = roc_curve(y, s)
+            ax.plot(fpr, tpr, lw=1.3, label=f"{strategy} ({roc_auc_score(y, s):.3f})")
+        ax.plot([0, 1], [0, 1], ls="--", color="0.6", lw=1)
+        ax.set_title(clf)
+        ax.set_xlabel("false positive rate")
+        ax.legend(fontsize=7, loc="lower right")
+    axes[0, 0].set_ylabel("true positive rate")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrices(matrices: Mapping[str, np.ndarray], class_names: Sequence[str]) -> plt.Figure:
+    """One annotated confusion matrix per entry (rows: true class, columns: predicted)."""
+    import seaborn as sns
+
+    n = len(matrices)
+    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.0), squeeze=False)
+    for ax, (name, cm) in zip(axes[0], matrices.items(), strict=False):
+        sns.heatmap(np.asarray(cm), annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax,
+                    xticklabels=class_names, yticklabels=class_names)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+    fig.tight_layout()
+    return fig
+
+
+def metric_bars(results, metric: str = "roc_auc", title: str | None = None) -> plt.Figure:
+    """Mean ± sd over seeds of one metric, grouped by classifier, one bar per strategy."""
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(1.4 + 1.3 * results["classifier"].nunique(), 3.6))
+    sns.barplot(data=results, x="classifier", y=metric, hue="strategy", errorbar="sd", ax=ax, capsize=0.05)
+    low = float(np.nanmin(results[metric])) if len(results) else 0.0
+    ax.set_ylim(max(0.0, low - 0.1), 1.0)
+    ax.set_title(title or f"{metric} on the test split (mean ± sd over seeds)")
+    ax.legend(fontsize=7, ncol=2, title="strategy", title_fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def difference_forest(diffs, title: str) -> plt.Figure:
+    """Paired differences with intervals (rows of :func:`helpers.metrics.paired_difference`)."""
+    fig, ax = plt.subplots(figsize=(6, 0.45 * len(diffs) + 1.2))
+    labels = [f"{r.classifier}: {r.strategy_a} − {r.strategy_b}" for r in diffs.itertuples()]
+    y = np.arange(len(diffs))
+    means = diffs["mean_diff"].to_numpy(dtype=float)
+    low = diffs["low"].to_numpy(dtype=float)
+    high = diffs["high"].to_numpy(dtype=float)
+    err = np.vstack([np.nan_to_num(means - low), np.nan_to_num(high - means)])
+    ax.errorbar(means, y, xerr=err, fmt="o", color="#4c72b0", capsize=3)
+    ax.axvline(0, color="0.4", ls="--", lw=1)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def curves_by_group(history, y: Sequence[str], col: str = "model", hue: str = "strategy",
+                    x: str = "epoch", title: str | None = None) -> plt.Figure:
+    """Per-epoch curves: one row per metric in ``y``, one column per value of ``col``, one line per ``hue``."""
+    import seaborn as sns
+
+    cols = list(dict.fromkeys(history[col]))
+    fig, axes = plt.subplots(len(y), len(cols), figsize=(4.2 * len(cols), 2.9 * len(y)), squeeze=False, sharex="col")
+    for j, c in enumerate(cols):
+        part = history[history[col] == c]
+        for i, metric in enumerate(y):
+            ax = axes[i, j]
+            if metric in part and part[metric].notna().any():
+                sns.lineplot(data=part, x=x, y=metric, hue=hue, ax=ax, errorbar="sd", marker="o", markersize=3)
+                ax.legend(fontsize=7, title=None)
+            ax.set_title(f"{c}: {metric}", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_over_epochs(long, title: str = "Accuracy over epochs: original vs GAN-augmented training set") -> plt.Figure:
+    """The seed's figure: per-epoch (val) accuracy, one panel per model × metric, one line per training set."""
+    import seaborn as sns
+
+    models = list(dict.fromkeys(long["model"]))
+    metrics_ = [m for m in ("accuracy", "val_accuracy") if m in set(long["metric"])]
+    fig, axes = plt.subplots(len(models), len(metrics_), figsize=(4.4 * len(metrics_), 3.0 * len(models)), squeeze=False)
+    for i, model in enumerate(models):
+        for j, metric in enumerate(metrics_):
+            part = long[(long["model"] == model) & (long["metric"] == metric)]
+            sns.lineplot(data=part, x="epoch", y="value", hue="training_set", errorbar="sd", marker="o",
+                         markersize=3, ax=axes[i, j])
+            axes[i, j].set_title(f"{model}: {metric.replace('_', ' ')}", fontsize=9)
+            axes[i, j].set_ylabel("accuracy")
+            axes[i, j].legend(fontsize=7, title=None)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -12,7 +12,7 @@ import pandas as pd
 
 from . import metrics
 
-__all__ = ["LEAD_METRICS", "comparison_table", "strategy_verdicts", "best_runs", "gan_summary_line"]
+__all__ = ["save_table", "accuracy_over_epochs", "confusion_from_row", "LEAD_METRICS", "comparison_table", "strategy_verdicts", "best_runs", "gan_summary_line"]
 
 # Threshold-free metrics lead (val and test distributions differ: FINDINGS pitfall 2).
 LEAD_METRICS = ("roc_auc", "pr_auc", "f1", "f1_normal", "macro_f1", "balanced_accuracy", "f1_valthr", "f1_normal_valthr")
@@ -61,8 +61,9 @@ def strategy_verdicts(
                     verdict = f"**{target} is worse**"
                 else:
                     verdict = "the interval includes 0: **no clear difference**"
+                value = row["text"] if np.isfinite(row["low"]) else f"{row['mean_diff']:+.3f}"
                 lines.append(
-                    f"{row['classifier']}: {target} − {baseline} in {metric} = {row['text']} "
+                    f"{row['classifier']}: {target} − {baseline} in {metric} = {value} "
                     f"over {int(row['n_pairs'])} seed(s): {verdict}."
                 )
     return lines
@@ -99,3 +100,38 @@ def gan_summary_line(results: pd.DataFrame, metric: str = "roc_auc", gan_strateg
     head = (f"GAN oversampling gave the best mean {metric} for {wins} of {total} classifiers"
             + (" — it did not beat the simpler baselines." if wins == 0 else "."))
     return head + " " + "; ".join(parts) + "."
+
+
+def confusion_from_row(row, suffix: str = "") -> np.ndarray:
+    """The 2×2 confusion matrix of a results row (rows: true NORMAL, PNEUMONIA; columns: predicted)."""
+    def get(k):
+        return (row[f"{k}{suffix}"])
+    return np.array([[get("tn"), get("fp")], [get("fn"), get("tp")]], dtype=np.int64)
+
+
+def save_table(table: pd.DataFrame, folder, name: str, run_id: str = "", caption: str = "") -> tuple:
+    """Write a table as Markdown (with caption and run stamp) and CSV, atomically; return both paths."""
+    from pathlib import Path
+
+    from .artifacts import atomic_write
+
+    folder = Path(folder)
+    md_path, csv_path = folder / f"{name}.md", folder / f"{name}.csv"
+    text = (f"{caption}\n\n" if caption else "") + table.to_markdown() + (f"\n\n_run: {run_id}_\n" if run_id else "\n")
+    with atomic_write(md_path) as tmp:
+        tmp.write_text(text)
+    with atomic_write(csv_path) as tmp:
+        table.to_csv(tmp)
+    return md_path, csv_path
+
+
+def accuracy_over_epochs(histories: pd.DataFrame, original: str = "none", augmented: str = "gan") -> pd.DataFrame:
+    """Per-epoch accuracy of training on the original vs the GAN-augmented training set (long format)."""
+    part = histories[histories["strategy"].isin([original, augmented])]
+    if "role" in part:
+        part = part[part["role"] == "grid"]
+    label = {original: "original training set", augmented: "GAN-augmented training set"}
+    out = part.assign(training_set=part["strategy"].map(label))
+    cols = [c for c in ("model", "seed", "epoch", "training_set", "accuracy", "val_accuracy", "val_auc_exact") if c in out]
+    return out[cols].melt(id_vars=[c for c in ("model", "seed", "epoch", "training_set") if c in out],
+                          var_name="metric", value_name="value")

@@ -1,0 +1,197 @@
+"""Classifiers (CNN, DenseNet121 wrapper), the resumable fit loop and the notebook-05 grid, on tiny data."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import classifiers, deep
+from helpers.data import Dataset
+from helpers.metrics import METRIC_COLUMNS
+from helpers.oversample import prepare_training_set
+
+SIZE = 32
+
+
+def squares(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy 32 px images; label 1 (about 2/3 of them) carries a bright square somewhere."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.65).astype(np.int64)
+    y[:2] = [0, 1]
+    x = rng.normal(60, 20, size=(n, SIZE, SIZE))
+    for i in np.flatnonzero(y):
+        r, c = rng.integers(2, SIZE - 12, size=2)
+        x[i, r:r + 10, c:c + 10] = 220
+    return np.clip(x, 0, 255).astype(np.uint8), y
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return {split: squares(n, seed) for split, n, seed in (("train", 48, 0), ("val", 24, 1), ("test", 24, 2))}
+
+
+def _fit(tmp_path, tiny, **kw):
+    x, y = tiny["train"]
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    model = classifiers.build_cnn(SIZE, filters=(8, 16), dense=16)
+    ts = prepare_training_set("none", x, y, seed=0)
+    args = dict(epochs=2, batch_size=16, seed=0, patience=3, run_dir=tmp_path / "run", max_steps_per_epoch=2)
+    args.update(kw)
+    return classifiers.fit_classifier(model, ts, *tiny["val"], **args)
+
+
+def test_cnn_shapes_and_output_range(tiny):
+    model = classifiers.build_cnn(SIZE)
+    assert model.input_shape == (None, SIZE, SIZE, 1)
+    assert model.output_shape == (None, 1)
+    assert model.layers[-1].dtype_policy.compute_dtype == "float32"
+    scores = classifiers.predict_scores(model, tiny["val"][0][:5])
+    assert scores.shape == (5,) and np.all((scores >= 0) & (scores <= 1))
+    with pytest.raises(ValueError, match="gray images"):
+        classifiers.predict_scores(model, np.zeros((2, SIZE, SIZE, 3)))
+
+
+def test_fit_writes_history_best_weights_and_done(tmp_path, tiny):
+    model, history, seconds = _fit(tmp_path, tiny)
+    run = tmp_path / "run"
+    assert list(history.columns) == list(classifiers.HISTORY_COLUMNS)
+    assert history["epoch"].tolist() == [1, 2]
+    assert history["val_auc_exact"].between(0, 1).all()
+    assert history[["loss", "accuracy", "auc", "val_loss", "val_accuracy"]].notna().all().all()
+    assert (run / "best.weights.h5").exists() and not (run / "backup").exists()
+    done = json.loads((run / "done.json").read_text())
+    assert done["epochs_run"] == 2 and done["best_epoch"] in (1, 2) and seconds > 0
+    # the returned model carries the best epoch's weights: its val AUC is the best one
+    from sklearn.metrics import roc_auc_score
+
+    auc = roc_auc_score(tiny["val"][1], classifiers.predict_scores(model, tiny["val"][0]))
+    assert auc == pytest.approx(history["val_auc_exact"].max(), abs=1e-6)
+    # a finished run is loaded, not retrained
+    _, again, seconds2 = _fit(tmp_path, tiny)
+    pd.testing.assert_frame_equal(history, again)
+    assert seconds2 == pytest.approx(seconds)
+
+
+class Crash(keras.callbacks.Callback):
+    def __init__(self, at_epoch: int | None):
+        super().__init__()
+        self.at_epoch, self.seen = at_epoch, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.seen.append(epoch)
+        if epoch == self.at_epoch:
+            raise KeyboardInterrupt("simulated kill")
+
+
+def test_resume_after_kill_continues_at_next_epoch(tmp_path, tiny):
+    with pytest.raises(KeyboardInterrupt):
+        _fit(tmp_path, tiny, epochs=3, callbacks=[Crash(at_epoch=2)])
+    run = tmp_path / "run"
+    assert (run / "backup").is_dir() and not (run / "done.json").exists()
+    assert pd.read_csv(run / "history.csv")["epoch"].tolist() == [1, 2]
+    probe = Crash(at_epoch=None)
+    model, history, _ = _fit(tmp_path, tiny, epochs=3, callbacks=[probe])
+    assert probe.seen == [2]  # only the third epoch ran
+    assert history["epoch"].tolist() == [1, 2, 3]
+    done = json.loads((run / "done.json").read_text())
+    assert done["resumed_at_epoch"] == 3 and done["epochs_run"] == 3
+    assert done["best_val_auc"] == pytest.approx(history["val_auc_exact"].max())
+    # same batches, dropout draws, optimizer state: identical to a run that was never killed
+    resumed_scores = classifiers.predict_scores(model, tiny["test"][0])
+    ref_model, reference, _ = _fit(tmp_path / "ref", tiny, epochs=3)
+    cols = ["loss", "accuracy", "val_loss", "val_auc_exact"]
+    np.testing.assert_allclose(history[cols].to_numpy(), reference[cols].to_numpy(), rtol=1e-6)
+    ref_scores = classifiers.predict_scores(ref_model, tiny["test"][0])
+    np.testing.assert_allclose(resumed_scores, ref_scores, rtol=1e-5)  # same best weights restored
+
+
+def test_densenet_rejects_small_inputs():
+    with pytest.raises(ValueError, match="needs input_size >= 32"):
+        classifiers.build_densenet121(28, None)
+
+
+def test_densenet_forward_pass_with_resizing():
+    keras.backend.clear_session()
+    model, desc = classifiers.build_densenet121(32, None, image_size=28)
+    assert desc.startswith("from scratch")
+    assert model.input_shape == (None, 28, 28, 1)
+    x = np.random.default_rng(0).integers(0, 256, size=(2, 28, 28, 1)).astype("float32")
+    out = keras.ops.convert_to_numpy(model(x, training=False))
+    assert out.shape == (2, 1) and np.all((out >= 0) & (out <= 1))
+    layer = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(classifiers.GrayToRGB()))
+    assert isinstance(layer, classifiers.GrayToRGB)
+    assert [type(lay).__name__ for lay in model.layers[1:5]] == ["Resizing", "GrayToRGB", "Rescaling", "Normalization"]
+
+
+def test_densenet_imagenet_unavailable_says_so(monkeypatch, capsys):
+    calls = []
+
+    def fake_densenet(*, include_top, weights, input_shape, pooling):
+        calls.append(weights)
+        if weights == "imagenet":
+            raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -3]")
+        inp = keras.Input(input_shape)
+        return keras.Model(inp, keras.layers.GlobalAveragePooling2D()(inp))
+
+    monkeypatch.setattr(keras.applications, "DenseNet121", fake_densenet)
+    model, desc = classifiers.build_densenet121(32, "imagenet")
+    out = capsys.readouterr().out
+    assert calls == ["imagenet", None]
+    assert out.count("\n") == 1 and "unavailable" in out and "from scratch" in out
+    assert desc.startswith("from scratch (ImageNet weights unavailable: Exception: URL fetch failure")
+    assert "https://" not in desc and "[Errno -3]" in desc
+    assert model.output_shape == (None, 1)
+
+
+def _splits(tiny):
+    return {
+        split: Dataset(name="tiny", split=split, images=x, labels=y, class_names=("NORMAL", "PNEUMONIA"),
+                       source="test", multi_label=False, image_size=SIZE)
+        for split, (x, y) in tiny.items()
+    }
+
+
+def test_deep_grid_rows_resume_and_no_leak(tmp_path, tiny, capsys):
+    splits = _splits(tiny)
+    fakes = squares(12, 3)[0]
+    fakes[:, 10:20, 10:20] = 60  # fakes of class 0 (NORMAL) without a square
+    kw = dict(
+        splits=splits, synthetic_images=fakes, synthetic_class=0, synthetic_realism_scores=None,
+        models=["cnn"], strategies=["none", "gan", "gan_weighted"], seeds=[0], epochs={"cnn": 1},
+        batch_size=16, patience=2, max_steps_per_epoch=2, densenet_input_size=32, densenet_weights=None,
+        run_dir=tmp_path, results_path=tmp_path / "results.csv", context={"run_id": "test"},
+        gan_weight_grid=(0.5, 1.0),
+    )
+    rows = deep.run_deep_grid(**kw)
+    assert len(rows) == 3
+    assert set(METRIC_COLUMNS) <= set(rows.columns)
+    assert rows.loc[rows["strategy"] != "none", "synthetic_weight"].notna().all()
+    for col in ("n_train", "n_synthetic", "epochs_run", "best_epoch", "fit_seconds",
+                "seconds_per_epoch", "model_weights", "run_id", "dataset", "image_size"):
+        assert rows[col].notna().all(), col
+    by = rows.set_index("strategy")
+    assert by.loc["none", "n_synthetic"] == 0 and by.loc["gan", "n_synthetic"] == 12
+    assert by.loc["gan", "n_train"] == 48 + 12
+    assert (rows["n_test"] == 24).all()  # val/test untouched by fakes
+    assert by.loc["gan_weighted", "synthetic_weight"] in (0.5, 1.0)
+    assert (tmp_path / "deep" / "cnn_gan_weighted_selection.json").exists()
+    npz = sorted((tmp_path / "scores").glob("nb05_*.npz"))
+    assert len(npz) == 3
+    with np.load(npz[0]) as d:
+        assert d["y_true"].shape == d["y_score"].shape == (24,)
+    hist = deep.load_histories(tmp_path)
+    assert {"model", "strategy", "seed", "role", "accuracy", "val_auc_exact"} <= set(hist.columns)
+    assert set(hist["role"]) == {"grid", "selection"}
+
+    before = len(pd.read_csv(tmp_path / "results.csv"))
+    again = deep.run_deep_grid(**kw)
+    assert len(pd.read_csv(tmp_path / "results.csv")) == before and len(again) == 3
+
+    leaky = dict(kw, synthetic_images=np.concatenate([fakes, tiny["val"][0][:1]]))
+    with pytest.raises(AssertionError, match="val split"):
+        deep.run_deep_grid(**leaky)
