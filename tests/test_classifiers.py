@@ -52,7 +52,7 @@ def test_cnn_shapes_and_output_range(tiny):
     assert model.layers[-1].dtype_policy.compute_dtype == "float32"
     scores = classifiers.predict_scores(model, tiny["val"][0][:5])
     assert scores.shape == (5,) and np.all((scores >= 0) & (scores <= 1))
-    with pytest.raises(ValueError, match="gray images"):
+    with pytest.raises(ValueError, match="grayscale images"):
         classifiers.predict_scores(model, np.zeros((2, SIZE, SIZE, 3)))
 
 

@@ -576,3 +576,12 @@ def test_scale_round_trip():
         scale_images(x, to="sigmoid")
     with pytest.raises(DataError, match="already scaled"):
         scale_images(t)
+
+
+def test_as_model_batch_adds_the_channel_and_refuses_unit_floats():
+    x = np.zeros((2, 8, 8), np.uint8)
+    assert D.as_model_batch(x).shape == (2, 8, 8, 1) and D.as_model_batch(x).dtype == np.float32
+    with pytest.raises(ValueError, match="grayscale images"):
+        D.as_model_batch(np.zeros((2, 8, 8, 3)))
+    with pytest.raises(ValueError, match="unscale_images"):
+        D.as_model_batch(np.full((2, 8, 8), 0.5, np.float32))

@@ -86,6 +86,24 @@ def fixed(path: Path) -> str:
     return json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
 
 
+COLAB_PAGE = ROOT / "colab" / "README.md"
+BADGE_START, BADGE_END = "<!-- badges:start -->", "<!-- badges:end -->"
+
+
+def colab_table() -> str:
+    rows = ["| chapter | open |", "|---|---|"]
+    for path in notebooks():
+        colab = f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/{BRANCH}/notebooks/{path.name}"
+        rows.append(f"| {title_of(path)} | [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab}) |")
+    return "\n".join(rows)
+
+
+def fixed_colab_page() -> str:
+    text = COLAB_PAGE.read_text()
+    start, end = text.index(BADGE_START) + len(BADGE_START), text.index(BADGE_END)
+    return text[:start] + "\n" + colab_table() + "\n" + text[end:]
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in ("fix", "check"):
         print(__doc__)
@@ -99,6 +117,13 @@ def main(argv: list[str]) -> int:
                 print(f"fixed {path.relative_to(ROOT)}")
             else:
                 problems.append(str(path.relative_to(ROOT)))
+    page = fixed_colab_page()
+    if COLAB_PAGE.read_text() != page:
+        if argv[0] == "fix":
+            COLAB_PAGE.write_text(page)
+            print(f"fixed {COLAB_PAGE.relative_to(ROOT)}")
+        else:
+            problems.append(str(COLAB_PAGE.relative_to(ROOT)))
     if problems:
         print("Not canonical (run `python tools/nbtools.py fix`): " + ", ".join(problems))
         return 1

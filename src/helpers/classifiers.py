@@ -193,12 +193,9 @@ def build_densenet121(
 
 def to_model_input(images: Any) -> np.ndarray:
     """``(N, S, S)`` or ``(N, S, S, 1)`` images -> float32 ``(N, S, S, 1)`` in the 0-255 range."""
-    x = np.asarray(images)
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4 or x.shape[-1] != 1:
-        raise ValueError(f"expected gray images (N, S, S) or (N, S, S, 1), got shape {x.shape}")
-    return x.astype(np.float32, copy=False)
+    from helpers.data import as_model_batch
+
+    return as_model_batch(images)
 
 
 def _train_weights(train: Any, y: np.ndarray) -> np.ndarray | None:

@@ -960,3 +960,23 @@ def load_dataset(name: str, split: str, image_size: int = 28, **kwargs: Any) -> 
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; choose one of {SPLITS}")
     return load_splits(name, image_size, **kwargs)[split]
+
+
+def as_model_batch(images: Any) -> np.ndarray:
+    """Gray images (N, H, W) or (N, H, W, 1) on the 0-255 scale -> float32 (N, H, W, 1), 0-255.
+
+    The one conversion every Keras model of the series takes its input through (each model rescales
+    inside itself). Floats already in [0, 1] or [-1, 1] are refused: convert GAN output with
+    :func:`unscale_images` first.
+    """
+    x = np.asarray(images)
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[-1] != 1:
+        raise ValueError(f"expected grayscale images (N, H, W) or (N, H, W, 1), got shape {x.shape}")
+    if np.issubdtype(x.dtype, np.floating) and x.size and float(np.nanmax(x)) <= 1.0:
+        raise ValueError(
+            "expected uint8-scale images (0-255); got floats with max <= 1. Convert GAN output with "
+            "helpers.data.unscale_images first."
+        )
+    return x.astype(np.float32, copy=False)

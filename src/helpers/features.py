@@ -101,17 +101,9 @@ def build_extractor(backbone: keras.Model, input_size: int) -> keras.Model:
 
 def _as_gray_batch(images: Any) -> np.ndarray:
     """uint8-scale (N, H, W) or (N, H, W, 1) -> float32 (N, H, W, 1) in 0..255."""
-    x = np.asarray(images)
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4 or x.shape[-1] != 1:
-        raise ValueError(f"expected grayscale images (N, H, W) or (N, H, W, 1), got shape {x.shape}")
-    if np.issubdtype(x.dtype, np.floating) and x.size and float(np.nanmax(x)) <= 1.0:
-        raise ValueError(
-            "expected uint8-scale images (0-255); got floats with max <= 1. Convert GAN output with "
-            "helpers.data.unscale_images first."
-        )
-    return x.astype(np.float32, copy=False)
+    from helpers.data import as_model_batch
+
+    return as_model_batch(images)
 
 
 def _binary_labels(labels: Any, n: int) -> np.ndarray:

@@ -79,22 +79,11 @@ RECALL_LOW_FRACTION = 0.5
 # ---------------------------------------------------------------------------------------------
 def _as_images(images: Any) -> np.ndarray:
     """(N, H, W) or (N, H, W, 1) uint8-scale images -> float32 (N, H, W, 1) in 0..255."""
-    x = np.asarray(images)
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4 or x.shape[-1] != 1:
-        raise ValueError(f"expected grayscale images (N, H, W) or (N, H, W, 1), got {x.shape}")
-    if np.issubdtype(x.dtype, np.floating) and x.size and float(np.nanmax(x)) <= 1.0:
-        raise ValueError(
-            "expected uint8-scale images (0-255); got floats with max <= 1. Convert GAN output with "
-            "np.clip((x + 1) * 127.5, 0, 255).astype(np.uint8) (or x * 255 for [0, 1])."
-        )
-    return x.astype("float32", copy=False)
+    from helpers.data import as_model_batch
+
+    return as_model_batch(images)
 
 
-# Batch-norm moving statistics with Keras' default momentum (0.99) lagged behind the weights in
-# short CPU trainings: on PneumoniaMNIST a 6-epoch encoder ranked well (test AUC 0.93) but put every
-# image above 0.99 in inference mode; momentum 0.9 gave test AUC 0.96 and usable probabilities.
 BN_MOMENTUM = 0.9
 
 
