@@ -39,3 +39,9 @@ def test_colab_install_line_points_at_the_badge_repository():
     for path in NOTEBOOKS:
         text = path.read_text()
         assert f"github.com/{nbtools.GITHUB_REPO}.git" in text, path.name
+
+
+def test_readme_lists_every_chapter():
+    readme = (ROOT / "README.md").read_text()
+    for path in NOTEBOOKS:
+        assert f"(notebooks/{path.name})" in readme, f"README's chapter table lacks {path.name}"
