@@ -248,3 +248,21 @@ def test_load_progress_names_notebook_02(tmp_path):
 
     with pytest.raises(ArtifactError, match="notebook 02"):
         G.load_progress(tmp_path)
+
+
+def test_gan_training_set_holds_train_minority_images_only():
+    """What notebook 02 hands the GAN: exactly the training split's minority images, nothing of val/test."""
+    import hashlib
+
+    from helpers import data
+
+    splits = data.load_splits("phantom", 32, seed=3, n_train=120, n_val=40, n_test=40)
+    train = splits["train"]
+    gan_images = G.minority_training_images(train.images, train.labels, train.minority_class())
+    assert len(gan_images) == train.class_counts()["NORMAL"]
+
+    def digests(images):
+        return {hashlib.sha1(np.ascontiguousarray(img).tobytes()).hexdigest() for img in images}
+
+    assert digests(gan_images) <= digests(train.images[train.labels == 0])
+    assert not digests(gan_images) & (digests(splits["val"].images) | digests(splits["test"].images))
