@@ -43,7 +43,7 @@ def intensity_table(splits: Mapping[str, object], max_images: int = 2000) -> pd.
                 {
                     "split": split,
                     "class": cname,
-                    "images": len(imgs),
+                    "images used": len(imgs),
                     "mean": imgs.mean(),
                     "sd": imgs.std(),
                     "p1": np.percentile(imgs, 1),
