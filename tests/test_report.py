@@ -45,3 +45,11 @@ def test_confusion_from_row_layout():
     row = {"tn": 5, "fp": 1, "fn": 2, "tp": 9, "tn_valthr": 6, "fp_valthr": 0, "fn_valthr": 4, "tp_valthr": 7}
     assert report.confusion_from_row(row).tolist() == [[5, 1], [2, 9]]
     assert report.confusion_from_row(row, "_valthr").tolist() == [[6, 0], [4, 7]]
+
+
+def test_save_table_writes_markdown_and_csv(tmp_path):
+    table = report.comparison_table(_results(), metrics_=("roc_auc",))
+    md, csv = report.save_table(table, tmp_path, "06_table", run_id="ci/phantom", caption="Caption.")
+    text = md.read_text()
+    assert text.startswith("Caption.") and "| classifier" in text and "_run: ci/phantom_" in text
+    assert pd.read_csv(csv).shape[0] == len(table)

@@ -426,13 +426,15 @@ def _consolidation(rng: np.random.Generator, size: int, x: np.ndarray, y: np.nda
     for _ in range(n):
         side = int(rng.integers(2))
         cx, cy = _in_lung_point(rng, lungs[side], side, (0.3, 0.95))
-        r = math.exp(rng.uniform(math.log(0.06), math.log(0.3)))
+        # sizes and densities tuned so a small CNN reaches test AUC ~0.87 on 1,600 images at 32 px
+        # in 12 epochs (0.74 with smaller, fainter patches): learnable, far from trivial
+        r = math.exp(rng.uniform(math.log(0.09), math.log(0.3)))
         edge = rng.uniform(0.4, 0.9)
         patch = _ellipse(x, y, cx, cy, r * rng.uniform(0.7, 1.3), r * rng.uniform(0.7, 1.3),
                          edge)
         tex = _smooth_noise(rng, size, 14)
         patch *= _clip01(_F(0.7) + tex * _F(0.4))
-        amp = math.exp(rng.uniform(math.log(0.25), math.log(1.0)))
+        amp = math.exp(rng.uniform(math.log(0.4), math.log(1.0)))
         if rng.random() < 0.35 and size >= 48:  # air bronchograms: dark branching streaks
             streaks = np.zeros((size, size), dtype=_F)
             thick = max(1, round(size / 160))

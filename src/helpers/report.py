@@ -117,7 +117,7 @@ def save_table(table: pd.DataFrame, folder, name: str, run_id: str = "", caption
 
     folder = Path(folder)
     md_path, csv_path = folder / f"{name}.md", folder / f"{name}.csv"
-    text = (f"{caption}\n\n" if caption else "") + table.to_markdown() + (f"\n\n_run: {run_id}_\n" if run_id else "\n")
+    text = (f"{caption}\n\n" if caption else "") + table.reset_index().to_markdown(index=False) + (f"\n\n_run: {run_id}_\n" if run_id else "\n")
     with atomic_write(md_path) as tmp:
         tmp.write_text(text)
     with atomic_write(csv_path) as tmp:
