@@ -67,3 +67,7 @@ def test_parameters_are_passed_to_the_notebook(tmp_path):
     _write_notebook(nb_dir / "01_echo.ipynb", ["import pathlib\npathlib.Path(run_dir, 'seen.txt').write_text(profile)"])
     series.run_series("quick", run_dir=tmp_path / "run", notebook_dir=nb_dir, log=lambda *_: None)
     assert (tmp_path / "run" / "seen.txt").read_text() == "quick"
+    _write_notebook(nb_dir / "02_more.ipynb", ["x = 1"])
+    series.run_series("quick", run_dir=tmp_path / "run", notebook_dir=nb_dir, only=["02"], log=lambda *_: None)
+    timings = json.loads((tmp_path / "run" / "series_timings.json").read_text())["seconds"]
+    assert set(timings) == {"01_echo.ipynb", "02_more.ipynb"}  # a partial re-run keeps earlier times

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config as _config
-from .artifacts import save_json
+from .artifacts import load_json, save_json
 
 __all__ = ["discover_notebooks", "run_series", "NotebookFailed", "main"]
 
@@ -84,7 +84,10 @@ def run_series(
             log(f"    done in {timings[nb.name]:.1f} s")
     finally:
         os.environ.update(env_backup)
-        save_json(run_dir / "series_timings.json", {"profile": profile, "seconds": timings})
+        path = run_dir / "series_timings.json"  # merged, so `--only 06` keeps the other notebooks' times
+        old = load_json(path) if path.exists() else {}
+        merged = {**(old.get("seconds", {}) if old.get("profile") == profile else {}), **timings}
+        save_json(path, {"profile": profile, "seconds": merged})
     return timings
 
 
