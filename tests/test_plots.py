@@ -73,8 +73,8 @@ def test_result_plots_build(tmp_path):
     s = rng.random(8)
     results = pd.DataFrame({"classifier": ["cnn"] * 4 + ["svm"] * 4, "strategy": ["none", "gan"] * 4,
                             "seed": [0, 0, 1, 1] * 2, "roc_auc": rng.uniform(0.7, 0.9, 8)})
-    diffs = pd.DataFrame({"classifier": ["cnn", "svm"], "strategy_a": ["gan"] * 2, "strategy_b": ["none"] * 2,
-                          "mean_diff": [-0.02, 0.01], "low": [-0.05, np.nan], "high": [0.01, np.nan]})
+    diffs = pd.DataFrame({"classifier": ["cnn", "svm", "ann"], "strategy_a": ["gan"] * 3, "strategy_b": ["none"] * 3,
+                          "mean_diff": [-0.02, 0.01, np.nan], "low": [-0.05, np.nan, np.nan], "high": [0.01, np.nan, np.nan]})
     history = pd.DataFrame({"model": ["cnn"] * 6, "strategy": ["none"] * 3 + ["gan"] * 3, "epoch": [1, 2, 3] * 2,
                             "val_auc_exact": rng.random(6), "accuracy": rng.random(6)})
     figs = [
@@ -87,6 +87,7 @@ def test_result_plots_build(tmp_path):
         plots.curves_by_group(history, ["val_auc_exact", "accuracy"]),
         plots.progress_panels([1, 5, 9], rng.integers(0, 255, (3, 16, 8, 8), dtype=np.uint8)),
     ]
+    assert len(figs[5].axes[0].get_yticks()) == 2  # the pair that never ran is left out
     for i, fig in enumerate(figs):
         assert plots.save_fig(fig, f"result{i}", tmp_path).stat().st_size > 1000
     with pytest.raises(ValueError, match="train the GAN first"):

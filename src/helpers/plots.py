@@ -361,7 +361,13 @@ def metric_bars(results, metric: str = "roc_auc", title: str | None = None) -> p
 
 
 def difference_forest(diffs, title: str) -> plt.Figure:
-    """Paired differences with intervals (rows of :func:`helpers.metrics.paired_difference`)."""
+    """Paired differences with intervals (rows of :func:`helpers.metrics.paired_difference`).
+
+    Pairs without a difference (a strategy a classifier did not run) are left out.
+    """
+    diffs = diffs[np.isfinite(diffs["mean_diff"].to_numpy(dtype=float))]
+    if diffs.empty:
+        raise ValueError("no paired differences to draw: the strategies never ran on the same classifier and seed")
     fig, ax = plt.subplots(figsize=(6, 0.45 * len(diffs) + 1.2))
     labels = [f"{r.classifier}: {r.strategy_a} − {r.strategy_b}" for r in diffs.itertuples()]
     y = np.arange(len(diffs))
