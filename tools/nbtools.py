@@ -108,22 +108,17 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in ("fix", "check"):
         print(__doc__)
         return 2
+    wanted = {path: fixed(path) for path in notebooks()}
+    wanted[COLAB_PAGE] = fixed_colab_page()
     problems = []
-    for path in notebooks():
-        text = fixed(path)
-        if path.read_text() != text:
-            if argv[0] == "fix":
-                path.write_text(text)
-                print(f"fixed {path.relative_to(ROOT)}")
-            else:
-                problems.append(str(path.relative_to(ROOT)))
-    page = fixed_colab_page()
-    if COLAB_PAGE.read_text() != page:
+    for path, text in wanted.items():
+        if path.read_text() == text:
+            continue
         if argv[0] == "fix":
-            COLAB_PAGE.write_text(page)
-            print(f"fixed {COLAB_PAGE.relative_to(ROOT)}")
+            path.write_text(text)
+            print(f"fixed {path.relative_to(ROOT)}")
         else:
-            problems.append(str(COLAB_PAGE.relative_to(ROOT)))
+            problems.append(str(path.relative_to(ROOT)))
     if problems:
         print("Not canonical (run `python tools/nbtools.py fix`): " + ", ".join(problems))
         return 1
