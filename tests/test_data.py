@@ -16,11 +16,8 @@ from helpers.data import (
     Dataset,
     LazyImages,
     find_duplicates,
-    load_dataset,
     load_splits,
     read_image,
-    scale_images,
-    unscale_images,
 )
 
 # ------------------------------------------------------------------------------------------------
@@ -79,13 +76,9 @@ def test_phantom_multilabel_and_size():
 def test_registry_errors():
     with pytest.raises(DataError, match="registered datasets are .*phantom"):
         load_splits("mnist")
-    with pytest.raises(DataError, match="split"):
-        load_dataset("phantom", "validation")
     with pytest.raises(DataError, match="unknown options .*n_trian"):
         load_splits("phantom", n_trian=5)
     assert set(D.DATASETS) == {"phantom", "pneumoniamnist", "chestmnist", "kaggle_pneumonia", "nih"}
-    ds = load_dataset("phantom", "val", 28, n_train=4, n_val=6, n_test=4)
-    assert ds.split == "val" and len(ds) == 6
 
 
 def test_dataset_subset_and_counts(phantom_splits):
@@ -561,27 +554,3 @@ def test_find_duplicates_within_and_across():
     assert within.indices == {"train": [0, 3]} and within.splits == ("train",)
     clean = find_duplicates({"test": _ds("test", test)})
     assert len(clean) == 0 and "cross_split" in clean.columns
-
-
-def test_scale_round_trip():
-    x = np.arange(256, dtype=np.uint8).reshape(16, 16)
-    t = scale_images(x)
-    assert t.dtype == np.float32 and t.min() == -1.0 and t.max() == 1.0
-    np.testing.assert_array_equal(unscale_images(t), x)
-    u = scale_images(x, to="unit")
-    assert u.min() == 0.0 and u.max() == 1.0
-    np.testing.assert_array_equal(unscale_images(u, frm="unit"), x)
-    assert unscale_images(np.array([-3.0, 3.0])).tolist() == [0, 255]
-    with pytest.raises(DataError):
-        scale_images(x, to="sigmoid")
-    with pytest.raises(DataError, match="already scaled"):
-        scale_images(t)
-
-
-def test_as_model_batch_adds_the_channel_and_refuses_unit_floats():
-    x = np.zeros((2, 8, 8), np.uint8)
-    assert D.as_model_batch(x).shape == (2, 8, 8, 1) and D.as_model_batch(x).dtype == np.float32
-    with pytest.raises(ValueError, match="grayscale images"):
-        D.as_model_batch(np.zeros((2, 8, 8, 3)))
-    with pytest.raises(ValueError, match="unscale_images"):
-        D.as_model_batch(np.full((2, 8, 8), 0.5, np.float32))

@@ -32,6 +32,15 @@ __all__ = [
 ]
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 class ArtifactError(FileNotFoundError):
     """An artifact an earlier notebook should have written is missing or unreadable."""
 
@@ -50,6 +59,8 @@ def atomic_write(path: str | os.PathLike, suffix: str | None = None) -> Iterator
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.exists():  # mkstemp makes 0600 files: give artifacts the usual permissions
+            os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     finally:
         if tmp.exists():

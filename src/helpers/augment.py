@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from helpers.images import unscale_images
+
 __all__ = ["training_augmentation_settings", "augmentation_gallery"]
 
 
@@ -28,10 +30,6 @@ def training_augmentation_settings() -> dict[str, Any]:
 
     params = inspect.signature(augmentation_layers).parameters
     return {k: params[k].default for k in ("rotation", "zoom", "flip")}
-
-
-def _to_uint8(x: Any) -> np.ndarray:
-    return np.clip(np.rint(np.asarray(x, dtype=np.float32)), 0, 255).astype(np.uint8)
 
 
 def augmentation_gallery(image: np.ndarray, seed: int) -> dict[str, np.ndarray]:
@@ -88,6 +86,6 @@ def augmentation_gallery(image: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     }
     out: dict[str, np.ndarray] = {}
     for label, value in gallery.items():
-        arr = _to_uint8(keras.ops.convert_to_numpy(value))
+        arr = unscale_images(keras.ops.convert_to_numpy(value) / 255.0, frm="unit")
         out[label] = arr.reshape(h, w)
     return out

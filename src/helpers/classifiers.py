@@ -38,6 +38,7 @@ import pandas as pd
 import tensorflow as tf
 
 from helpers.artifacts import atomic_write, load_json, save_json
+from helpers.images import BN_MOMENTUM, IMAGENET_MEAN, IMAGENET_STD, as_model_batch
 from helpers.layers import GrayToRGB
 from helpers.metrics import ValAUCCallback
 from helpers.runtime import enable_mixed_precision_if_gpu
@@ -61,9 +62,6 @@ __all__ = [
 HISTORY_COLUMNS: tuple[str, ...] = (
     "epoch", "loss", "accuracy", "auc", "val_loss", "val_accuracy", "val_auc_exact", "seconds",
 )
-#: ImageNet statistics used by ``keras.applications.densenet.preprocess_input`` ("torch" mode).
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 DENSENET_MIN_SIZE = 32
 
 
@@ -72,10 +70,6 @@ DENSENET_MIN_SIZE = 32
 # --------------------------------------------------------------------------------------------------
 
 
-# Batch-norm moving statistics with Keras' default momentum (0.99) lagged behind the weights in
-# short CPU trainings: on PneumoniaMNIST a 6-epoch encoder ranked well (test AUC 0.93) but put every
-# image above 0.99 in inference mode; momentum 0.9 gave test AUC 0.96 and usable probabilities.
-BN_MOMENTUM = 0.9
 
 
 def build_cnn(
@@ -193,8 +187,6 @@ def build_densenet121(
 
 def to_model_input(images: Any) -> np.ndarray:
     """``(N, S, S)`` or ``(N, S, S, 1)`` images -> float32 ``(N, S, S, 1)`` in the 0-255 range."""
-    from helpers.data import as_model_batch
-
     return as_model_batch(images)
 
 

@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .images import image_hash
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -52,11 +54,8 @@ __all__ = [
     "MEDMNIST_MD5",
     "IMAGE_EXTENSIONS",
     "load_splits",
-    "load_dataset",
     "read_image",
     "find_duplicates",
-    "scale_images",
-    "unscale_images",
     "medmnist_filename",
     "file_md5",
 ]
@@ -361,31 +360,6 @@ def _read_many(paths: Sequence[Path], image_size: int, workers: int | None) -> t
     return images, sizes
 
 
-def scale_images(images: np.ndarray, to: str = "tanh") -> np.ndarray:
-    """uint8 images -> float32 in [-1, 1] (``to="tanh"``) or [0, 1] (``to="unit"``)."""
-    arr = np.asarray(images)
-    if np.issubdtype(arr.dtype, np.floating):
-        raise DataError(f"scale_images expects uint8 pixels, got {arr.dtype}: the images look already scaled")
-    arr = arr.astype(np.float32)
-    if to == "tanh":
-        return arr / np.float32(127.5) - np.float32(1.0)
-    if to == "unit":
-        return arr / np.float32(255.0)
-    raise DataError(f"to must be 'tanh' or 'unit', not {to!r}")
-
-
-def unscale_images(images: np.ndarray, frm: str = "tanh") -> np.ndarray:
-    """Inverse of :func:`scale_images`: float images in [-1, 1] or [0, 1] -> uint8 (clipped, rounded)."""
-    arr = np.asarray(images, dtype=np.float32)
-    if frm == "tanh":
-        arr = (arr + 1.0) * 127.5
-    elif frm == "unit":
-        arr = arr * 255.0
-    else:
-        raise DataError(f"frm must be 'tanh' or 'unit', not {frm!r}")
-    return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
-
-
 def file_md5(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     """Hex md5 of a file, read in chunks."""
     h = hashlib.md5()
@@ -400,13 +374,6 @@ def file_md5(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-def _image_hash(img: np.ndarray) -> str:
-    img = np.ascontiguousarray(img)
-    h = hashlib.sha1(str(img.shape).encode())
-    h.update(img.tobytes())
-    return h.hexdigest()
-
-
 def find_duplicates(splits: Mapping[str, Dataset]) -> pd.DataFrame:
     """Exact duplicate images (same pixels at the loaded size) within and across splits.
 
@@ -419,7 +386,7 @@ def find_duplicates(splits: Mapping[str, Dataset]) -> pd.DataFrame:
     groups: dict[str, list[tuple[str, int]]] = {}
     for split, ds in splits.items():
         for i, img in enumerate(ds.images):
-            groups.setdefault(_image_hash(np.asarray(img)), []).append((split, i))
+            groups.setdefault(image_hash(np.asarray(img)), []).append((split, i))
     rows = []
     for digest, members in groups.items():
         if len(members) < 2:
@@ -463,7 +430,7 @@ def _load_phantom(
     from . import phantom
 
     if normal_fraction is None:
-        normal_fraction = getattr(phantom, "DEFAULT_MINORITY_FRACTION", 1 / 3.9)
+        normal_fraction = phantom.DEFAULT_MINORITY_FRACTION
     if eval_normal_fraction is None:
         eval_normal_fraction = normal_fraction
     class_names = tuple(phantom.FINDINGS) if multi_label else tuple(phantom.CLASS_NAMES)
@@ -952,31 +919,3 @@ def load_splits(
         raise DataError(f"{name}: unknown options {unknown}; it accepts {accepted}")
     return info.loader(image_size, data_path=data_path, download=download, seed=seed,
                        val_fraction=val_fraction, **options)
-
-
-def load_dataset(name: str, split: str, image_size: int = 28, **kwargs: Any) -> Dataset:
-    """One split of :func:`load_splits` (the other splits are loaded too, then dropped)."""
-    _info(name)
-    if split not in SPLITS:
-        raise DataError(f"unknown split {split!r}; choose one of {SPLITS}")
-    return load_splits(name, image_size, **kwargs)[split]
-
-
-def as_model_batch(images: Any) -> np.ndarray:
-    """Gray images (N, H, W) or (N, H, W, 1) on the 0-255 scale -> float32 (N, H, W, 1), 0-255.
-
-    The one conversion every Keras model of the series takes its input through (each model rescales
-    inside itself). Floats already in [0, 1] or [-1, 1] are refused: convert GAN output with
-    :func:`unscale_images` first.
-    """
-    x = np.asarray(images)
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4 or x.shape[-1] != 1:
-        raise ValueError(f"expected grayscale images (N, H, W) or (N, H, W, 1), got shape {x.shape}")
-    if np.issubdtype(x.dtype, np.floating) and x.size and float(np.nanmax(x)) <= 1.0:
-        raise ValueError(
-            "expected uint8-scale images (0-255); got floats with max <= 1. Convert GAN output with "
-            "helpers.data.unscale_images first."
-        )
-    return x.astype(np.float32, copy=False)

@@ -19,7 +19,6 @@ only); the grid also checks that no fake is byte-identical to a val or test imag
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -30,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import artifacts, metrics, oversample
+from helpers.images import image_hashes
 
 __all__ = [
     "NOTEBOOK",
@@ -98,17 +98,13 @@ def run_folder_name(model: str, strategy: str, seed: int, synthetic_weight: floa
     return f"{model}_{strategy}_seed{int(seed)}"
 
 
-def _image_hashes(images: np.ndarray) -> list[str]:
-    return [hashlib.sha1(np.ascontiguousarray(im).tobytes()).hexdigest() for im in images]
-
-
 def _assert_no_synthetic_in_eval(synthetic: np.ndarray | None, x_val: np.ndarray, x_test: np.ndarray) -> None:
     """Raise AssertionError when any fake is byte-identical to a val or test image."""
     if synthetic is None or len(synthetic) == 0:
         return
-    fakes = set(_image_hashes(synthetic))
+    fakes = set(image_hashes(synthetic))
     for split, x in (("val", x_val), ("test", x_test)):
-        hits = sum(h in fakes for h in _image_hashes(x))
+        hits = sum(h in fakes for h in image_hashes(x))
         if hits:
             raise AssertionError(
                 f"{hits} synthetic image(s) found in the {split} split: fakes may only enter training"

@@ -336,7 +336,7 @@ def _unit_images(images: Any, what: str) -> np.ndarray:
         raise ValueError(f"{what}: expected grayscale images (N, H, W[, 1]), got shape {x.shape}")
     if not np.issubdtype(x.dtype, np.integer):
         raise ValueError(f"{what}: expected uint8 pixels, got {x.dtype}; convert GAN output with "
-                         "helpers.data.unscale_images first")
+                         "helpers.images.unscale_images first")
     return x.astype(np.float32) / np.float32(255.0)
 
 

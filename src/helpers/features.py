@@ -32,6 +32,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from helpers.images import IMAGENET_MEAN, IMAGENET_STD, as_model_batch
 from helpers.layers import GrayToRGB
 
 __all__ = [
@@ -49,10 +50,6 @@ __all__ = [
     "extractor_path",
 ]
 
-#: ImageNet channel statistics of the keras-hub ResNet presets (their image converter uses
-#: ``scale = 1 / (255 * std)`` and ``offset = -mean / std``).
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 RESNET18_PARAMS = 11_186_112
 PRESET = "resnet_18_imagenet"
 FEATURE_DIM = 512
@@ -101,8 +98,6 @@ def build_extractor(backbone: keras.Model, input_size: int) -> keras.Model:
 
 def _as_gray_batch(images: Any) -> np.ndarray:
     """uint8-scale (N, H, W) or (N, H, W, 1) -> float32 (N, H, W, 1) in 0..255."""
-    from helpers.data import as_model_batch
-
     return as_model_batch(images)
 
 

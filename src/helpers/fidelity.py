@@ -33,6 +33,8 @@ import numpy as np
 from scipy import linalg
 from sklearn.neighbors import NearestNeighbors
 
+from helpers.images import BN_MOMENTUM, as_model_batch
+
 __all__ = [
     "train_domain_encoder",
     "encoder_features",
@@ -79,12 +81,7 @@ RECALL_LOW_FRACTION = 0.5
 # ---------------------------------------------------------------------------------------------
 def _as_images(images: Any) -> np.ndarray:
     """(N, H, W) or (N, H, W, 1) uint8-scale images -> float32 (N, H, W, 1) in 0..255."""
-    from helpers.data import as_model_batch
-
     return as_model_batch(images)
-
-
-BN_MOMENTUM = 0.9
 
 
 def train_domain_encoder(

@@ -47,6 +47,7 @@ from helpers.artifacts import (
     save_json,
     save_npz,
 )
+from helpers.images import tile_grid, to_uint8
 
 __all__ = [
     "SUPPORTED_SIZES",
@@ -63,8 +64,6 @@ __all__ = [
     "restore_checkpoint",
     "load_generator",
     "generate_images",
-    "to_uint8",
-    "tile_grid",
 ]
 
 SUPPORTED_SIZES: tuple[int, ...] = (28, 32, 64, 128)
@@ -345,27 +344,6 @@ def minority_training_images(
     if len(selected) == 0:
         raise ValueError(f"no training image has label {minority_class!r} (labels: {np.unique(train_labels)}).")
     return selected
-
-
-def to_uint8(images: np.ndarray) -> np.ndarray:
-    """tanh output in [-1, 1] (N, H, W[, 1]) -> uint8 (N, H, W)."""
-    images = np.asarray(images)
-    if images.ndim == 4:
-        images = images[..., 0]
-    return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
-
-
-def tile_grid(images: np.ndarray, ncols: int | None = None, pad: int = 1) -> np.ndarray:
-    """Tile (N, H, W) images into one 2-D array (``ncols`` defaults to ceil(sqrt(N)))."""
-    images = np.asarray(images)
-    n, h, w = images.shape[:3]
-    ncols = ncols or int(math.ceil(math.sqrt(n)))
-    nrows = int(math.ceil(n / ncols))
-    grid = np.zeros((nrows * (h + pad) + pad, ncols * (w + pad) + pad), dtype=images.dtype)
-    for i in range(n):
-        r, c = divmod(i, ncols)
-        grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = images[i, ..., 0] if images.ndim == 4 else images[i]
-    return grid
 
 
 # ----------------------------------------------------------------------------------- checkpoints

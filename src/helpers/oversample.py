@@ -133,7 +133,7 @@ def _append_synthetic(
     if np.issubdtype(x.dtype, np.integer) and np.issubdtype(sx.dtype, np.floating):
         raise ValueError(
             f"training rows are {x.dtype} pixels but the fakes are {sx.dtype}: convert them with "
-            "helpers.data.unscale_images (GAN output in [-1, 1] -> uint8) first"
+            "helpers.images.unscale_images (GAN output in [-1, 1] -> uint8) first"
         )
     if keep is not None:
         k = np.asarray(keep)

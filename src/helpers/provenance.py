@@ -1,0 +1,182 @@
+"""Where every artifact came from: fingerprints, checked before anything is reused.
+
+A *fingerprint* is a flat, JSON-able dict of everything that shapes one artifact: the data (dataset,
+source file hash or download md5, image size, data options, a digest of the arrays), the seed, and the
+settings of the step that made it (GAN settings for a generator, extractor settings for features,
+...). It is stored beside the artifact (``provenance.json`` in a folder, a ``provenance`` entry in an
+``.npz``, a ``fingerprint`` column in a results row) and compared before the artifact is reused:
+
+* same fingerprint -> reuse (resume a GAN, skip a finished run);
+* nothing stored yet -> compute and stamp;
+* different fingerprint -> :class:`ProvenanceError` naming the folder, what differs and the fix
+  (another ``run_dir``, or ``fresh=True`` / ``--fresh``, which moves the old folder aside with
+  :func:`move_aside`). Never silent reuse.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ProvenanceError",
+    "FILE_NAME",
+    "normalise",
+    "fingerprint_id",
+    "array_digest",
+    "file_digest",
+    "differences",
+    "mismatch_error",
+    "check",
+    "stamp",
+    "check_or_stamp",
+    "read",
+    "move_aside",
+]
+
+FILE_NAME = "provenance.json"
+FIX = ("Use another run_dir, or re-run with fresh=True (runner: --fresh), which moves the old folder "
+       "aside and starts afresh.")
+
+
+class ProvenanceError(ValueError):
+    """An artifact on disk was made from other data or settings than the ones asked for now."""
+
+
+def normalise(value: Any) -> Any:
+    """JSON-able, order-stable copy: tuples -> lists, NumPy scalars -> Python, Paths -> str."""
+    if isinstance(value, Mapping):
+        return {str(k): normalise(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [normalise(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # 1.0 and 1 fingerprint alike (CSV round trips turn ints into floats)
+    return value
+
+
+def fingerprint_id(fp: Mapping[str, Any], length: int = 12) -> str:
+    """A short stable hash of a fingerprint (the ``fingerprint`` column of a results row)."""
+    text = json.dumps(normalise(fp), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def array_digest(*arrays: Any) -> str:
+    """SHA-256 (16 hex) over the shapes, dtypes and bytes of the arrays (``None`` counts as empty)."""
+    h = hashlib.sha256()
+    for arr in arrays:
+        if arr is None:
+            h.update(b"none;")
+            continue
+        a = np.ascontiguousarray(np.asarray(arr))
+        h.update(f"{a.dtype.str}{a.shape};".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def file_digest(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """SHA-256 (16 hex) of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def differences(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    """``["key: saved X, now Y", ...]`` for every top-level key whose value differs."""
+    a, b = normalise(dict(saved)), normalise(dict(now))
+    out = []
+    for key in sorted(set(a) | set(b)):
+        if a.get(key) != b.get(key):
+            out.append(f"{key}: saved {_short(a.get(key))}, now {_short(b.get(key))}")
+    return out
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def mismatch_error(where: str | os.PathLike, saved: Mapping[str, Any], now: Mapping[str, Any],
+                   what: str = "artifact") -> ProvenanceError:
+    """The one error for a stale artifact: names ``where``, what differs, and the fix."""
+    diff = "; ".join(differences(saved, now)) or "the fingerprints differ"
+    return ProvenanceError(f"{where} holds a {what} made from other inputs ({diff}). {FIX}")
+
+
+def read(folder: str | os.PathLike) -> dict[str, Any] | None:
+    """The fingerprint stamped in ``folder`` (or None when there is none)."""
+    path = Path(folder) / FILE_NAME
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ProvenanceError(f"{path} is not valid JSON ({exc}). {FIX}") from None
+
+
+def check(folder: str | os.PathLike, fp: Mapping[str, Any], what: str = "artifact") -> bool:
+    """True when ``folder`` is stamped with ``fp``; False when not stamped; raise when different."""
+    saved = read(folder)
+    if saved is None:
+        return False
+    if normalise(saved) != normalise(dict(fp)):
+        raise mismatch_error(folder, saved, fp, what)
+    return True
+
+
+def stamp(folder: str | os.PathLike, fp: Mapping[str, Any]) -> Path:
+    """Write ``folder/provenance.json`` atomically."""
+    from .artifacts import save_json
+
+    return save_json(Path(folder) / FILE_NAME, normalise(dict(fp)))
+
+
+def check_or_stamp(folder: str | os.PathLike, fp: Mapping[str, Any], what: str = "artifact",
+                   must_be_empty: Iterable[str] = ()) -> bool:
+    """:func:`check`; when nothing is stamped, stamp ``fp`` and return False.
+
+    ``must_be_empty``: names (globs) inside ``folder`` that must not exist in an unstamped folder
+    (files from an older series version that carried no fingerprint): their presence is an error.
+    """
+    folder = Path(folder)
+    if check(folder, fp, what):
+        return True
+    leftovers = [p.name for pattern in must_be_empty for p in folder.glob(pattern)]
+    if leftovers:
+        raise ProvenanceError(
+            f"{folder} holds {what} files without a provenance stamp ({', '.join(sorted(leftovers)[:4])}): "
+            f"their data and settings are unknown. {FIX}"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp(folder, fp)
+    return False
+
+
+def move_aside(folder: str | os.PathLike) -> Path | None:
+    """Rename ``folder`` to ``<folder>.old-<UTC time>`` (for ``fresh=True``); return the new path."""
+    folder = Path(folder)
+    if not folder.exists() or not any(folder.iterdir()):
+        return None
+    stamp_ = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    target = folder.with_name(f"{folder.name}.old-{stamp_}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = folder.with_name(f"{folder.name}.old-{stamp_}-{n}")
+    folder.rename(target)
+    print(f"fresh=True: moved the old {folder} aside to {target}")
+    return target
