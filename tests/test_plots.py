@@ -40,8 +40,6 @@ def test_save_fig_rejects_paths_as_names(tmp_path, bad):
 def test_every_plot_builds(tmp_path):
     imgs = _images(20)
     labels = np.random.default_rng(1).integers(0, 2, size=(20, 5))
-    y = np.array([0, 0, 1, 1, 1, 0])
-    s = np.array([0.1, 0.4, 0.35, 0.8, 0.9, 0.2])
     import pandas as pd
 
     history = pd.DataFrame({"epoch": [1, 2, 3], "d_loss": [1.3, 1.2, 1.1], "g_loss": [0.7, 0.8, 0.9]})
@@ -52,7 +50,6 @@ def test_every_plot_builds(tmp_path):
         plots.label_frequency_bars({"A": 3, "B": 5}),
         plots.cooccurrence_heatmap(labels, list("ABCDE")),
         plots.history_curves(history, [["d_loss", "g_loss"]], ["losses"]),
-        plots.roc_curves({"model": (y, s)}),
         plots.real_vs_fake_grid(imgs[:10], imgs[10:], n=4, ncols=2),
         plots.pair_panel(imgs[:3], imgs[3:6], "fake", "nearest real", captions=["a", "b", "c"]),
     ]

@@ -11,7 +11,6 @@ runs the ``ci`` profile):
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import os
 import subprocess
@@ -19,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Profile", "RunConfig", "PROFILES", "REPO_ROOT", "get_profile", "resolve", "strategies_for"]
+from .strategies import FEATURE_STRATEGIES, PIXEL_STRATEGIES, check_strategies
+
+__all__ = ["Profile", "RunConfig", "PROFILES", "REPO_ROOT", "SUPPORTED_SIZES", "get_profile", "resolve", "strategies_for"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOWNLOADABLE = ("pneumoniamnist", "chestmnist", "kaggle_pneumonia")
@@ -65,6 +66,13 @@ class Profile:
     batch_size: int = 64
     patience: int = 5
     max_steps_per_epoch: int | None = None
+
+    def __post_init__(self) -> None:
+        check_strategies(self.classical_strategies, FEATURE_STRATEGIES, f"profile {self.name}: classical_strategies")
+        check_strategies(self.ann_strategies, PIXEL_STRATEGIES, f"profile {self.name}: ann_strategies")
+        check_strategies(self.deep_strategies, PIXEL_STRATEGIES, f"profile {self.name}: deep_strategies")
+        if self.densenet_strategies is not None:
+            check_strategies(self.densenet_strategies, PIXEL_STRATEGIES, f"profile {self.name}: densenet_strategies")
 
 
 PROFILES: dict[str, Profile] = {
@@ -243,6 +251,35 @@ def _git_short_sha() -> str:
     return "nogit"
 
 
+SUPPORTED_SIZES: tuple[int, ...] = (28, 32, 64, 128)
+
+
+def _check_seeds(seeds: Any) -> tuple[int, ...]:
+    if isinstance(seeds, (str, bytes)) or isinstance(seeds, (int, float)) or not hasattr(seeds, "__iter__"):
+        raise ValueError(f"seeds must be a list of integers such as [0, 1, 2], got {seeds!r}")
+    out = []
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, (int,)) and not (isinstance(s, float) and s.is_integer()):
+            raise ValueError(f"seeds must be a list of integers such as [0, 1, 2]; {s!r} in {seeds!r} is not one")
+        out.append(int(s))
+    if not out:
+        raise ValueError("seeds must name at least one seed, e.g. [0, 1, 2] (got an empty list)")
+    if len(set(out)) != len(out):
+        raise ValueError(f"seeds must not repeat, got {seeds!r}")
+    return tuple(out)
+
+
+def _check_size(image_size: Any) -> int:
+    if isinstance(image_size, bool) or not isinstance(image_size, (int, float)) or int(image_size) != image_size:
+        raise ValueError(f"image_size must be one of {SUPPORTED_SIZES} (pixels), got {image_size!r}")
+    if int(image_size) not in SUPPORTED_SIZES:
+        raise ValueError(
+            f"image_size={image_size!r} is not supported: every chapter runs at {SUPPORTED_SIZES} px "
+            "(the GAN's up-sampling stack needs 7x7 or 4x4 times a power of two). Pick one of those."
+        )
+    return int(image_size)
+
+
 def resolve(
     profile: str = "demo",
     dataset: str | None = None,
@@ -251,20 +288,29 @@ def resolve(
     data_path: str | None = None,
     run_dir: str | os.PathLike | None = None,
     figures_dir: str | os.PathLike | None = None,
+    fresh: bool = False,
 ) -> RunConfig:
-    """Build the run configuration from a notebook's parameters (environment variables win)."""
+    """Build the run configuration from a notebook's parameters (environment variables win).
+
+    ``fresh=True`` moves an existing run folder aside (``<run_dir>.old-<time>``) and starts afresh;
+    without it, artifacts made from other inputs stop the run with a
+    :class:`helpers.provenance.ProvenanceError`. Unsupported sizes and malformed seeds raise
+    a ValueError here, before anything loads or downloads.
+    """
     env = os.environ
     prof = get_profile(env.get("HELPERS_PROFILE") or profile)
     dataset = env.get("HELPERS_DATASET") or dataset or prof.dataset
     data_path = env.get("HELPERS_DATA_PATH") or data_path
-    image_size = int(image_size or prof.image_size)
-    seeds = tuple(int(s) for s in (seeds or prof.seeds))
-    if not seeds:
-        raise ValueError("seeds must name at least one seed")
+    image_size = _check_size(prof.image_size if image_size is None else image_size)
+    seeds = _check_seeds(prof.seeds if seeds is None else seeds)
     default_run = REPO_ROOT / "build" / prof.name
     run_dir = Path(env.get("HELPERS_RUN_DIR") or run_dir or default_run).expanduser().resolve()
     figures_dir = Path(env.get("HELPERS_FIGURES_DIR") or figures_dir or run_dir / "figures").expanduser()
     figures_dir = figures_dir if figures_dir.is_absolute() else (REPO_ROOT / figures_dir).resolve()
+    if fresh:
+        from .provenance import move_aside
+
+        move_aside(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     figures_dir.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
@@ -279,8 +325,3 @@ def resolve(
         figures_dir=figures_dir,
         run_id=run_id,
     )
-
-
-def with_profile_overrides(profile: Profile, **changes: Any) -> Profile:
-    """A copy of a profile with some fields changed (for experiments in a notebook)."""
-    return dataclasses.replace(profile, **changes)

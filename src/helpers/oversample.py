@@ -29,23 +29,18 @@ from typing import Any
 
 import numpy as np
 
+from helpers.strategies import ALL_STRATEGIES, GAN_STRATEGIES
+
 __all__ = [
-    "CLASSICAL_STRATEGIES",
     "GAN_STRATEGIES",
     "ALL_STRATEGIES",
     "TrainSet",
     "StrategyNotApplicable",
     "prepare_training_set",
     "select_realistic",
-    "balance_count",
     "augmentation_layers",
 ]
 
-CLASSICAL_STRATEGIES: tuple[str, ...] = (
-    "none", "class_weight", "random", "smote", "adasyn", "gan", "classical_aug",
-)
-GAN_STRATEGIES: tuple[str, ...] = ("gan", "gan_filtered", "gan_weighted", "gan_aug")
-ALL_STRATEGIES: tuple[str, ...] = (*CLASSICAL_STRATEGIES, "gan_filtered", "gan_weighted", "gan_aug")
 
 
 class StrategyNotApplicable(ValueError):
@@ -77,12 +72,6 @@ class TrainSet:
         """Rows per label."""
         labels, counts = np.unique(self.y, return_counts=True)
         return {int(k): int(c) for k, c in zip(labels, counts, strict=True)}
-
-
-def balance_count(y: Any) -> int:
-    """Minority deficit: rows the rarest class lacks to match the commonest (0 when balanced)."""
-    _, counts = np.unique(np.asarray(y).ravel(), return_counts=True)
-    return int(counts.max() - counts.min()) if len(counts) else 0
 
 
 def select_realistic(scores: Any, keep_fraction: float) -> np.ndarray:

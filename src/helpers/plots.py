@@ -25,7 +25,6 @@ __all__ = [
     "label_frequency_bars",
     "cooccurrence_heatmap",
     "history_curves",
-    "roc_curves",
     "real_vs_fake_grid",
     "pair_panel",
     "progress_panels",
@@ -200,23 +199,6 @@ def history_curves(history, columns: Sequence[Sequence[str]], titles: Sequence[s
         ax.set_xlabel(x)
         ax.set_title(title)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str = "ROC curves (test)") -> plt.Figure:
-    """ROC curves given ``{label: (y_true, y_score)}``, with AUC in the legend."""
-    from sklearn.metrics import roc_auc_score, roc_curve
-
-    fig, ax = plt.subplots(figsize=(4.6, 4.2))
-    for label, (y_true, y_score) in curves.items():
-        fpr, tpr, _ = roc_curve(y_true, y_score)
-        ax.plot(fpr, tpr, lw=1.4, label=f"{label} (AUC {roc_auc_score(y_true, y_score):.3f})")
-    ax.plot([0, 1], [0, 1], ls="--", color="0.6", lw=1)
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_title(title)
-    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig
 
