@@ -13,6 +13,7 @@ from helpers import classifiers, deep
 from helpers.data import Dataset
 from helpers.metrics import METRIC_COLUMNS
 from helpers.oversample import prepare_training_set
+from helpers.provenance import ProvenanceError
 
 SIZE = 32
 
@@ -164,7 +165,7 @@ def test_deep_grid_rows_resume_and_no_leak(tmp_path, tiny, capsys):
         splits=splits, synthetic_images=fakes, synthetic_class=0, synthetic_realism_scores=None,
         models=["cnn"], strategies=["none", "gan", "gan_weighted"], seeds=[0], epochs={"cnn": 1},
         batch_size=16, patience=2, max_steps_per_epoch=2, densenet_input_size=32, densenet_weights=None,
-        run_dir=tmp_path, results_path=tmp_path / "results.csv", context={"run_id": "test"},
+        run_dir=tmp_path, context={"run_id": "test"}, provenance_base={"data": "squares"},
         gan_weight_grid=(0.5, 1.0),
     )
     rows = deep.run_deep_grid(**kw)
@@ -183,7 +184,7 @@ def test_deep_grid_rows_resume_and_no_leak(tmp_path, tiny, capsys):
     npz = sorted((tmp_path / "scores").glob("nb05_*.npz"))
     assert len(npz) == 3
     with np.load(npz[0]) as d:
-        assert d["y_true"].shape == d["y_score"].shape == (24,)
+        assert d["y_test"].shape == d["score_test"].shape == (24,) and "provenance" in d.files
     hist = deep.load_histories(tmp_path)
     assert {"model", "strategy", "seed", "role", "accuracy", "val_auc_exact"} <= set(hist.columns)
     assert set(hist["role"]) == {"grid", "selection"}
@@ -195,3 +196,22 @@ def test_deep_grid_rows_resume_and_no_leak(tmp_path, tiny, capsys):
     leaky = dict(kw, synthetic_images=np.concatenate([fakes, tiny["val"][0][:1]]))
     with pytest.raises(AssertionError, match="val split"):
         deep.run_deep_grid(**leaky)
+
+    # the stale-reuse case: same run folder, other fakes -> an error naming what differs, no refit
+    other = dict(kw, synthetic_images=np.roll(fakes, 1, axis=0), strategies=["gan"])
+    with pytest.raises(ProvenanceError, match="cnn / gan / seed 0.*synthetic_digest: saved"):
+        deep.run_deep_grid(**other)
+    with pytest.raises(ProvenanceError, match="data: saved 'squares', now 'other'"):
+        deep.run_deep_grid(**dict(kw, provenance_base={"data": "other"}))
+
+
+def test_fit_classifier_refuses_a_folder_of_other_inputs(tmp_path, tiny):
+    _fit(tmp_path, tiny, fingerprint={"data": "a"})
+    with pytest.raises(ProvenanceError, match="classifier run made from other inputs.*fingerprint: saved"):
+        _fit(tmp_path, tiny, fingerprint={"data": "b"})
+    with pytest.raises(ProvenanceError, match="epochs: saved 2, now 3"):
+        _fit(tmp_path, tiny, epochs=3, fingerprint={"data": "a"})
+    x, y = tiny["train"]
+    other = {**tiny, "val": (tiny["val"][0][::-1].copy(), tiny["val"][1][::-1].copy())}
+    with pytest.raises(ProvenanceError, match="data_digest: saved"):
+        _fit(tmp_path, other, fingerprint={"data": "a"})

@@ -72,9 +72,9 @@ def test_real_datasets_download_only_without_a_local_path(clean_env, tmp_path, m
 
     calls = []
     monkeypatch.setattr(data, "load_splits", lambda name, size, **kw: calls.append((name, kw)) or {})
-    config.resolve("quick", run_dir=tmp_path).load_splits()
-    config.resolve("quick", run_dir=tmp_path, data_path=str(tmp_path / "x.npz")).load_splits()
-    config.resolve("ci", run_dir=tmp_path).load_splits()
+    config.resolve("quick", run_dir=tmp_path / "a").load_splits()
+    config.resolve("quick", run_dir=tmp_path / "b", data_path=str(tmp_path / "x.npz")).load_splits()
+    config.resolve("ci", run_dir=tmp_path / "c").load_splits()
     assert calls[0][1]["download"] is True and calls[0][1]["data_path"] is None
     assert "download" not in calls[1][1] and calls[1][1]["data_path"].endswith("x.npz")
     assert "download" not in calls[2][1] and calls[2][1]["n_train"] == config.PROFILES["ci"].data_options["n_train"]

@@ -365,6 +365,7 @@ def test_kaggle_no_val_folder_and_nested(tmp_path):
         assert [len(splits[s]) for s in ("train", "val", "test")] == [8, 2, 4]
         assert "no val folder" in splits["val"].source
         assert splits["val"].class_counts() == {"NORMAL": 1, "PNEUMONIA": 1}
+    assert len(load_splits("kaggle_pneumonia", 8, data_path=root, val_fraction=0.2, min_val=0)["val"]) == 2
 
 
 def test_kaggle_corrupt_image(tmp_path):
@@ -470,7 +471,7 @@ def test_nih_labels_and_patient_split(tmp_path):
     for ds in splits.values():
         assert ds.multi_label and ds.labels.dtype == np.uint8 and ds.labels.shape == (len(ds), 14)
         assert isinstance(ds.images, LazyImages) and ds.images.shape == (len(ds), 16, 16)
-        np.testing.assert_array_equal(ds.groups, [int(Path(p).name[:8]) for p in ds.paths])
+        assert ds.patient_ids.tolist() == [Path(p).name[:8] for p in ds.paths]
         assert "14 of 16 CSV rows have an image file (2 without" in ds.source
     expected = {name: labels for name, labels, _ in NIH_ROWS}
     for ds in splits.values():
@@ -554,3 +555,221 @@ def test_find_duplicates_within_and_across():
     assert within.indices == {"train": [0, 3]} and within.splits == ("train",)
     clean = find_duplicates({"test": _ds("test", test)})
     assert len(clean) == 0 and "cross_split" in clean.columns
+
+
+# ------------------------------------------------------------------------------------------------
+# inputs checked before any work
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("images", "shown"),
+    [
+        (np.random.default_rng(0).random((12, 28, 28)), r"float64 values in \[0"),  # [0, 1] would become zeros
+        (np.full((12, 28, 28), 300, np.int32), r"int32 values in \[300, 300\]"),  # would wrap to 44
+    ],
+)
+def test_npz_images_must_be_uint8(tmp_path, images, shown):
+    f = make_npz(tmp_path / "scaled.npz", train_images=images)
+    with pytest.raises(DataError, match=rf"scaled\.npz: 'train_images' holds {shown}.*uint8 in 0-255") as err:
+        load_splits("pneumoniamnist", 28, data_path=f)
+    assert "Re-save" in str(err.value)
+
+
+def test_npz_binary_labels_must_be_0_or_1(tmp_path):
+    y = np.zeros((4, 1), np.int64)
+    y[1], y[2], y[3] = 1, 3, -1
+    f = make_npz(tmp_path / "five.npz", val_labels=y)
+    with pytest.raises(DataError, match=r"five\.npz: 'val_labels' holds the values \[-1, 3\] \(first in row 2, "
+                                        r"2 rows.*0 \(NORMAL\) or 1 \(PNEUMONIA\)"):
+        load_splits("pneumoniamnist", 28, data_path=f)
+
+
+def test_npz_multilabel_labels_must_be_0_or_1(tmp_path):
+    y = np.random.default_rng(1).integers(0, 2, (6, 14)).astype(np.uint8)
+    y[4, 7] = 2
+    f = make_npz(tmp_path / "chest.npz", n_cols=14, test_labels=y)
+    with pytest.raises(DataError, match=r"chest\.npz: 'test_labels' holds the values \[2\] \(first in row 4.*"
+                                        r"0 or 1 in each of the 14 finding columns"):
+        load_splits("chestmnist", 28, data_path=f)
+
+
+def test_npz_object_array_names_the_file(tmp_path):
+    labels = np.empty((12, 1), dtype=object)
+    labels[:] = 1
+    labels[0] = 0
+    f = make_npz(tmp_path / "pickled.npz", train_labels=labels)
+    with pytest.raises(DataError, match=r"pickled\.npz: 'train_labels' is an object array.*allow_pickle"):
+        load_splits("pneumoniamnist", 28, data_path=f)
+
+
+def test_npz_every_split_holds_every_class(tmp_path):
+    f = make_npz(tmp_path / "onesided.npz", val_labels=np.ones((4, 1), np.uint8))
+    with pytest.raises(DataError, match=r"onesided\.npz: split 'val' \('val_labels'\) holds no NORMAL \(class 0\)"):
+        load_splits("pneumoniamnist", 28, data_path=f)
+
+
+def test_phantom_split_without_a_class_is_refused():
+    # round(1 * normal_fraction) = 0 NORMAL images in val
+    with pytest.raises(DataError, match=r"phantom split 'val' .* holds no NORMAL \(class 0\)"):
+        load_splits("phantom", 16, n_train=20, n_val=1, n_test=8)
+
+
+@pytest.mark.parametrize(("split", "cname"), [("train", "NORMAL"), ("test", "PNEUMONIA")])
+def test_kaggle_empty_class_folder(tmp_path, split, cname):
+    root = make_kaggle(tmp_path, {"train": (6, 6), "test": (2, 2)})
+    for f in (root / "chest_xray" / split / cname).iterdir():
+        f.unlink()
+    with pytest.raises(DataError, match=rf"class folder \S*{split}[/\\]{cname} holds no images.*the {split} split "
+                                        r"needs images of every class"):
+        load_splits("kaggle_pneumonia", 8, data_path=root)
+
+
+def test_kaggle_val_folder_class_empty(tmp_path):
+    root = make_kaggle(tmp_path, {"train": (6, 6), "val": (0, 3), "test": (2, 2)})
+    with pytest.raises(DataError, match=r"class folder \S*val[/\\]NORMAL holds no images"):
+        load_splits("kaggle_pneumonia", 8, data_path=root, min_val=3)  # kept as the val split
+    # too small, so merged into train and val carved afresh: both classes in every split
+    splits = load_splits("kaggle_pneumonia", 8, data_path=root, val_fraction=0.2)
+    assert all(min(ds.class_counts().values()) > 0 for ds in splits.values())
+
+
+def test_kaggle_carving_needs_two_units_per_class(tmp_path):
+    root = make_kaggle(tmp_path, {"train": (1, 6), "test": (2, 2)})
+    with pytest.raises(DataError, match=r"train: cannot carve a val split in which train and val both hold "
+                                        r"NORMAL: it has only 1 image"):
+        load_splits("kaggle_pneumonia", 8, data_path=root)
+
+
+NIH_BAD_ROWS = [
+    ("Finding Labels", "", r"line 4 \(image '00000002_000.png'\): the 'Finding Labels' cell is empty"),
+    ("Patient ID", "P7", r"line 4 \(image '00000002_000.png'\): 'Patient ID' is 'P7', not a whole number"),
+    ("Patient ID", "", r"line 4 \(image '00000002_000.png'\): 'Patient ID' is empty"),
+]
+
+
+@pytest.mark.parametrize(("column", "value", "message"), NIH_BAD_ROWS)
+def test_nih_bad_cells_name_the_line(tmp_path, column, value, message):
+    root = make_nih(tmp_path / "nih")
+    csv = root / "Data_Entry_2017.csv"
+    lines = csv.read_text().splitlines(keepends=True)
+    cells = lines[3].split(",")  # line 4: 00000002_000.png
+    cells[{"Finding Labels": 1, "Patient ID": 3}[column]] = value
+    lines[3] = ",".join(cells)
+    csv.write_text("".join(lines))
+    with pytest.raises(DataError, match=r"Data_Entry_2017\.csv, " + message):
+        load_splits("nih", 8, data_path=root)
+
+
+def test_nih_blank_lines_keep_line_numbers(tmp_path):
+    root = make_nih(tmp_path / "nih")
+    csv = root / "Data_Entry_2017.csv"
+    lines = csv.read_text().splitlines(keepends=True)
+    with_blank = lines[:2] + ["\n"] + lines[2:]
+    csv.write_text("".join(with_blank))
+    assert sum(len(ds) for ds in load_splits("nih", 8, data_path=root).values()) == 14  # blank line skipped
+    with_blank[7] = with_blank[7].replace("Mass|Nodule", "")  # 00000004_000.png on line 8
+    csv.write_text("".join(with_blank))
+    with pytest.raises(DataError, match=r"line 8 \(image '00000004_000.png'\): the 'Finding Labels' cell"):
+        load_splits("nih", 8, data_path=root)
+
+
+# ------------------------------------------------------------------------------------------------
+# patients
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "patient"),
+    [
+        ("person1_bacteria_1.jpeg", "person1"),
+        ("person1_virus_6.jpeg", "person1"),
+        ("person1946_bacteria_4874.jpeg", "person1946"),
+        ("IM-0115-0001.jpeg", "IM-0115"),
+        ("IM-0539-0001-0001.jpeg", "IM-0539"),
+        ("NORMAL2-IM-0381-0001.jpeg", "NORMAL2-IM-0381"),
+        ("00000001_000.png", "00000001"),
+        ("/some/folder/00030805_000.png", "00030805"),
+        ("NORMAL-train-0.png", None),
+        ("scan.jpeg", None),
+        ("IM-0115.jpeg", None),
+    ],
+)
+def test_patient_id_from_filename(name, patient):
+    assert D.patient_id_from_filename(name) == patient
+
+
+# (class folder, file names): NORMAL patients IM-0001..0012 (some with 2-3 images), PNEUMONIA person1..20
+KERMANY_NAMES = {
+    "NORMAL": [f"IM-{p:04d}-{k + 1:04d}.jpeg" for p in range(1, 9) for k in range(1 + p % 3)]
+    + [f"NORMAL2-IM-{p:04d}-0001.jpeg" for p in range(1, 5)],
+    "PNEUMONIA": [f"person{p}_{'virus' if k % 2 else 'bacteria'}_{10 * p + k}.jpeg"
+                  for p in range(1, 21) for k in range(1 + p % 3)],
+}
+
+
+def make_kermany(root: Path, test_patients: tuple[str, ...] = ()) -> Path:
+    """Kaggle layout with Kermany names in train; test holds two new patients per class plus ``test_patients``."""
+    base = root / "chest_xray"
+    for cname, names in KERMANY_NAMES.items():
+        for name in names:
+            _write_image(base / "train" / cname / name, "L", 12, 14, 60)
+    test = {"NORMAL": ["IM-0901-0001.jpeg", "IM-0902-0001.jpeg"],
+            "PNEUMONIA": ["person901_virus_1.jpeg", "person902_bacteria_2.jpeg"]}
+    for name in test_patients:
+        test["PNEUMONIA" if name.startswith("person") else "NORMAL"].append(name)
+    for cname, names in test.items():
+        for name in names:
+            _write_image(base / "test" / cname / name, "L", 12, 14, 60)
+    return root
+
+
+def test_kaggle_val_carved_patient_wise(tmp_path):
+    root = make_kermany(tmp_path)
+    n_pool = sum(len(v) for v in KERMANY_NAMES.values())
+    a = load_splits("kaggle_pneumonia", 8, data_path=root, seed=1, val_fraction=0.2)
+    b = load_splits("kaggle_pneumonia", 8, data_path=root, seed=1, val_fraction=0.2)
+    c = load_splits("kaggle_pneumonia", 8, data_path=root, seed=5, val_fraction=0.2)
+    assert a["val"].paths == b["val"].paths and a["val"].paths != c["val"].paths
+    assert len(a["train"]) + len(a["val"]) == n_pool
+    for ds in a.values():
+        assert ds.patient_ids.tolist() == [D.patient_id_from_filename(p) for p in ds.paths]
+        assert min(ds.class_counts().values()) > 0
+    assert not set(a["train"].patient_ids) & set(a["val"].patient_ids)
+    # stratified: about val_fraction of each class's images, whole patients only
+    for cname, names in KERMANY_NAMES.items():
+        assert abs(a["val"].class_counts()[cname] - 0.2 * len(names)) <= 2
+    assert "patient-wise" in a["val"].source and "patient ids from the file names" in a["val"].source
+    assert "image-wise" not in a["val"].source
+    sub = a["train"].subset([0, 2])
+    assert sub.patient_ids.tolist() == [a["train"].patient_ids[0], a["train"].patient_ids[2]]
+    assert D.patient_overlap(a)["shared_patients"].tolist() == [0, 0, 0]
+
+
+def test_kaggle_without_patient_names_is_image_wise(kaggle_root):
+    splits = load_splits("kaggle_pneumonia", 8, data_path=kaggle_root, seed=1)
+    assert all(ds.patient_ids is None for ds in splits.values())
+    assert "image-wise" in splits["val"].source and "no patient id, e.g. NORMAL-" in splits["val"].source
+    assert len(D.patient_overlap(splits)) == 0
+
+
+def test_patient_overlap_reports_shared_patients(tmp_path):
+    root = make_kermany(tmp_path, test_patients=("person3_virus_999.jpeg", "IM-0002-0009.jpeg"))
+    splits = load_splits("kaggle_pneumonia", 8, data_path=root, seed=0, val_fraction=0.2)
+    frame = D.patient_overlap(splits)
+    assert list(frame.columns) == ["splits", "shared_patients", "examples"]
+    assert frame["splits"].tolist() == [("train", "val"), ("train", "test"), ("val", "test")]
+    assert frame["shared_patients"].iloc[0] == 0  # the carved val never shares a patient with train
+    shared = {p for ex in frame["examples"].iloc[1:] for p in ex}
+    assert shared == {"person3", "IM-0002"} and frame["shared_patients"].iloc[1:].sum() == 2
+    assert len(D.patient_overlap(splits, max_examples=0)["examples"].iloc[1]) == 0
+
+
+def test_patient_ids_field():
+    images = np.zeros((3, 4, 4), np.uint8)
+    ds = Dataset("t", "train", images, np.array([0, 1, 1]), ("A", "B"), "s", False, 4,
+                 patient_ids=np.array([7, 7, 8]))
+    assert ds.patient_ids.tolist() == ["7", "7", "8"] and ds.subset([2]).patient_ids.tolist() == ["8"]
+    with pytest.raises(DataError, match="2 patient_ids but 3 labels"):
+        Dataset("t", "train", images, np.array([0, 1, 1]), ("A", "B"), "s", False, 4, patient_ids=["a", "b"])
+    assert load_splits("phantom", 16, n_train=20, n_val=8, n_test=8)["train"].patient_ids is None

@@ -11,6 +11,7 @@ import pytest
 keras_hub = pytest.importorskip("keras_hub")
 
 from helpers import features  # noqa: E402
+from helpers.provenance import ProvenanceError  # noqa: E402
 
 
 def _images(n: int, size: int = 32, seed: int = 0) -> np.ndarray:
@@ -30,9 +31,9 @@ def offline_extractor(tmp_path_factory):
     out = io.StringIO()
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out):
         mp.setattr(keras_hub.models.ResNetBackbone, "from_preset", _offline)
-        model, desc = features.feature_extractor_cached(
-            run_dir, "imagenet", 32, seed=0, epochs=1, train_images=x, train_labels=y,
-            batch_size=16,
+        model, desc, _ = features.feature_extractor_cached(
+            run_dir, "imagenet", 32, seed=0, epochs=1, provenance_base={"data": "abc"},
+            train_images=x, train_labels=y, batch_size=16,
         )
     return model, desc, out.getvalue(), run_dir
 
@@ -75,9 +76,13 @@ def test_saved_extractor_reloads_without_retraining(offline_extractor):
     def must_not_train(*args, **kwargs):
         raise AssertionError("retrained although a saved extractor exists")
 
-    reloaded, desc2 = features.feature_extractor_cached(run_dir, "imagenet", 32, seed=0, epochs=1,
-                                                        loader=must_not_train)
+    reloaded, desc2, _ = features.feature_extractor_cached(
+        run_dir, "imagenet", 32, seed=0, epochs=1, provenance_base={"data": "abc"}, loader=must_not_train)
     assert desc2 == desc
+    # the same folder asked for an extractor of other data, or other settings: never reused
+    for changed in ({"provenance_base": {"data": "other"}, "epochs": 1}, {"provenance_base": {"data": "abc"}, "epochs": 2}):
+        with pytest.raises(ProvenanceError, match="feature extractor made from other inputs"):
+            features.feature_extractor_cached(run_dir, "imagenet", 32, seed=0, loader=must_not_train, **changed)
     x = _images(4, seed=2)
     np.testing.assert_allclose(features.extract_features(reloaded, x),
                                features.extract_features(model, x), rtol=1e-5, atol=1e-5)
@@ -93,19 +98,23 @@ class CountingExtractor:
 
 
 def test_cached_features_hit_and_miss(tmp_path):
-    fake = CountingExtractor()
+    counter = CountingExtractor()
+    fake = features.Extractor(counter, "counting", "aaaaaaaaaaaa")
     x = _images(6, size=8)
-    kw = dict(dataset="phantom", split="train", image_size=8, weights="task", seed=0)
-    a = features.cached_features(tmp_path, images=x, extractor=fake, **kw)
-    b = features.cached_features(tmp_path, images=x, extractor=fake, **kw)
-    assert fake.calls == 1 and np.array_equal(a, b)
+    a = features.cached_features(tmp_path, split="train", images=x, extractor=fake)
+    b = features.cached_features(tmp_path, split="train", images=x, extractor=fake)
+    assert counter.calls == 1 and np.array_equal(a, b)
     x2 = x.copy()
     x2[0, 0, 0] ^= 1
-    features.cached_features(tmp_path, images=x2, extractor=fake, **kw)
-    assert fake.calls == 2
-    features.cached_features(tmp_path, images=x, extractor=fake, **{**kw, "split": "synthetic"})
-    assert fake.calls == 3
-    assert len(list(tmp_path.glob("*.npz"))) == 3
+    features.cached_features(tmp_path, split="train", images=x2, extractor=fake)
+    assert counter.calls == 2
+    features.cached_features(tmp_path, split="synthetic", images=x, extractor=fake)
+    assert counter.calls == 3
+    # another extractor (e.g. retrained on other data) never reads the first one's features
+    other = features.Extractor(counter, "counting", "bbbbbbbbbbbb")
+    features.cached_features(tmp_path, split="train", images=x, extractor=other)
+    assert counter.calls == 4
+    assert len(list(tmp_path.glob("*.npz"))) == 4
 
 
 def test_embed_2d_keeps_groups_and_sizes():

@@ -54,6 +54,134 @@ def test_precision_recall_copies_and_collapse(gauss):
     assert fid.diversity(real, seed=3) == fid.diversity(real, seed=3)
 
 
+def test_density_coverage_hand_computed():
+    # Reals on a line at 0, 1, 2, 3 with k=1: every ball has radius 1.
+    real = np.array([[0.0], [1.0], [2.0], [3.0]])
+    fake = np.array([[0.5], [10.0]])
+    # 0.5 lies in the balls of 0 and 1, 10 in none: density = (2 + 0) / (1 * 2) = 1;
+    # the balls of 0 and 1 hold a fake, those of 2 and 3 do not: coverage = 2 / 4.
+    assert fid.density_coverage(real, fake, k=1) == (1.0, 0.5)
+    # Precision: 0.5 inside, 10 outside; recall: both fakes' radius is 9.5, covering every real.
+    assert fid.precision_recall(real, fake, k=1) == (0.5, 1.0)
+    # Copies of the reals: each real ball holds its own centre and its k neighbours, so density
+    # = (k + 1) / k exactly and coverage = 1.
+    rng = np.random.default_rng(0)
+    pts = rng.normal(size=(50, 3))
+    assert fid.density_coverage(pts, pts.copy(), k=5) == (pytest.approx(6 / 5), 1.0)
+    assert fid.density_coverage(pts, pts[:1] + 1e-3 * rng.normal(size=(40, 3)), k=5)[1] < 0.2
+
+
+def test_kid_real_noise_is_centred_and_needs_two_subsets(gauss):
+    mean, sd = fid.kid_real_noise(gauss[0], 100, draws=10, seed=1)
+    assert sd > 0 and abs(mean) < 3 * sd
+    assert fid.kid_real_noise(gauss[0], 100, draws=10, seed=1) == (mean, sd)
+    with pytest.raises(ValueError, match="2n"):
+        fid.kid_real_noise(gauss[0], 201)
+
+
+def test_report_uses_equal_sizes_so_real_like_fakes_score_about_one():
+    # Fakes from the real distribution, many more than the real images: with unequal sizes the
+    # FD of fakes vs all of train is much smaller than FD(half, half) (ratio about 0.4).
+    rng = np.random.default_rng(0)
+    train, fakes, test = (
+        rng.normal(size=(410, 8)),
+        rng.normal(size=(780, 8)),
+        rng.normal(size=(150, 8)),
+    )
+    unequal = fid.frechet_distance(fakes, train) / fid.frechet_distance(train[:205], train[205:])
+    assert unequal < 0.6
+    r = fid.fidelity_report_from_features(fakes, train, test + 0.5, kid_noise_draws=10)
+    assert r["n_per_set"] == 205 and r["n_per_set_test"] == 150 and r["n_fake"] == 780
+    assert 0.7 < r["relative_fd_train"] < 1.4
+    assert 0.7 < r["relative_fd_test"] < 1.4
+    assert abs(r["kid_z_train"]) < fid.KID_Z_NOISE
+    assert abs(r["c2st_auc_features"] - 0.5) < 4 * r["c2st_null_sd_features"]
+    assert r["coverage"] > 0.85 and abs(r["coverage"] - r["coverage_ref_halves"]) < 0.1
+    assert r["recall"] > 0.6 and r["collapsed"] == 0.0
+    # Seeded: the same call gives the same numbers; another seed draws other subsets.
+    assert fid.fidelity_report_from_features(fakes, train, test + 0.5, kid_noise_draws=10) == r
+    other = fid.fidelity_report_from_features(fakes, train, test + 0.5, kid_noise_draws=10, seed=1)
+    assert other["fd_fake_train"] != r["fd_fake_train"]
+    # Shifted fakes: far in every measure.
+    far = fid.fidelity_report_from_features(fakes + 1.0, train, test, kid_noise_draws=10)
+    assert far["relative_fd_train"] > fid.RATIO_FAR and far["kid_z_train"] > 10 * fid.KID_Z_NOISE
+    assert far["c2st_auc_features"] > 0.95
+
+
+def test_two_sample_test_logistic_same_vs_shifted():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(300, 10)), rng.normal(size=(500, 10))
+    same = fid.two_sample_test(a, b, method="logistic", seed=0)
+    assert same["n_per_set"] == 300 and same["n_fit"] == 150 and same["n_eval"] == 150
+    assert abs(same["auc"] - 0.5) < 4 * same["null_sd"]
+    shifted = fid.two_sample_test(a, b + 1.0, method="logistic", seed=0)
+    assert shifted["auc"] > 0.95
+    with pytest.raises(ValueError, match="method"):
+        fid.two_sample_test(a, b, method="svm")
+
+
+def test_two_sample_test_cnn_on_pixels():
+    rng = np.random.default_rng(0)
+    images = _blobs(320, 0, rng)
+    same = fid.two_sample_test(images[:160], images[160:], seed=0, epochs=5)
+    assert same["method"] == "cnn" and same["n_eval"] == 80
+    assert abs(same["auc"] - 0.5) < 0.2
+    brighter = np.clip(images[160:].astype(int) + 40, 0, 255).astype(np.uint8)
+    shifted = fid.two_sample_test(images[:160], brighter, seed=0, epochs=5)
+    assert shifted["auc"] > 0.9
+
+
+def _collapse_sets(n_real: int = 400, d: int = 8):
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(n_real, d))
+    held_out = rng.normal(size=(n_real, d))
+    one_mode = real[:1] + 0.01 * rng.normal(size=(n_real, d))
+    # Two far-apart modes: their spread keeps the diversity ratio near 1, recall still fails.
+    modes = np.array([[3.0] + [0.0] * (d - 1), [-3.0] + [0.0] * (d - 1)])
+    two_modes = modes[rng.integers(0, 2, n_real)] + 0.01 * rng.normal(size=(n_real, d))
+    return real, held_out, one_mode, two_modes
+
+
+def test_collapse_check_flags_collapsed_generators_not_healthy_ones():
+    real, held_out, one_mode, two_modes = _collapse_sets()
+    healthy = fid.fidelity_report_from_features(held_out, real, c2st=False, kid_noise_draws=5)
+    assert fid.collapse_check(healthy)["collapsed"] is False and healthy["collapsed"] == 0.0
+    assert set(fid.collapse_check(healthy)["checked"]) == {"recall", "coverage", "diversity_ratio"}
+
+    one = fid.fidelity_report_from_features(one_mode, real, c2st=False, kid_noise_draws=5)
+    check = fid.collapse_check(one)
+    assert check["collapsed"] and one["collapsed"] == 1.0
+    assert {r.split()[0] for r in check["reasons"]} == {"recall", "coverage", "diversity_ratio"}
+
+    two = fid.fidelity_report_from_features(two_modes, real, c2st=False, kid_noise_draws=5)
+    check = fid.collapse_check(two)
+    assert check["collapsed"] and two["diversity_ratio"] > fid.COLLAPSE_DIVERSITY
+    assert any(r.startswith("recall") for r in check["reasons"])
+    assert any(r.startswith("coverage") for r in check["reasons"])
+    row = {r["metric"]: r for r in fid.fidelity_rows(two)}["collapsed"]
+    assert row["value"] == 1.0 and "recall" in row["note"]
+    assert fid.verdict_lines(two)[0].startswith("Mode collapse")
+
+
+def test_collapse_check_thresholds_and_missing_metrics():
+    assert fid.collapse_check({}) == {
+        "collapsed": False,
+        "reasons": [],
+        "checked": {},
+        "thresholds": {"recall": 0.2, "coverage": 0.2, "diversity_ratio": 0.5},
+    }
+    ok = dict(recall=0.25, coverage=0.25, diversity_ratio=0.55)
+    assert not fid.collapse_check(ok)["collapsed"]
+    for key, low in (("recall", 0.19), ("coverage", 0.19), ("diversity_ratio", 0.49)):
+        check = fid.collapse_check({**ok, key: low})
+        assert check["collapsed"] and check["reasons"][0].startswith(key)
+    # NaN (e.g. a metric that could not be computed) is skipped, not read as collapse.
+    assert not fid.collapse_check({"recall": float("nan")})["collapsed"]
+    # Low coverage alone with normal recall and diversity: still fails, and says why.
+    shifted = fid.collapse_check(dict(recall=0.6, coverage=0.1, diversity_ratio=1.0))
+    assert shifted["collapsed"] and "shifted" in shifted["reasons"][0]
+
+
 def test_memorization_copies_and_far_points(gauss):
     train = gauss[0]
     copies = fid.memorization(train[:50], train)
@@ -100,23 +228,47 @@ def test_encoder_report_and_verdicts():
 
     fakes = _blobs(30, 0, rng)
     report = fid.fidelity_report(
-        encoder, fakes, x[:48], _blobs(30, 0, rng), minority_class=0, kid_subsets=5
+        encoder,
+        fakes,
+        x[:48],
+        _blobs(20, 0, rng),
+        minority_class=0,
+        kid_noise_draws=5,
+        c2st_epochs=2,
     )
     assert all(isinstance(v, float) for v in report.values())
+    # 48 train images -> halves of 24; 30 fakes -> 24 per set; 20 test images -> 20 per set.
+    assert report["n_per_set"] == 24 and report["n_per_set_test"] == 20
+    assert report["n_per_set_c2st"] == 30
     for key in (
+        "kid_fake_train",
+        "kid_z_train",
         "fd_fake_train",
         "fd_train_halves",
         "relative_fd_test",
         "kid_fake_test",
+        "c2st_auc_pixels",
+        "c2st_auc_features",
         "precision",
+        "density",
+        "coverage",
+        "coverage_ref_halves",
         "memorization_share_pixels",
         "reclassification_share",
         "diversity_ratio",
+        "collapsed",
     ):
         assert np.isfinite(report[key]), key
     rows = fid.fidelity_rows(report)
     assert {"metric", "value", "reference", "note"} == set(rows[0])
+    by_metric = {row["metric"]: row for row in rows}
+    assert by_metric["c2st_auc_pixels"]["reference"] == 0.5
+    assert by_metric["kid_fake_train"]["reference"] == report["kid_train_halves"]
     assert fid.verdict_lines(report)
+    # Without test images the test comparisons are left out.
+    no_test = fid.fidelity_report(encoder, fakes, x[:48], c2st=False, kid_noise_draws=5)
+    assert "fd_fake_test" not in no_test and "c2st_auc_pixels" not in no_test
+    assert np.isnan(no_test["n_real_test"]) and no_test["n_per_set"] == 24
 
 
 def test_verdict_lines_follow_the_numbers():
@@ -142,14 +294,44 @@ def test_verdict_lines_follow_the_numbers():
         }
     )
     assert close != far
-    assert "1.5×" in close[0] and "close to the real-vs-real" in close[0]
-    assert "32.0×" in far[0] and "far from real" in far[0]
-    assert "does not mean better" in close[1]
+    assert close[0].startswith("No collapse detected") and far[0].startswith("Mode collapse")
+    assert "1.5×" in close[1] and "close to the real-vs-real" in close[1]
+    assert "32.0×" in far[1] and "far from real" in far[1]
+    assert "does not mean better" in close[2]
     assert any("mode collapse" in line for line in far)
     assert any(
         "20 of 100" in line and "1st percentile" in line and "copies" in line for line in far
     )
-    assert not any("mode collapse" in line for line in close)
+    assert not any("mode collapse" in line.lower() for line in close)
+
+
+def test_verdict_lines_headline_kid_and_two_sample_test():
+    report = dict(
+        n_per_set=300.0,
+        n_fake=780.0,
+        n_per_set_test=234.0,
+        kid_fake_train=0.05,
+        kid_train_halves=0.0001,
+        kid_real_sd=0.002,
+        kid_z_train=25.0,
+        c2st_auc_pixels=0.97,
+        c2st_null_sd_pixels=0.02,
+        c2st_auc_features=0.51,
+        c2st_null_sd_features=0.02,
+        density=0.9,
+        coverage=0.7,
+        density_ref_halves=1.0,
+        coverage_ref_halves=0.97,
+    )
+    text = "\n".join(fid.verdict_lines(report))
+    assert "n = 300 images per set" in text and "drawn from 780" in text and "234 per set" in text
+    assert "25.0 SDs" in text and "beyond the real-vs-real noise" in text
+    assert "ROC-AUC 0.97" in text and "trivially separable" in text
+    assert "ROC-AUC 0.51" in text and "indistinguishable from real" in text
+    assert "coverage 0.70" in text
+    assert "within the real-vs-real noise" in "\n".join(
+        fid.verdict_lines({**report, "kid_z_train": 1.2})
+    )
 
 
 def test_inception_kid_offline_returns_none_quickly(monkeypatch):

@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.data import MEDMNIST_MD5, DataError, file_md5, find_duplicates, load_splits
+from helpers.data import (
+    MEDMNIST_MD5,
+    DataError,
+    file_md5,
+    find_duplicates,
+    load_splits,
+    patient_id_from_filename,
+    patient_overlap,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -71,7 +79,7 @@ def test_kermany_sample():
         pytest.skip(f"{root} is absent")
     splits = load_splits("kaggle_pneumonia", 64, data_path=root, seed=0)
     _report("kaggle_pneumonia", splits)
-    assert "no val folder" in splits["val"].source
+    assert "no val folder" in splits["val"].source and "patient-wise" in splits["val"].source
     assert splits["test"].class_counts() == {"NORMAL": 10, "PNEUMONIA": 10}
     assert splits["train"].class_counts() == {"NORMAL": 18, "PNEUMONIA": 18}
     assert splits["val"].class_counts() == {"NORMAL": 2, "PNEUMONIA": 2}
@@ -91,6 +99,31 @@ def test_kermany_sample():
     assert len(set(widths)) > 20 and widths.max() > 2 * widths.min()
 
 
+def test_kermany_sample_patients():
+    root = DATA / "kermany_sample"
+    if not root.is_dir():
+        pytest.skip(f"{root} is absent")
+    files = sorted(root.glob("chest_xray/*/*/*.jpeg"))
+    ids = {f.name: patient_id_from_filename(f.name) for f in files}
+    assert len(files) == 60 and None not in ids.values()  # every real Kermany name carries its patient
+    for name, pid in ids.items():
+        assert name.startswith(pid) and pid.startswith(("person", "IM-", "NORMAL2-IM-"))
+        assert pid.startswith("person") == (name.split("_")[0] == pid)
+    assert ids.get("IM-0539-0001-0001.jpeg") == "IM-0539" and ids.get("NORMAL2-IM-0402-0001.jpeg") == "NORMAL2-IM-0402"
+    splits = load_splits("kaggle_pneumonia", 16, data_path=root, seed=0)
+    for ds in splits.values():
+        assert ds.patient_ids.tolist() == [ids[Path(p).name] for p in ds.paths]
+    assert not set(splits["train"].patient_ids) & set(splits["val"].patient_ids)
+    frame = patient_overlap(splits)
+    print(f"kermany_sample patient overlap:\n{frame.to_string()}")
+    assert frame["splits"].tolist() == [("train", "val"), ("train", "test"), ("val", "test")]
+    assert frame["shared_patients"].iloc[0] == 0  # the carved val never shares a patient with train
+    # the sample's test folder is a second sample of training images: whatever it shares is reported
+    test_ids = set(splits["test"].patient_ids)
+    want = len(test_ids & set(splits["train"].patient_ids)) + len(test_ids & set(splits["val"].patient_ids))
+    assert frame["shared_patients"].iloc[1:].sum() == want
+
+
 def test_nih_sample():
     root = DATA / "nih_sample"
     if not root.is_dir():
@@ -99,13 +132,16 @@ def test_nih_sample():
     _report("nih", splits)
     print(f"nih source: {splits['train'].source}")
     assert sum(len(ds) for ds in splits.values()) == 24
-    patients = {s: set(ds.groups.tolist()) for s, ds in splits.items()}
+    patients = {s: {int(i) for i in ds.patient_ids.tolist()} for s, ds in splits.items()}
     print(f"nih patients per split: {patients}")
     assert patients["test"] == {3}  # all of patient 3 is in the official test_list
     assert len(splits["test"]) == 8
     assert len(splits["train"]) + len(splits["val"]) == 16
     assert not patients["train"] & patients["val"] and not (patients["train"] | patients["val"]) & {3}
     assert set().union(*patients.values()) == set(range(1, 9))
+    for ds in splits.values():  # the CSV's Patient ID is the first 8 digits of the image name
+        assert ds.patient_ids.tolist() == [patient_id_from_filename(p) for p in ds.paths]
+    assert patient_overlap(splits)["shared_patients"].tolist() == [0, 0, 0]
     assert "24 of 112120 CSV rows" in splits["train"].source
     labels = {}
     for ds in splits.values():

@@ -1,7 +1,8 @@
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
-from helpers import report
+from helpers import metrics, report
 
 
 def _results():
@@ -53,3 +54,60 @@ def test_save_table_writes_markdown_and_csv(tmp_path):
     text = md.read_text()
     assert text.startswith("Caption.") and "| classifier" in text and "_run: ci/phantom_" in text
     assert pd.read_csv(csv).shape[0] == len(table)
+
+
+def _comparison_row(**overrides):
+    row = dict(classifier="cnn", target="gan", baseline="random", metric="roc_auc", n_seeds=3, n_test=624,
+               value_target=0.90, value_baseline=0.904, mean_diff=-0.004, low=-0.012, high=0.004,
+               p_bootstrap=0.3, z_delong=-1.0, p_delong=0.31, low_delong=-0.012, high_delong=0.004,
+               test="delong", p_test=0.31, p_holm=0.62, n_comparisons=6, alpha=0.05,
+               verdict="no clear difference")
+    row.update(overrides)
+    return row
+
+
+def test_paired_verdicts_word_the_row():
+    rows = pd.DataFrame([
+        _comparison_row(),
+        _comparison_row(classifier="svm", metric="f1_normal", mean_diff=0.05, low=0.02, high=0.08,
+                        test="bootstrap", p_test=0.0005, p_holm=0.003, n_seeds=1, verdict="better"),
+    ])
+    lines = report.paired_verdicts(rows)
+    assert lines[0] == ("cnn: gan − random = −0.004 ROC-AUC [−0.012, +0.004] over 3 seeds, DeLong p = 0.31, "
+                        "Holm p = 0.62 (6 comparisons): no clear difference.")
+    assert lines[1] == ("svm: gan − random = +0.050 f1_normal [+0.020, +0.080] over 1 seed, bootstrap p < 0.001, "
+                        "Holm p = 0.003 (6 comparisons): better.")
+
+
+def _scored():
+    rng = np.random.default_rng(1)
+    y = np.r_[np.zeros(100), np.ones(150)].astype(int)
+    scores, rows = {}, []
+    for clf, gan_sep in (("cnn", 3.0), ("svm", 0.3)):
+        for strategy, sep in (("none", 1.2), ("random", 1.2), ("gan", gan_sep)):
+            for seed in range(3):
+                score = 1 / (1 + np.exp(-(sep * (2 * y - 1) + rng.normal(size=250))))
+                scores[(clf, strategy, seed)] = (y, score)
+                rows.append(dict(classifier=clf, strategy=strategy, seed=seed, roc_auc=roc_auc_score(y, score)))
+    return pd.DataFrame(rows), scores
+
+
+def test_strategy_verdicts_with_scores_use_paired_tests():
+    results, scores = _scored()
+    lines = report.strategy_verdicts(results, "roc_auc", targets=["gan"], baselines=["none", "random"],
+                                     load_scores=lambda c, st, s: scores[(c, st, s)], n_boot=200)
+    assert len(lines) == 4 and all("Holm p" in line and "(4 comparisons)" in line for line in lines)
+    assert [line.split(":")[-1] for line in lines] == [" better."] * 2 + [" worse."] * 2
+    # Without scores the old seed-level sentences are unchanged.
+    assert "over 3 seed(s)" in report.strategy_verdicts(results, targets=["gan"], baselines=["none"])[0]
+
+
+def test_gan_summary_line_counts_paired_verdicts():
+    results, scores = _scored()
+    comparisons = metrics.paired_comparisons(results, lambda c, st, s: scores[(c, st, s)],
+                                             [("gan", "none"), ("gan", "random"), ("random", "none")], n_boot=200)
+    line = report.gan_summary_line(results, comparisons=comparisons)
+    assert line.startswith("GAN oversampling gave the best mean roc_auc for 1 of 2 classifiers")
+    assert line.endswith("Paired tests on the test images (ROC-AUC, Holm-adjusted over 6 comparisons, alpha 0.05): "
+                         "GAN better in 2, worse in 2, no clear difference in 0 of 4.")
+    assert report.gan_summary_line(results) == line[: line.index(" Paired tests")]

@@ -1,10 +1,12 @@
-"""Keep the notebook series tidy: badges, navigation lines, stripped outputs, stable JSON.
+"""Keep the notebook series tidy: badges, install cells, navigation lines, stripped outputs, stable JSON.
 
-    python tools/nbtools.py fix     # rewrite badge + navigation cells, strip outputs, normalise JSON
+    python tools/nbtools.py fix     # rewrite badge, install + navigation cells, strip outputs, normalise JSON
     python tools/nbtools.py check   # exit 1 and list problems if `fix` would change anything
 
-The badge and navigation cells are generated from the notebooks' real file names, so they never
-drift (the idea of jakevdp's handbook and tensorflow/docs' nbfmt). Forks change GITHUB_REPO only.
+The badge, Colab-install and navigation cells (and the Colab page's table and install line) are
+generated from the notebooks' real file names and from one setting, REPOSITORY (``owner/name@ref``),
+so they never drift (the idea of jakevdp's handbook and tensorflow/docs' nbfmt). A fork or a release
+changes REPOSITORY only, then runs ``fix``: the badges open that ref and the install cells pin it.
 """
 
 from __future__ import annotations
@@ -13,10 +15,28 @@ import json
 import sys
 from pathlib import Path
 
-GITHUB_REPO = "gan-cxr/gan-oversampling-chest-xray"
-BRANCH = "main"
+#: The one setting: the GitHub repository (owner/name) and the git ref (branch, tag or commit) that
+#: every badge opens and every install cell installs.
+REPOSITORY = "gan-cxr/gan-oversampling-chest-xray@main"
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+
+
+INSTALL_TAG = "colab-install"
+
+
+def repository() -> tuple[str, str]:
+    """``(owner/name, ref)`` from :data:`REPOSITORY`."""
+    repo, _, ref = REPOSITORY.partition("@")
+    if repo.count("/") != 1 or not ref:
+        raise ValueError(f"REPOSITORY must read owner/name@ref, got {REPOSITORY!r}")
+    return repo, ref
+
+
+def install_spec() -> str:
+    """What pip installs on Colab: the package at the pinned ref."""
+    repo, ref = repository()
+    return f"git+https://github.com/{repo}.git@{ref}"
 
 
 def notebooks() -> list[Path]:
@@ -33,10 +53,15 @@ def title_of(path: Path) -> str:
     return path.stem
 
 
+def colab_url(path: Path) -> str:
+    repo, ref = repository()
+    return f"https://colab.research.google.com/github/{repo}/blob/{ref}/notebooks/{path.name}"
+
+
 def badge_cell_source(path: Path) -> str:
-    rel = f"notebooks/{path.name}"
-    colab = f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/{BRANCH}/{rel}"
-    github = f"https://github.com/{GITHUB_REPO}/blob/{BRANCH}/{rel}"
+    repo, ref = repository()
+    colab = colab_url(path)
+    github = f"https://github.com/{repo}/blob/{ref}/notebooks/{path.name}"
     return (
         "<table align=\"left\"><tr>\n"
         f"<td><a target=\"_blank\" href=\"{colab}\"><img src=\"https://colab.research.google.com/assets/colab-badge.svg\" alt=\"Open In Colab\"/></a></td>\n"
@@ -54,8 +79,40 @@ def nav_line(path: Path) -> str:
     return " | ".join(p for p in (prev, contents, nxt) if p)
 
 
+def install_cell_source() -> str:
+    """The Colab install cell: pip at the pinned ref, raising on failure (``%pip`` would not, and
+    "Run all" would go on to a ModuleNotFoundError), then a check that ``helpers`` imports."""
+    return (
+        "# Setup: on Colab, install this series' helpers package at a pinned ref (locally, `make install` did it).\n"
+        "import importlib.util\n"
+        "import subprocess\n"
+        "import sys\n"
+        "\n"
+        f"SPEC = \"{install_spec()}\"\n"
+        "if \"google.colab\" in sys.modules:\n"
+        "    pip = subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\", SPEC], capture_output=True, text=True)\n"
+        "    if pip.returncode:\n"
+        "        raise RuntimeError(f\"pip install {SPEC} failed:\\n{pip.stderr[-3000:]}\")\n"
+        "    importlib.invalidate_caches()\n"
+        "if importlib.util.find_spec(\"helpers\") is None:\n"
+        "    raise ModuleNotFoundError(f\"helpers is not installed: pip install {SPEC} (in a clone: make install)\")"
+    )
+
+
+def _is_install_cell(cell: dict) -> bool:
+    if INSTALL_TAG in cell.get("metadata", {}).get("tags", []):
+        return True
+    source = "".join(cell["source"])
+    return cell["cell_type"] == "code" and "google.colab" in source and "pip install" in source
+
+
 def _md(source: str, tag: str) -> dict:
     return {"cell_type": "markdown", "metadata": {"tags": [tag]}, "source": source.splitlines(keepends=True)}
+
+
+def _install_cell() -> dict:
+    return {"cell_type": "code", "execution_count": None, "metadata": {"tags": [INSTALL_TAG]}, "outputs": [],
+            "source": install_cell_source().splitlines(keepends=True)}
 
 
 def fixed(path: Path) -> str:
@@ -65,6 +122,14 @@ def fixed(path: Path) -> str:
     # title cell stays first; badges + nav second; nav again last
     cells.insert(1, _md(badge_cell_source(path), "nav-top"))
     cells.append(_md("---\n" + nav_line(path), "nav-bottom"))
+    # the install cell: regenerated where it is; a notebook without one gets it before its parameters
+    at = next((i for i, c in enumerate(cells) if _is_install_cell(c)), None)
+    if at is None:
+        params = [i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
+        at = params[0] if params else 2
+        cells.insert(at, _install_cell())
+    cells[at] = _install_cell()
+    cells[at + 1:] = [c for c in cells[at + 1:] if not _is_install_cell(c)]
     for cell in cells:
         cell.pop("id", None)
         if cell["cell_type"] == "code":
@@ -87,21 +152,39 @@ def fixed(path: Path) -> str:
 
 
 COLAB_PAGE = ROOT / "colab" / "README.md"
-BADGE_START, BADGE_END = "<!-- badges:start -->", "<!-- badges:end -->"
 
 
 def colab_table() -> str:
     rows = ["| chapter | open |", "|---|---|"]
     for path in notebooks():
-        colab = f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/{BRANCH}/notebooks/{path.name}"
-        rows.append(f"| {title_of(path)} | [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab}) |")
+        rows.append(f"| {title_of(path)} | [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(path)}) |")
     return "\n".join(rows)
 
 
+def colab_install_line() -> str:
+    return f"`pip install {install_spec()}`"
+
+
+def colab_clone_block() -> str:
+    repo, ref = repository()
+    return "\n".join([
+        "```python",
+        f"!git clone -q https://github.com/{repo}.git series && git -C series checkout -q {ref}",
+        "%cd series",
+        "!pip install -q -e .",
+        "!python -m helpers.series --profile paper --run-dir /content/drive/MyDrive/gan-cxr/paper",
+        "```",
+    ])
+
+
 def fixed_colab_page() -> str:
+    """The Colab page with its generated blocks (``<!-- name:start -->`` ... ``<!-- name:end -->``) rewritten."""
     text = COLAB_PAGE.read_text()
-    start, end = text.index(BADGE_START) + len(BADGE_START), text.index(BADGE_END)
-    return text[:start] + "\n" + colab_table() + "\n" + text[end:]
+    for name, block in (("badges", colab_table()), ("install", colab_install_line()), ("clone", colab_clone_block())):
+        start_mark, end_mark = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        start, end = text.index(start_mark) + len(start_mark), text.index(end_mark)
+        text = text[:start] + "\n" + block + "\n" + text[end:]
+    return text
 
 
 def main(argv: list[str]) -> int:

@@ -6,11 +6,11 @@
   be downloaded, otherwise from scratch - said out loud, never silently) behind gray -> RGB,
   optional resizing and DenseNet's own ``torch``-mode preprocessing.
 * :func:`fit_classifier` - Adam + binary cross-entropy on a seeded ``tf.data`` pipeline; early
-  stopping and the best checkpoint follow the *exact* validation ROC-AUC (scikit-learn, FINDINGS
-  pitfall 1); ``BackupAndRestore`` lets an interrupted run resume at its next epoch. Run folder::
+  stopping and the best checkpoint follow the *exact* validation ROC-AUC (scikit-learn; Keras'
+  200-threshold AUC can read 0.5 for whole epochs); ``BackupAndRestore`` lets an interrupted run resume at its next epoch. Run folder::
 
       run_dir/
-        spec.json          what was trained (a changed spec restarts the folder)
+        spec.json          what was trained, with a fingerprint of its inputs (another spec stops)
         backup/            BackupAndRestore state while a run is in progress
         best.weights.h5    weights of the best epoch (exact val AUC), written atomically
         history.csv        epoch, loss, accuracy, auc, val_loss, val_accuracy, val_auc_exact, seconds
@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,9 +37,16 @@ import pandas as pd
 import tensorflow as tf
 
 from helpers.artifacts import atomic_write, load_json, save_json
+from helpers.callbacks import ValAUCCallback
 from helpers.images import BN_MOMENTUM, IMAGENET_MEAN, IMAGENET_STD, as_model_batch
 from helpers.layers import GrayToRGB
-from helpers.metrics import ValAUCCallback
+from helpers.provenance import (
+    ProvenanceError,
+    array_digest,
+    fingerprint_id,
+    mismatch_error,
+    normalise,
+)
 from helpers.runtime import enable_mixed_precision_if_gpu
 
 if TYPE_CHECKING:
@@ -428,12 +434,6 @@ def _spec(model: keras.Model, train: Any, n_val: int, **kw: Any) -> dict[str, An
     }
 
 
-def _reset_run_dir(run_dir: Path) -> None:
-    shutil.rmtree(run_dir / "backup", ignore_errors=True)
-    for name in ("history.csv", "best.weights.h5", "done.json", "spec.json"):
-        (run_dir / name).unlink(missing_ok=True)
-
-
 def fit_classifier(
     model: keras.Model,
     train: TrainSet,
@@ -449,6 +449,7 @@ def fit_classifier(
     learning_rate: float = 1e-3,
     verbose: int = 0,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    fingerprint: Mapping[str, Any] | None = None,
 ) -> tuple[keras.Model, pd.DataFrame, float]:
     """Train ``model`` on ``train`` with early stopping on the exact val ROC-AUC; resumable.
 
@@ -460,8 +461,11 @@ def fit_classifier(
     Each epoch: ``loss``, ``accuracy``, ``auc`` (``keras.metrics.AUC``, for curves only) on train;
     ``val_loss``, ``val_accuracy``, ``val_auc_exact`` on val. Early stopping (``patience``) and the
     best checkpoint use ``val_auc_exact`` only. An interrupted run resumes at its next epoch; a
-    finished one (``done.json`` with the same spec) is loaded instead of retrained. Extra
-    ``callbacks`` run after the built-in ones.
+    finished one (``done.json`` with the same spec) is loaded instead of retrained. The spec holds
+    the model, the settings, a digest of the training/val arrays and the caller's ``fingerprint``
+    (data id, synthetic images, ...); a folder holding a run with another spec stops with a
+    :class:`helpers.provenance.ProvenanceError` instead of being reused or silently overwritten.
+    Extra ``callbacks`` run after the built-in ones.
 
     Returns ``(model with the best weights, per-epoch history, fit seconds)``.
     """
@@ -496,13 +500,19 @@ def fit_classifier(
     spec = _spec(
         model, train, len(yv), epochs=int(epochs), batch_size=int(batch_size), seed=int(seed),
         patience=patience, steps_per_epoch=int(steps), learning_rate=float(learning_rate),
+        data_digest=array_digest(x, y, w, xv, yv),
+        fingerprint=fingerprint_id(fingerprint) if fingerprint is not None else None,
     )
     best_path = run_dir / "best.weights.h5"
     history_path = run_dir / "history.csv"
     spec_path, done_path = run_dir / "spec.json", run_dir / "done.json"
-    if spec_path.exists() and load_json(spec_path) != spec:
-        print(f"{run_dir.name}: the run folder holds a different run; starting it afresh.")
-        _reset_run_dir(run_dir)
+    if spec_path.exists():
+        saved = load_json(spec_path)
+        if normalise(saved) != normalise(spec):
+            raise mismatch_error(run_dir, saved, spec, "classifier run")
+    elif any(run_dir.glob("*.weights.h5")) or (run_dir / "backup").exists():
+        raise ProvenanceError(f"{run_dir} holds a classifier run without its spec.json: its inputs are "
+                              "unknown. Delete that folder, use another run_dir, or fresh=True / --fresh.")
     if done_path.exists() and best_path.exists():
         done = load_json(done_path)
         model.load_weights(best_path)

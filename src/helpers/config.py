@@ -12,6 +12,7 @@ runs the ``ci`` profile):
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import subprocess
 from dataclasses import dataclass, field
@@ -22,7 +23,29 @@ from .strategies import FEATURE_STRATEGIES, PIXEL_STRATEGIES, check_strategies
 
 __all__ = ["Profile", "RunConfig", "PROFILES", "REPO_ROOT", "SUPPORTED_SIZES", "get_profile", "resolve", "strategies_for"]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+
+def _checkout_holding(folder: Path) -> Path | None:
+    """The checkout of this repository (``pyproject.toml`` beside ``src/helpers/``) holding ``folder``."""
+    for candidate in (folder, *folder.parents):
+        if (candidate / "pyproject.toml").is_file() and (candidate / "src" / "helpers" / "config.py").is_file():
+            return candidate
+    return None
+
+
+_SOURCE = Path(__file__).resolve().parent  # <checkout>/src/helpers, or site-packages/helpers
+#: The checkout this package is imported from (an editable install, or ``src/`` on the path);
+#: ``None`` when it was installed into site-packages (then nothing here may depend on it).
+REPO_ROOT: Path | None = _SOURCE.parents[1] if _checkout_holding(_SOURCE) == _SOURCE.parents[1] else None
+
+
+def work_root() -> Path:
+    """Where default and relative run folders live: the checkout of this repository holding the
+    current working directory (so a notebook running in ``notebooks/`` and a command run at the
+    root share ``<checkout>/build/``), else the current working directory itself."""
+    cwd = Path.cwd()
+    return _checkout_holding(cwd) or cwd
+
+
 DOWNLOADABLE = ("pneumoniamnist", "chestmnist", "kaggle_pneumonia")
 
 
@@ -191,6 +214,7 @@ class RunConfig:
     run_dir: Path
     figures_dir: Path
     run_id: str
+    _state: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def seed(self) -> int:
@@ -215,16 +239,42 @@ class RunConfig:
         return self.path("results.csv")
 
     def load_splits(self, **options: Any):
-        """Load train/val/test of this run's dataset through :func:`helpers.data.load_splits`."""
-        from . import data
+        """Load train/val/test of this run's dataset (:func:`helpers.data.load_splits`) and bind the run folder to it.
+
+        The first call stamps ``run_dir/provenance.json`` with the data's fingerprint; later calls
+        (other chapters, re-runs) must find the same data there, or stop with a
+        :class:`helpers.provenance.ProvenanceError` (use another ``run_dir`` or ``fresh=True``).
+        """
+        from . import data, provenance
 
         opts = dict(self.profile.data_options if self.dataset == self.profile.dataset else {})
         if self.data_path is None and self.dataset in DOWNLOADABLE:
             opts["download"] = True  # pooch / kagglehub cache: downloads once, md5-checked
         opts.update(options)
-        return data.load_splits(
+        splits = data.load_splits(
             self.dataset, self.image_size, data_path=self.data_path, seed=self.seed, **opts
         )
+        shaping = {k: v for k, v in opts.items() if k != "download"}
+        fp = provenance.data_fingerprint(splits, dataset=self.dataset, image_size=self.image_size,
+                                         options={**shaping, "split_seed": self.seed})
+        provenance.check_or_stamp(self.run_dir, fp, "run folder",
+                                  must_be_empty=("results.csv", "gan", "synthetic", "features", "deep"))
+        self._state["data_fingerprint"] = fp
+        return splits
+
+    @property
+    def data_id(self) -> str:
+        """Short hash of the run's data fingerprint (call :meth:`load_splits` first)."""
+        from .provenance import fingerprint_id
+
+        fp = self._state.get("data_fingerprint")
+        if fp is None:
+            raise RuntimeError("call cfg.load_splits() before asking for the data fingerprint")
+        return fingerprint_id(fp)
+
+    def fingerprint(self, **fields: Any) -> dict[str, Any]:
+        """An artifact's fingerprint: the run's data id plus the ``fields`` that shape the artifact."""
+        return {"data": self.data_id, **fields}
 
     def describe(self) -> str:
         """One line for the top of a notebook."""
@@ -234,21 +284,43 @@ class RunConfig:
         )
 
 
-def _git_short_sha() -> str:
+def _git_sha(folder: Path) -> str | None:
+    """``<short sha>[+dirty]`` when ``folder`` is the top of a git checkout, else None."""
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5
-        )
-        sha = out.stdout.strip()
-        if out.returncode == 0 and sha:
-            dirty = subprocess.run(
-                ["git", "status", "--porcelain", "--untracked-files=no"],
-                cwd=REPO_ROOT, capture_output=True, text=True, timeout=5,
-            ).stdout.strip()
-            return sha + ("+dirty" if dirty else "")
+        out = subprocess.run(["git", "rev-parse", "--show-toplevel", "--short", "HEAD"],
+                             cwd=folder, capture_output=True, text=True, timeout=5)
+        lines = out.stdout.split()
+        if out.returncode != 0 or len(lines) != 2 or Path(lines[0]).resolve() != folder.resolve():
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=folder, capture_output=True, text=True, timeout=5).stdout.strip()
+        return lines[1] + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
-        pass
-    return "nogit"
+        return None
+
+
+def _installed_version() -> str:
+    """``v<version>`` of the installed package, ``+g<commit>`` when pip installed it from git."""
+    from . import __version__
+
+    try:
+        from importlib import metadata
+
+        dist = metadata.distribution("gan-cxr-helpers")
+        commit = json.loads(dist.read_text("direct_url.json") or "{}").get("vcs_info", {}).get("commit_id", "")
+        return f"v{dist.version}" + (f"+g{commit[:7]}" if commit else "")
+    except Exception:  # not installed as a distribution (src/ on the path), odd metadata
+        return f"v{__version__}"
+
+
+def _git_short_sha() -> str:
+    """The commit stamp of a run: the git commit of the checkout of this repository holding the
+    working directory, else of the checkout the package is imported from, else the installed version."""
+    for root in dict.fromkeys(r for r in (_checkout_holding(Path.cwd()), REPO_ROOT) if r is not None):
+        sha = _git_sha(root)
+        if sha:
+            return sha
+    return _installed_version()
 
 
 SUPPORTED_SIZES: tuple[int, ...] = (28, 32, 64, 128)
@@ -303,10 +375,10 @@ def resolve(
     data_path = env.get("HELPERS_DATA_PATH") or data_path
     image_size = _check_size(prof.image_size if image_size is None else image_size)
     seeds = _check_seeds(prof.seeds if seeds is None else seeds)
-    default_run = REPO_ROOT / "build" / prof.name
+    default_run = work_root() / "build" / prof.name  # ./build/<profile>, or <checkout>/build/<profile>
     run_dir = Path(env.get("HELPERS_RUN_DIR") or run_dir or default_run).expanduser().resolve()
     figures_dir = Path(env.get("HELPERS_FIGURES_DIR") or figures_dir or run_dir / "figures").expanduser()
-    figures_dir = figures_dir if figures_dir.is_absolute() else (REPO_ROOT / figures_dir).resolve()
+    figures_dir = figures_dir if figures_dir.is_absolute() else (work_root() / figures_dir).resolve()
     if fresh:
         from .provenance import move_aside
 

@@ -12,14 +12,18 @@ Registered sources (see :data:`DATASETS`):
 ``kaggle_pneumonia``
     The Kaggle "Chest X-Ray Images (Pneumonia)" folder layout
     ``chest_xray/{train,val,test}/{NORMAL,PNEUMONIA}/*.jpeg`` (Kermany et al. 2018). Its official
-    val split has 16 images; a too-small val is merged into train and a stratified, seeded val is
-    carved from train instead.
+    val split has 16 images; a too-small val is merged into train and a seeded val is carved from
+    train instead, patient-wise (the file names carry the patient, see
+    :func:`patient_id_from_filename`) and stratified by class.
 ``nih``
     NIH ChestX-ray14 (``Data_Entry_2017.csv`` + ``images_*/images/*.png``), 14 multi-hot labels,
     patient-wise splits; images are streamed from disk through :class:`LazyImages`.
 
 Every image is grayscale ``uint8`` of shape ``image_size x image_size``. Problems with the input data
-raise :class:`DataError`, whose message names the file or key and says how to fix it.
+raise :class:`DataError`, whose message names the file or key and says how to fix it; inputs are
+checked before any image is resized. Every split of a single-label data set holds every class (a
+split without one class cannot give a ROC AUC). :func:`find_duplicates` and :func:`patient_overlap`
+report images and patients shared between splits.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+import itertools
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -56,6 +62,9 @@ __all__ = [
     "load_splits",
     "read_image",
     "find_duplicates",
+    "patient_overlap",
+    "patient_id_from_filename",
+    "PATIENT_PATTERNS",
     "medmnist_filename",
     "file_md5",
 ]
@@ -203,14 +212,17 @@ class Dataset:
     image_size: int
     paths: tuple[str, ...] | None = None  # per-image file, folder data sets
     original_sizes: np.ndarray | None = None  # (N, 2) int (height, width) before resizing
-    groups: np.ndarray | None = field(default=None)  # (N,) patient id per image where known (nih)
+    #: (N,) str patient id per image where the source carries one (kaggle_pneumonia, nih), else None
+    patient_ids: np.ndarray | None = field(default=None)
 
     def __post_init__(self) -> None:
         if self.split not in SPLITS:
             raise DataError(f"split must be one of {SPLITS}, not {self.split!r}")
+        if self.patient_ids is not None:
+            object.__setattr__(self, "patient_ids", np.asarray(self.patient_ids).astype(str))
         n = len(self.labels)
         for what, value in (("images", self.images), ("paths", self.paths),
-                            ("original_sizes", self.original_sizes), ("groups", self.groups)):
+                            ("original_sizes", self.original_sizes), ("patient_ids", self.patient_ids)):
             if value is not None and len(value) != n:
                 raise DataError(f"{self.name}/{self.split}: {len(value)} {what} but {n} labels")
 
@@ -244,7 +256,7 @@ class Dataset:
             labels=self.labels[idx],
             paths=None if self.paths is None else tuple(self.paths[int(i)] for i in idx),
             original_sizes=None if self.original_sizes is None else self.original_sizes[idx],
-            groups=None if self.groups is None else self.groups[idx],
+            patient_ids=None if self.patient_ids is None else self.patient_ids[idx],
         )
 
     def __repr__(self) -> str:
@@ -400,6 +412,111 @@ def find_duplicates(splits: Mapping[str, Dataset]) -> pd.DataFrame:
     if len(frame):
         frame = frame.sort_values(["cross_split", "n"], ascending=False, kind="stable").reset_index(drop=True)
     return frame
+
+
+# --------------------------------------------------------------------------------------------------
+# Patients
+# --------------------------------------------------------------------------------------------------
+
+#: File-name patterns that carry the patient (matched against the name without its extension):
+#: Kermany pneumonia ``person1_bacteria_1`` / ``person1_virus_6`` -> ``person1``; Kermany normal
+#: ``IM-0115-0001`` -> ``IM-0115`` and ``NORMAL2-IM-0381-0001`` -> ``NORMAL2-IM-0381``; NIH
+#: ChestX-ray14 ``00000001_000`` -> ``00000001``.
+PATIENT_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"(person\d+)_.+"),
+    re.compile(r"((?:NORMAL2-)?IM-\d+)-\d+.*"),
+    re.compile(r"(\d{8})_\d+"),
+)
+
+
+def patient_id_from_filename(name: str | os.PathLike) -> str | None:
+    """The patient a Kermany or NIH image file belongs to, from its name; None when the name has none.
+
+    ``person1_virus_6.jpeg`` -> ``"person1"``, ``IM-0115-0001.jpeg`` -> ``"IM-0115"``,
+    ``NORMAL2-IM-0381-0001.jpeg`` -> ``"NORMAL2-IM-0381"``, ``00000001_000.png`` -> ``"00000001"``.
+    """
+    stem = Path(name).name.rsplit(".", 1)[0]
+    for pattern in PATIENT_PATTERNS:
+        m = pattern.fullmatch(stem)
+        if m:
+            return m.group(1)
+    return None
+
+
+def patient_overlap(splits: Mapping[str, Dataset], max_examples: int = 5) -> pd.DataFrame:
+    """Patients with images in two splits, for each pair of splits that carry ``patient_ids``.
+
+    Returns a pandas DataFrame with one row per split pair and the columns ``splits`` (tuple of two
+    split names), ``shared_patients`` (int) and ``examples`` (up to ``max_examples`` shared ids,
+    sorted). The frame is empty when fewer than two splits carry patient ids (phantom, MedMNIST).
+    Shared patients are reported, never removed.
+    """
+    import pandas as pd
+
+    ids = {s: set(ds.patient_ids.tolist()) for s, ds in splits.items() if ds.patient_ids is not None}
+    rows = []
+    for a, b in itertools.combinations(ids, 2):
+        shared = sorted(ids[a] & ids[b])
+        rows.append({"splits": (a, b), "shared_patients": len(shared), "examples": shared[:max_examples]})
+    return pd.DataFrame(rows, columns=["splits", "shared_patients", "examples"])
+
+
+def _missing_classes(labels: Any, n_classes: int) -> list[int]:
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_classes)
+    return [k for k in range(n_classes) if counts[k] == 0]
+
+
+def _require_every_class(labels: Any, class_names: Sequence[str], where: str, fix: str) -> None:
+    """Raise DataError naming ``where`` when a class has no image there (a split needs every class)."""
+    missing = _missing_classes(labels, len(class_names))
+    if missing:
+        names = ", ".join(f"{class_names[k]} (class {k})" for k in missing)
+        raise DataError(f"{where} holds no {names} images: every split needs images of every class "
+                        f"({', '.join(class_names)}), or its ROC AUC and val-AUC early stopping are undefined. "
+                        f"{fix}")
+
+
+def _carve_val(
+    labels: np.ndarray, groups: np.ndarray, n_carve: int, seed: int, class_names: Sequence[str], where: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split off about ``n_carve`` images as val, whole groups (patients) at a time, stratified by class.
+
+    Each group goes with its most frequent class; per class, seeded-shuffled groups are moved to val
+    until the class has its share of ``n_carve`` (at least one image), never its last group. Both
+    parts hold every class, or DataError is raised naming ``where``.
+    """
+    n_classes = len(class_names)
+    uniq, inv = np.unique(groups, return_inverse=True)
+    per_group = np.zeros((len(uniq), n_classes), dtype=np.int64)
+    np.add.at(per_group, (inv, labels), 1)
+    group_class = per_group.argmax(axis=1)
+    n_k = np.bincount(labels, minlength=n_classes)
+    raw = n_carve * n_k / len(labels)
+    target = np.maximum(np.floor(raw), 1).astype(np.int64)
+    for k in np.argsort(-(raw - np.floor(raw)), kind="stable")[: max(0, n_carve - int(target.sum()))]:
+        target[k] += 1
+    rng = np.random.default_rng(seed)
+    in_val = np.zeros(len(uniq), dtype=bool)
+    for k in range(n_classes):
+        cand = np.flatnonzero(group_class == k)
+        if len(cand) < 2:
+            has = (f"it has only {len(cand)} image" if len(uniq) == len(labels) else
+                   f"its images come from only {len(cand)} patient")
+            raise DataError(f"{where}: cannot carve a val split in which train and val both hold "
+                            f"{class_names[k]}: {has}. Add {class_names[k]} images (of more patients), or "
+                            "provide a val folder with at least min_val images of each class.")
+        taken = 0
+        for g in rng.permutation(cand)[:-1]:
+            if taken >= target[k]:
+                break
+            in_val[g] = True
+            taken += per_group[g, k]
+    va_mask = in_val[inv]
+    tr_idx, va_idx = np.flatnonzero(~va_mask), np.flatnonzero(va_mask)
+    for part, idx in (("train", tr_idx), ("val", va_idx)):
+        _require_every_class(labels[idx], class_names, f"{where}: the carved {part} split",
+                             "Some patients have images of several classes; add images of more patients.")
+    return tr_idx, va_idx
 
 
 # --------------------------------------------------------------------------------------------------
@@ -576,44 +693,99 @@ def _load_medmnist(
         raise DataError(f"{path} is not a readable .npz file ({exc}); delete it and download again") from exc
     n_cols = len(class_names)
     col_idx = _label_columns(labels, class_names, flag) if labels is not None else None
-    out = {}
-    with npz:
+    raw: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    with npz:  # check all three splits before any resizing
         for split in SPLITS:
             ik, lk = f"{split}_images", f"{split}_labels"
             for key in (ik, lk):
                 if key not in npz.files:
                     raise DataError(f"{path} lacks the key {key!r} (it has {sorted(npz.files)}); "
                                     "it is not a MedMNIST file: use the official .npz")
-            images, y = npz[ik], npz[lk]
-            if images.ndim == 4 and images.shape[-1] == 1:
-                images = images[..., 0]
-            if images.ndim != 3 or images.shape[1] != images.shape[2]:
-                raise DataError(f"{path}: {ik!r} has shape {images.shape}; expected (N, S, S) gray images")
-            if y.ndim == 1 and n_cols == 1:
-                y = y[:, None]
-            if y.ndim != 2 or y.shape[1] != (1 if not multi_label else n_cols) or len(y) != len(images):
-                want = f"({len(images)}, {1 if not multi_label else n_cols})"
-                raise DataError(f"{path}: {lk!r} has shape {y.shape}; expected {want} for {flag}")
-            file_size = images.shape[1]
-            images = images.astype(np.uint8, copy=False)
-            note = ""
-            if file_size != image_size:
-                images = np.stack([cv2.resize(im, (image_size, image_size), interpolation=cv2.INTER_AREA)
-                                   for im in images]) if len(images) else images.reshape(0, image_size, image_size)
-                note = f"; resized {file_size}->{image_size} px with cv2.INTER_AREA"
-            if multi_label:
-                y = y.astype(np.uint8)
-                names = class_names
-                if col_idx is not None:
-                    y, names = y[:, col_idx], tuple(class_names[i] for i in col_idx)
-            else:
-                y, names = y[:, 0].astype(np.int64), class_names
-            out[split] = Dataset(
-                name=flag, split=split, images=np.ascontiguousarray(images), labels=y, class_names=names,
-                source=(f"{url} -> {path}" if url else str(path)) + f" (MedMNIST+ {flag}, {check}{note})",
-                multi_label=multi_label, image_size=image_size,
-            )
+            raw[split] = (_npz_array(npz, ik, path), _npz_array(npz, lk, path))
+    for split, (images, y) in raw.items():
+        ik, lk = f"{split}_images", f"{split}_labels"
+        if images.ndim == 4 and images.shape[-1] == 1:
+            images = images[..., 0]
+        if images.ndim != 3 or images.shape[1] != images.shape[2]:
+            raise DataError(f"{path}: {ik!r} has shape {images.shape}; expected (N, S, S) gray images")
+        _check_npz_images(images, ik, path)
+        if y.ndim == 1 and n_cols == 1:
+            y = y[:, None]
+        if y.ndim != 2 or y.shape[1] != (1 if not multi_label else n_cols) or len(y) != len(images):
+            want = f"({len(images)}, {1 if not multi_label else n_cols})"
+            raise DataError(f"{path}: {lk!r} has shape {y.shape}; expected {want} for {flag}")
+        _check_npz_labels(y, lk, path, flag, class_names, multi_label)
+        if not multi_label:
+            _require_every_class(y[:, 0], class_names, f"{path}: split {split!r} ({lk!r})",
+                                 "Use the official MedMNIST file, or re-split the data so that every split "
+                                 "holds both classes.")
+        raw[split] = (images, y)
+    out = {}
+    for split, (images, y) in raw.items():
+        file_size = images.shape[1]
+        note = ""
+        if file_size != image_size:
+            images = np.stack([cv2.resize(im, (image_size, image_size), interpolation=cv2.INTER_AREA)
+                               for im in images]) if len(images) else images.reshape(0, image_size, image_size)
+            note = f"; resized {file_size}->{image_size} px with cv2.INTER_AREA"
+        if multi_label:
+            y = y.astype(np.uint8)
+            names = class_names
+            if col_idx is not None:
+                y, names = y[:, col_idx], tuple(class_names[i] for i in col_idx)
+        else:
+            y, names = y[:, 0].astype(np.int64), class_names
+        out[split] = Dataset(
+            name=flag, split=split, images=np.ascontiguousarray(images), labels=y, class_names=names,
+            source=(f"{url} -> {path}" if url else str(path)) + f" (MedMNIST+ {flag}, {check}{note})",
+            multi_label=multi_label, image_size=image_size,
+        )
     return out
+
+
+def _npz_array(npz: Any, key: str, path: Path) -> np.ndarray:
+    try:
+        return npz[key]
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise DataError(f"{path}: {key!r} is an object array, which only loads with allow_pickle=True "
+                            "(unpickling can run code, so it is not done). Re-save the file with numeric "
+                            "arrays (uint8 images, integer labels), or use the official MedMNIST file.") from exc
+        raise DataError(f"{path}: {key!r} cannot be read ({exc}); delete the file and download it again") from exc
+    except Exception as exc:  # a damaged zip member
+        raise DataError(f"{path}: {key!r} cannot be read ({type(exc).__name__}: {exc}); delete the file and "
+                        "download it again") from exc
+
+
+def _check_npz_images(images: np.ndarray, key: str, path: Path) -> None:
+    """MedMNIST images are uint8 in 0-255; anything else would be wrapped or zeroed by a uint8 cast."""
+    if images.dtype == np.uint8:
+        return
+    if images.size and np.issubdtype(images.dtype, np.number):
+        lo, hi = float(np.nanmin(images)), float(np.nanmax(images))
+        values = f"{images.dtype} values in [{lo:g}, {hi:g}]"
+    else:
+        values = f"{images.dtype} values"
+    hint = ("for images scaled to [0, 1], np.rint(x * 255).astype(np.uint8)"
+            if np.issubdtype(images.dtype, np.floating) else "np.clip(x, 0, 255).astype(np.uint8) once the "
+            "values are known to be 0-255 intensities")
+    raise DataError(f"{path}: {key!r} holds {values}; MedMNIST images must be uint8 in 0-255 (a cast would "
+                    f"silently wrap or zero them). Re-save them as uint8 ({hint}), or use the official file.")
+
+
+def _check_npz_labels(y: np.ndarray, key: str, path: Path, flag: str, class_names: tuple[str, ...],
+                      multi_label: bool) -> None:
+    """Binary labels are 0/1 class ids; multi-label labels are 0/1 per finding column."""
+    ok = np.isin(y, (0, 1)) if np.issubdtype(y.dtype, np.number) or y.dtype == bool else np.zeros(y.shape, bool)
+    if ok.all():
+        return
+    rows = np.flatnonzero(~ok.all(axis=1) if ok.ndim == 2 else ~ok)
+    bad = np.unique(y[~ok])[:5].tolist()
+    want = (f"0 or 1 in each of the {len(class_names)} finding columns (multi-hot)" if multi_label else
+            f"0 ({class_names[0]}) or 1 ({class_names[1]})")
+    raise DataError(f"{path}: {key!r} holds the values {bad} (first in row {int(rows[0])}, {len(rows)} "
+                    f"row{'s' if len(rows) > 1 else ''} in all); {flag} labels must be {want}. This file is "
+                    f"not a {flag} file: use the official one, or map its labels to 0/1 and re-save it.")
 
 
 #: PneumoniaMNIST: official splits; ``verify`` checks the md5 of a local file with a standard name.
@@ -658,7 +830,9 @@ def _list_images(folder: Path) -> list[Path]:
     return files
 
 
-def _scan_split(root: Path, split: str, class_names: tuple[str, ...]) -> tuple[list[Path], list[int]]:
+def _scan_split(
+    root: Path, split: str, class_names: tuple[str, ...], *, require_every_class: bool = True,
+) -> tuple[list[Path], list[int]]:
     folder = root / split
     paths: list[Path] = []
     labels: list[int] = []
@@ -672,7 +846,27 @@ def _scan_split(root: Path, split: str, class_names: tuple[str, ...]) -> tuple[l
     if not paths:
         raise DataError(f"split folder {folder} holds no images in {', '.join(class_names)}. "
                         f"Expected the Kaggle layout {KAGGLE_LAYOUT}.")
+    if require_every_class:
+        _check_class_folders(folder, labels, class_names)
     return paths, labels
+
+
+def _check_class_folders(folder: Path, labels: Sequence[int], class_names: tuple[str, ...]) -> None:
+    for k in _missing_classes(labels, len(class_names)):
+        cdir = folder / class_names[k]
+        raise DataError(f"class folder {cdir} holds no images ({', '.join(sorted(IMAGE_EXTENSIONS))}): the "
+                        f"{folder.name} split needs images of every class ({', '.join(class_names)}). Put the "
+                        f"images back (re-extract the archive), or use the Kaggle layout {KAGGLE_LAYOUT}.")
+
+
+def _kaggle_patients(paths: Sequence[Path]) -> tuple[np.ndarray | None, str]:
+    """Per-image patient ids parsed from the file names, or (None, why) when any name carries none."""
+    ids = [patient_id_from_filename(p) for p in paths]
+    unknown = [p for p, i in zip(paths, ids, strict=True) if i is None]
+    if unknown:
+        return None, (f"{len(unknown)} of {len(paths)} file names carry no patient id, e.g. {unknown[0].name}; "
+                      "names like person1_virus_6.jpeg, IM-0115-0001.jpeg or 00000001_000.png do")
+    return np.asarray(ids, dtype=str), f"{len(set(ids))} patients"
 
 
 def _load_kaggle(
@@ -685,9 +879,12 @@ def _load_kaggle(
     min_val: int = 100,
     workers: int | None = None,
 ) -> dict[str, Dataset]:
-    """Kaggle "Chest X-Ray Images (Pneumonia)"; a val split under ``min_val`` images is re-carved."""
-    from sklearn.model_selection import train_test_split
+    """Kaggle "Chest X-Ray Images (Pneumonia)"; a val split under ``min_val`` images is re-carved.
 
+    The carving keeps each patient (parsed from the file names with :func:`patient_id_from_filename`)
+    on one side, stratified by class and seeded; when some file name carries no patient id it falls
+    back to single images, and ``Dataset.source`` says which was done. Every split holds every class.
+    """
     if data_path is None:
         if not download:
             raise DataError(
@@ -715,36 +912,47 @@ def _load_kaggle(
             raise DataError(f"missing split folder {root / split}. Expected the Kaggle layout {KAGGLE_LAYOUT}.")
         found[split] = _scan_split(root, split, classes)
     note = ""
-    if (root / "val").is_dir():
-        found["val"] = _scan_split(root, "val", classes)
+    if (root / "val").is_dir():  # a too-small val is merged into train below, so it may lack a class
+        found["val"] = _scan_split(root, "val", classes, require_every_class=False)
     n_val = len(found["val"][0]) if "val" in found else 0
-    if n_val < min_val:
+    if "val" in found and n_val >= min_val:
+        _check_class_folders(root / "val", found["val"][1], classes)
+    else:
         tr_paths, tr_labels = found["train"]
         if "val" in found:
             tr_paths, tr_labels = tr_paths + found["val"][0], tr_labels + found["val"][1]
-        idx = np.arange(len(tr_paths))
-        y = np.asarray(tr_labels)
-        try:
-            # at least one image per class in val, as many as val_fraction asks for otherwise
-            n_carve = max(int(np.ceil(val_fraction * len(idx))), len(np.unique(y)))
-            tr_idx, va_idx = train_test_split(idx, test_size=n_carve, stratify=y, random_state=seed)
-        except ValueError as exc:
-            raise DataError(f"{root / 'train'}: cannot carve a stratified val split of {val_fraction} "
-                            f"from {len(idx)} images ({exc})") from exc
-        tr_idx, va_idx = np.sort(tr_idx), np.sort(va_idx)
+        y = np.asarray(tr_labels, dtype=np.int64)
+        pool_ids, how = _kaggle_patients(tr_paths)
+        # at least one image per class in val, as many as val_fraction asks for otherwise
+        n_carve = max(int(np.ceil(val_fraction * len(y))), len(classes))
+        groups = pool_ids if pool_ids is not None else np.arange(len(y))
+        where = f"{root / 'train'}" + (f" + {root / 'val'}" if "val" in found else "")
+        tr_idx, va_idx = _carve_val(y, groups, n_carve, seed, classes, where)
         found["train"] = ([tr_paths[i] for i in tr_idx], [tr_labels[i] for i in tr_idx])
         found["val"] = ([tr_paths[i] for i in va_idx], [tr_labels[i] for i in va_idx])
+        if pool_ids is not None:
+            by = (f"patient-wise (val_fraction={val_fraction:g}: {len(set(pool_ids[va_idx].tolist()))} of the "
+                  f"{how} named in the file names, each patient on one side; stratified by class, seed={seed})")
+        else:
+            by = f"image-wise (val_fraction={val_fraction:g}; stratified by class, seed={seed}; {how})"
         why = f"the val folder has only {n_val} images (< min_val={min_val})" if n_val else "there is no val folder"
         merged = f", its {n_val} images merged into train first" if n_val else ""
-        note = (f"; val carved from train ({val_fraction:g}, stratified, seed={seed}) because {why}{merged}")
+        note = f"; val carved from train {by} because {why}{merged}"
+    patients = {split: _kaggle_patients(found[split][0])[0] for split in SPLITS}
+    if all(ids is not None for ids in patients.values()):
+        ids_note = "; patient ids from the file names"
+    else:
+        patients = dict.fromkeys(SPLITS)
+        ids_note = "; no patient ids (some file names carry none)"
     out = {}
     for split in SPLITS:
         paths, labels = found[split]
         images, sizes = _read_many(paths, image_size, workers)
         out[split] = Dataset(
             name="kaggle_pneumonia", split=split, images=images, labels=np.asarray(labels, dtype=np.int64),
-            class_names=classes, source=f"{root} (Kaggle chest_xray layout{note})", multi_label=False,
+            class_names=classes, source=f"{root} (Kaggle chest_xray layout{ids_note}{note})", multi_label=False,
             image_size=image_size, paths=tuple(str(p) for p in paths), original_sizes=sizes,
+            patient_ids=patients[split],
         )
     return out
 
@@ -777,6 +985,31 @@ def _group_split(groups: np.ndarray, fraction: float, seed: int, where: str) -> 
     return np.sort(keep), np.sort(held)
 
 
+def _check_nih_table(table: pd.DataFrame, csv: Path) -> pd.DataFrame:
+    """Drop blank lines; raise naming the line for an empty image name or findings cell or a bad patient id."""
+    import pandas as pd
+
+    table = table.loc[~table.isna().all(axis=1)]
+
+    def fail(i: int, problem: str, fix: str) -> None:
+        name = table.at[i, "Image Index"]
+        image = f" (image {name!r})" if isinstance(name, str) and name.strip() else ""
+        raise DataError(f"{csv}, line {i + 2}{image}: {problem}. {fix}, or use the original Data_Entry_2017.csv")
+
+    names = table["Image Index"].astype("string").str.strip()
+    for i in table.index[names.isna() | (names == "")][:1]:
+        fail(i, "the 'Image Index' cell is empty", "Write the image file name there")
+    findings = table["Finding Labels"].astype("string").str.strip()
+    for i in table.index[findings.isna() | (findings == "")][:1]:
+        fail(i, "the 'Finding Labels' cell is empty", "Write the findings separated by '|', or 'No Finding'")
+    pid = table["Patient ID"].astype("string").str.strip()
+    for i in table.index[~pid.fillna("").str.fullmatch(r"\d+")][:1]:
+        value = table.at[i, "Patient ID"]
+        fail(i, f"'Patient ID' is {'empty' if pd.isna(value) else repr(value)}, not a whole number",
+             "Write the patient's number there (the first 8 digits of the image name)")
+    return table.reset_index(drop=True)
+
+
 def _load_nih(
     image_size: int,
     *,
@@ -798,11 +1031,16 @@ def _load_nih(
     csv = root / "Data_Entry_2017.csv"
     if not csv.is_file():
         raise DataError(f"{csv} not found: data_path must hold Data_Entry_2017.csv and images_*/images/*.png")
-    table = pd.read_csv(csv)
+    try:  # blank lines kept, so that row i is line i + 2 of the file
+        table = pd.read_csv(csv, skip_blank_lines=False, dtype={"Patient ID": str, "Finding Labels": str})
+    except Exception as exc:
+        raise DataError(f"{csv} is not a readable CSV file ({type(exc).__name__}: {exc}); "
+                        "use the original Data_Entry_2017.csv") from exc
     missing = [c for c in NIH_REQUIRED_COLUMNS if c not in table.columns]
     if missing:
         raise DataError(f"{csv} lacks the columns {missing} (it has {list(table.columns)}); "
                         "use the original Data_Entry_2017.csv")
+    table = _check_nih_table(table, csv)
     index = _nih_image_index(root)
     n_rows = len(table)
     present = table["Image Index"].map(lambda n: n in index).to_numpy(bool)
@@ -824,7 +1062,7 @@ def _load_nih(
     if labels is not None:
         idx = _label_columns(labels, NIH_LABELS, "nih")
         y, names = y[:, idx], tuple(NIH_LABELS[i] for i in idx)
-    patients = table["Patient ID"].to_numpy(np.int64)
+    patients = table["Patient ID"].astype(np.int64).to_numpy()
     files = table["Image Index"].to_numpy(str)
     test_list, tv_list = root / "test_list.txt", root / "train_val_list.txt"
     if use_official_lists and test_list.is_file():
@@ -855,7 +1093,8 @@ def _load_nih(
         paths = tuple(str(index[f]) for f in files[rows])
         out[split] = Dataset(
             name="nih", split=split, images=LazyImages(paths, image_size), labels=y[rows], class_names=names,
-            source=source, multi_label=True, image_size=image_size, paths=paths, groups=patients[rows],
+            source=source, multi_label=True, image_size=image_size, paths=paths,
+            patient_ids=np.asarray([f"{p:08d}" for p in patients[rows]], dtype=str),
         )
     return out
 
@@ -905,6 +1144,7 @@ def load_splits(
 
     ``options`` are source-specific (e.g. ``n_train`` for phantom, ``verify`` for MedMNIST,
     ``min_val`` for kaggle_pneumonia, ``labels`` for nih/chestmnist); unknown ones raise DataError.
+    Every split of a single-label data set holds every class, or DataError names the split.
     """
     info = _info(name)
     image_size = int(image_size)
@@ -917,5 +1157,10 @@ def load_splits(
     unknown = [k for k in options if k not in accepted]
     if unknown:
         raise DataError(f"{name}: unknown options {unknown}; it accepts {accepted}")
-    return info.loader(image_size, data_path=data_path, download=download, seed=seed,
-                       val_fraction=val_fraction, **options)
+    splits = info.loader(image_size, data_path=data_path, download=download, seed=seed,
+                         val_fraction=val_fraction, **options)
+    for split, ds in splits.items():  # the loaders check their inputs; this holds for every source
+        if not ds.multi_label:
+            _require_every_class(ds.labels, ds.class_names, f"{name} split {split!r} ({ds.source})",
+                                 f"Change the {name} options so that each split gets images of every class.")
+    return splits

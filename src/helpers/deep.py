@@ -1,11 +1,11 @@
-"""Notebook 05's grid: CNN / DenseNet121 x oversampling strategy x seed on pixels.
+"""Chapter 5's grid: CNN / DenseNet121 x oversampling strategy x seed on pixels.
 
-:func:`run_deep_grid` trains every (model, strategy, seed), scores val and test, saves the scores
-(``experiments.scores_path``: ``<results folder>/scores/nb05_<dataset>_<size>px_<model>_<strategy>_seed<seed>.npz``
-with ``y_test``/``score_test``/``y_val``/``score_val`` and the aliases ``y_true``/``y_score`` for
-test) and appends one row per run to the shared results table. Runs already in the table are
-skipped, and a run interrupted mid-training resumes at its next epoch
-(:func:`helpers.classifiers.fit_classifier`). Run folders::
+:func:`run_deep_grid` trains every (model, strategy, seed), scores val and test and records each run
+through :class:`helpers.results.ResultsTable` (one row, the scores, a fingerprint of the training,
+val and test images, the synthetic images a strategy adds, the model settings and the seed). A run
+is skipped only when its recorded fingerprint matches; a run interrupted mid-training resumes at
+its next epoch (:func:`helpers.classifiers.fit_classifier`, which checks the same fingerprint).
+Run folders::
 
     run_dir/deep/<model>_<strategy>_seed<seed>/             one run (history.csv, best.weights.h5, ...)
     run_dir/deep/<model>_gan_weighted_w<w>_seed<seed>/      gan_weighted runs, one per weight tried
@@ -22,19 +22,21 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from helpers import artifacts, metrics, oversample
+from helpers import artifacts, metrics, oversample, provenance
 from helpers.images import image_hashes
+from helpers.results import ResultsTable
+from helpers.strategies import GAN_STRATEGIES, PIXEL_STRATEGIES, check_strategies
 
 __all__ = [
     "NOTEBOOK",
     "DEEP_MODELS",
-    "DEEP_STRATEGIES",
     "run_deep_grid",
     "load_histories",
     "run_folder_name",
@@ -42,53 +44,15 @@ __all__ = [
 
 NOTEBOOK = "05"
 DEEP_MODELS: tuple[str, ...] = ("cnn", "densenet121")
-DEEP_STRATEGIES: tuple[str, ...] = (
-    "none", "class_weight", "random", "classical_aug", "gan", "gan_filtered", "gan_weighted", "gan_aug",
-)
 _RESERVED = ("notebook", "classifier", "strategy", "seed", "features", "model_weights", "input_size",
              *metrics.METRIC_COLUMNS, "n_train", "n_synthetic", "synthetic_weight",
              "synthetic_keep_fraction", "weight_selection", "epochs_run", "best_epoch", "best_val_auc",
-             "fit_seconds", "seconds_per_epoch", "run_folder")
+             "fit_seconds", "seconds_per_epoch", "run_folder", "fingerprint")
 
 
 # --------------------------------------------------------------------------------------------------
 # Bookkeeping
 # --------------------------------------------------------------------------------------------------
-
-
-def _norm(value: Any) -> str:
-    """Normalise a key cell: ``5``, ``5.0`` and ``"05"`` all read ``"5"``; other text as is."""
-    text = str(value).strip()
-    if re.fullmatch(r"[+-]?\d+(\.0*)?", text):
-        return str(int(float(text)))
-    return text
-
-
-def _key(dataset: Any, image_size: Any, classifier: Any, strategy: Any, seed: Any) -> tuple:
-    return (_norm(NOTEBOOK), _norm(dataset), _norm(image_size), _norm(classifier), _norm(strategy),
-            _norm(seed))
-
-
-def _done_keys(results_path: Path) -> set[tuple]:
-    cols = ["notebook", "dataset", "image_size", "classifier", "strategy", "seed"]
-    if not results_path.exists():
-        return set()
-    table = pd.read_csv(results_path, dtype=str)
-    if table.empty or not set(cols) <= set(table.columns):
-        return set()
-    return {tuple(_norm(v) for v in vals) for vals in table[cols].itertuples(index=False, name=None)}
-
-
-def _grid_rows(results_path: Path, keys: set[tuple]) -> pd.DataFrame:
-    if not results_path.exists():
-        return pd.DataFrame()
-    table = pd.read_csv(results_path)
-    if table.empty:
-        return table
-    cols = ["notebook", "dataset", "image_size", "classifier", "strategy", "seed"]
-    mask = [tuple(_norm(v) for v in vals) in keys
-            for vals in table[cols].astype(str).itertuples(index=False, name=None)]
-    return table[np.asarray(mask, dtype=bool)].reset_index(drop=True)
 
 
 def run_folder_name(model: str, strategy: str, seed: int, synthetic_weight: float | None = None) -> str:
@@ -131,13 +95,47 @@ def _binary_split(splits: Mapping[str, Any], name: str) -> tuple[np.ndarray, np.
 # --------------------------------------------------------------------------------------------------
 
 
+@dataclass
 class _Grid:
     """State shared by the runs of one :func:`run_deep_grid` call."""
 
-    def __init__(self, **kw: Any) -> None:
-        self.__dict__.update(kw)
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    synthetic_images: np.ndarray | None
+    synthetic_class: int | None
+    keep_mask: np.ndarray | None
+    epochs: dict[str, int]
+    batch_size: int
+    patience: int | None
+    max_steps_per_epoch: int | None
+    densenet_input_size: int
+    densenet_weights: str | None
+    deep_dir: Path
+    seeds: list[int]
+    gan_weight_grid: tuple[float, ...]
+    inputs: dict[str, Any]  # fingerprint of the data every run sees (train/val/test digests, base)
+    verbose: int = 0
+    densenet_weights_now: str | None = field(init=False)
+    densenet_description: str | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
         self.densenet_weights_now = self.densenet_weights
-        self.densenet_description: str | None = None
+
+    def fingerprint(self, model_name: str, strategy: str, seed: int, synthetic_weight: float) -> dict[str, Any]:
+        """Everything that shapes one run (the results row and the run folder carry it)."""
+        fp = {**self.inputs, "classifier": model_name, "strategy": strategy, "seed": int(seed),
+              "epochs": int(self.epochs[model_name]), "batch_size": self.batch_size,
+              "patience": self.patience, "max_steps_per_epoch": self.max_steps_per_epoch}
+        if model_name == "densenet121":
+            fp.update(densenet_input_size=self.densenet_input_size, densenet_weights=self.densenet_weights)
+        if strategy in GAN_STRATEGIES:
+            fp["synthetic_digest"] = provenance.array_digest(self.synthetic_images, self.synthetic_class)
+            fp["synthetic_weight"] = float(synthetic_weight)
+            if strategy == "gan_filtered":
+                fp["synthetic_keep_digest"] = provenance.array_digest(self.keep_mask)
+        return fp
 
     def build(self, model_name: str) -> tuple[Any, str, int]:
         from helpers import classifiers
@@ -156,7 +154,7 @@ class _Grid:
 
     def train_set(self, strategy: str, seed: int, synthetic_weight: float) -> oversample.TrainSet:
         kw: dict[str, Any] = {}
-        if strategy in oversample.GAN_STRATEGIES:
+        if strategy in GAN_STRATEGIES:
             kw = dict(synthetic_x=self.synthetic_images, synthetic_class=self.synthetic_class,
                       synthetic_weight=synthetic_weight, synthetic_keep=self.keep_mask)
         ts = oversample.prepare_training_set(strategy, self.x_train, self.y_train, seed=seed, **kw)
@@ -180,13 +178,14 @@ class _Grid:
         folder_name = run_folder_name(model_name, strategy, seed, synthetic_weight)
         folder = self.deep_dir / folder_name
         info = {"model": model_name, "strategy": strategy, "seed": int(seed),
-                "synthetic_weight": float(synthetic_weight) if strategy in oversample.GAN_STRATEGIES else None,
+                "synthetic_weight": float(synthetic_weight) if strategy in GAN_STRATEGIES else None,
                 "role": role, "model_weights": description}
         artifacts.save_json(folder / "run.json", info)
         model, history, fit_seconds = classifiers.fit_classifier(
             model, ts, self.x_val, self.y_val, epochs=int(self.epochs[model_name]),
             batch_size=self.batch_size, seed=seed, patience=self.patience, run_dir=folder,
             max_steps_per_epoch=self.max_steps_per_epoch, verbose=self.verbose,
+            fingerprint=self.fingerprint(model_name, strategy, seed, synthetic_weight),
         )
         done = artifacts.load_json(folder / "done.json")
         return {"model": model, "train": ts, "history": history, "fit_seconds": float(fit_seconds),
@@ -198,9 +197,10 @@ class _Grid:
         seed = int(self.seeds[0])
         grid = [float(w) for w in self.gan_weight_grid]
         path = self.deep_dir / f"{model_name}_gan_weighted_selection.json"
+        fp_id = provenance.fingerprint_id(self.fingerprint(model_name, "gan_weighted", seed, 0.0))
         if path.exists():
             saved = artifacts.load_json(path)
-            if saved.get("grid") == grid and saved.get("seed") == seed:
+            if saved.get("grid") == grid and saved.get("seed") == seed and saved.get("fingerprint") == fp_id:
                 return float(saved["chosen"]), str(saved["summary"])
         aucs: dict[str, float] = {}
         for w in grid:
@@ -213,7 +213,7 @@ class _Grid:
         chosen = float(max(finite, key=lambda k: (finite[k], -grid.index(float(k)))))
         summary = "; ".join(f"w={k}: val AUC {v:.4f}" for k, v in aucs.items())
         artifacts.save_json(path, {"grid": grid, "seed": seed, "val_auc": aucs, "chosen": chosen,
-                                   "summary": summary})
+                                   "summary": summary, "fingerprint": fp_id})
         print(f"{model_name:11s} gan_weighted: synthetic weight {chosen:g} chosen on val ({summary})")
         return chosen, summary
 
@@ -234,13 +234,13 @@ def run_deep_grid(
     densenet_input_size: int,
     densenet_weights: str | None,
     run_dir: str | Path,
-    results_path: str | Path,
     context: Mapping[str, Any],
+    provenance_base: Mapping[str, Any] | None = None,
     gan_weight_grid: Sequence[float] = (0.25, 0.5, 1.0),
     filter_keep_fraction: float = 0.5,
     verbose: int = 0,
 ) -> pd.DataFrame:
-    """Train models x strategies x seeds on pixels; append one results row per run; return the grid's rows.
+    """Train models x strategies x seeds on pixels; record one results row per run; return the grid's rows.
 
     ``splits``: ``helpers.data.Dataset`` train/val/test with binary labels. ``synthetic_images``:
     uint8 fakes of class ``synthetic_class`` (needed by the ``gan*`` strategies).
@@ -249,16 +249,15 @@ def run_deep_grid(
     only). ``gan_weighted`` picks its synthetic-sample weight from ``gan_weight_grid`` by val AUC
     with the first seed, once per model, and reuses it for every seed (the first seed's run is
     the selection run itself). ``epochs`` maps model name -> epoch budget. ``context`` columns
-    (e.g. run id, profile) go into every row; ``dataset``/``image_size`` default to the splits'.
+    (e.g. profile) go into every row; ``dataset``/``image_size`` default to the splits'.
+    ``provenance_base`` (e.g. ``{"data": cfg.data_id}``) joins every run's fingerprint.
     """
-    models, strategies, seeds = list(models), list(strategies), [int(s) for s in seeds]
+    models, seeds = list(models), [int(s) for s in seeds]
     unknown = [m for m in models if m not in DEEP_MODELS]
     if unknown:
         raise ValueError(f"unknown models {unknown}; choose from {list(DEEP_MODELS)}")
-    bad = [s for s in strategies if s not in DEEP_STRATEGIES]
-    if bad:
-        raise ValueError(f"strategies {bad} do not run on pixels; choose from {list(DEEP_STRATEGIES)} "
-                         "(SMOTE/ADASYN are feature-space methods: notebook 04)")
+    strategies = list(check_strategies(strategies, PIXEL_STRATEGIES, "run_deep_grid strategies "
+                                       "(SMOTE/ADASYN are feature-space methods: chapter 4)"))
     if not seeds:
         raise ValueError("seeds must name at least one seed")
     missing_epochs = [m for m in models if m not in epochs]
@@ -270,7 +269,7 @@ def run_deep_grid(
     if len(np.unique(y_val)) < 2:
         raise ValueError("val holds a single class: early stopping on val ROC-AUC needs both")
 
-    needs_fakes = [s for s in strategies if s in oversample.GAN_STRATEGIES]
+    needs_fakes = [s for s in strategies if s in GAN_STRATEGIES]
     fakes = None
     keep_mask = None
     if needs_fakes:
@@ -299,50 +298,48 @@ def run_deep_grid(
         raise ValueError(f"context keys {clash} are filled in by the grid; drop them from context")
     ctx.setdefault("dataset", getattr(splits["train"], "name", "unknown"))
     ctx.setdefault("image_size", int(x_train.shape[1]))
-    results_path = Path(results_path)
+    table = ResultsTable(run_dir)
     deep_dir = Path(run_dir) / "deep"
     deep_dir.mkdir(parents=True, exist_ok=True)
+    inputs = {**dict(provenance_base or {}),
+              "train_digest": provenance.array_digest(x_train, y_train),
+              "val_digest": provenance.array_digest(x_val, y_val),
+              "test_digest": provenance.array_digest(x_test, y_test)}
     grid = _Grid(
         x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val, synthetic_images=fakes,
         synthetic_class=synthetic_class, keep_mask=keep_mask, epochs=dict(epochs),
         batch_size=int(batch_size), patience=patience, max_steps_per_epoch=max_steps_per_epoch,
         densenet_input_size=int(densenet_input_size), densenet_weights=densenet_weights,
-        deep_dir=deep_dir, seeds=seeds, gan_weight_grid=tuple(gan_weight_grid), verbose=verbose,
+        deep_dir=deep_dir, seeds=seeds, gan_weight_grid=tuple(gan_weight_grid), inputs=inputs,
+        verbose=verbose,
     )
     from helpers.classifiers import predict_scores
-    from helpers.experiments import scores_path
 
-    grid_keys = {_key(ctx["dataset"], ctx["image_size"], m, s, seed)
-                 for m in models for s in strategies for seed in seeds}
+    keys = [(NOTEBOOK, m, s, seed) for m in models for s in strategies for seed in seeds]
     for model_name in models:
         for strategy in strategies:
-            todo = [s for s in seeds if _key(ctx["dataset"], ctx["image_size"], model_name, strategy, s)
-                    not in _done_keys(results_path)]
-            if not todo:
-                continue
+            done = table.read()
+            todo = []
             weight, selection = 1.0, None
             if strategy == "gan_weighted":
                 weight, selection = grid.select_weight(model_name)
-            for seed in todo:
+            for seed in seeds:
+                fp = grid.fingerprint(model_name, strategy, seed, weight)
+                if not table.is_done(NOTEBOOK, model_name, strategy, seed, fingerprint=fp, table=done):
+                    todo.append((seed, fp))
+            for seed, fp in todo:
                 run = grid.fit(model_name, strategy, seed, weight, role="grid")
                 model, ts = run["model"], run["train"]
                 val_scores = predict_scores(model, x_val)
                 test_scores = predict_scores(model, x_test)
-                artifacts.save_npz(
-                    scores_path(results_path.parent, NOTEBOOK, ctx["dataset"], ctx["image_size"],
-                                model_name, strategy, seed),
-                    y_test=y_test, score_test=test_scores, y_val=y_val, score_val=val_scores,
-                    y_true=y_test, y_score=test_scores,
-                )
                 epochs_run = int(len(run["history"]))
-                row: dict[str, Any] = dict(ctx)
-                row.update(notebook=NOTEBOOK, classifier=model_name, strategy=strategy, seed=int(seed),
-                           features="pixels", model_weights=run["description"],
-                           input_size=run["input_size"])
-                row.update(metrics.classification_row(y_test, test_scores, y_score_val=val_scores,
-                                                      y_true_val=y_val))
-                is_gan = strategy in oversample.GAN_STRATEGIES
-                row.update(
+                columns: dict[str, Any] = dict(ctx)
+                columns.update(features="pixels", model_weights=run["description"],
+                               input_size=run["input_size"])
+                columns.update(metrics.classification_row(y_test, test_scores, y_score_val=val_scores,
+                                                          y_true_val=y_val))
+                is_gan = strategy in GAN_STRATEGIES
+                columns.update(
                     n_train=int(len(ts.y)), n_synthetic=int(ts.n_synthetic),
                     synthetic_weight=float(weight) if is_gan else float("nan"),
                     synthetic_keep_fraction=float(filter_keep_fraction) if strategy == "gan_filtered" else float("nan"),
@@ -352,12 +349,14 @@ def run_deep_grid(
                     seconds_per_epoch=round(run["fit_seconds"] / max(epochs_run, 1), 3),
                     run_folder=run["folder"],
                 )
-                artifacts.append_rows(results_path, [row])
+                row = table.record(notebook=NOTEBOOK, classifier=model_name, strategy=strategy, seed=seed,
+                                   fingerprint=fp, y_test=y_test, score_test=test_scores, y_val=y_val,
+                                   score_val=val_scores, columns=columns)
                 print(f"{model_name:11s} {strategy:13s} seed {seed}: test ROC-AUC {row['roc_auc']:.3f}, "
                       f"F1 {row['f1']:.3f}, NORMAL F1 {row['f1_normal']:.3f} (val AUC "
                       f"{row['val_roc_auc']:.3f}, best epoch {row['best_epoch']}/{epochs_run}, "
                       f"fit {run['fit_seconds']:.1f} s; {run['description']})")
-    return _grid_rows(results_path, grid_keys)
+    return table.rows(keys)
 
 
 def load_histories(run_dir: str | Path) -> pd.DataFrame:

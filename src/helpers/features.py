@@ -21,13 +21,11 @@ preset does: ``x * 1/(255 std) - mean/std``) -> backbone -> ``GlobalAveragePooli
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
@@ -45,6 +43,7 @@ __all__ = [
     "build_extractor",
     "load_feature_extractor",
     "extract_features",
+    "Extractor",
     "cached_features",
     "feature_extractor_cached",
     "extractor_path",
@@ -240,53 +239,40 @@ def extract_features(extractor: Any, images: Any, batch_size: int = 256) -> np.n
     return feats.reshape(len(x), -1)
 
 
-def _slug(value: Any) -> str:
-    return re.sub(r"[^A-Za-z0-9.-]+", "-", str(value)).strip("-") or "x"
+class Extractor(NamedTuple):
+    """A feature extractor, what it is (for the rows), and the fingerprint id its features are keyed by."""
 
-
-def _images_hash(images: Any) -> str:
-    arr = np.ascontiguousarray(np.asarray(images))
-    h = hashlib.sha1()
-    h.update(f"{arr.shape}|{arr.dtype}|".encode())
-    h.update(arr.tobytes())
-    return h.hexdigest()[:12]
+    model: keras.Model
+    description: str
+    fingerprint: str
 
 
 def cached_features(
     cache_dir: str | os.PathLike,
     *,
-    dataset: str,
     split: str,
-    image_size: int,
-    weights: str,
-    seed: int,
     images: Any,
-    extractor: Any,
-    tag: str = "",
+    extractor: Extractor,
     batch_size: int = 256,
 ) -> np.ndarray:
     """Features of ``images``, computed once and cached in ``cache_dir`` as an ``.npz``.
 
-    The file name holds dataset, split (``"synthetic"`` for GAN fakes), image size, weights, seed,
-    ``tag`` and a hash of the images' bytes, so changed images miss the cache. ``tag`` should name
-    anything else that changes the extractor (e.g. epochs). Written atomically.
+    The file name holds the split (``"synthetic"`` for GAN fakes), the extractor's fingerprint id and
+    a digest of the images, so other images or another extractor never hit the cache. Written
+    atomically; an unreadable cache file stops with an error naming it.
     """
     from helpers.artifacts import load_npz, save_npz
+    from helpers.provenance import array_digest
 
     arr = np.asarray(images)
-    parts = [dataset, split, f"{int(image_size)}px", weights, f"seed{int(seed)}"]
-    if tag:
-        parts.append(tag)
-    name = "_".join(_slug(p) for p in parts) + f"_{_images_hash(arr)}.npz"
-    path = Path(cache_dir) / name
+    path = Path(cache_dir) / f"{split}_{extractor.fingerprint}_{array_digest(arr)}.npz"
     if path.exists():
-        try:
-            feats = load_npz(path, keys=("features",))["features"]
-        except Exception:  # unreadable cache file: recompute
-            feats = None
-        if feats is not None and len(feats) == len(arr):
-            return feats
-    feats = extract_features(extractor, arr, batch_size=batch_size)
+        feats = load_npz(path, keys=("features",))["features"]
+        if len(feats) != len(arr):
+            raise ValueError(f"{path} holds {len(feats)} feature vectors for {len(arr)} images: delete "
+                             "it (it is a cache) and re-run.")
+        return feats
+    feats = extract_features(extractor.model, arr, batch_size=batch_size)
     save_npz(path, features=feats)
     return feats
 
@@ -303,52 +289,50 @@ def feature_extractor_cached(
     *,
     seed: int = 0,
     epochs: int = 3,
+    provenance_base: Mapping[str, Any] | None = None,
     loader: Callable[..., tuple[keras.Model, str]] | None = None,
     **kwargs: Any,
-) -> tuple[keras.Model, str]:
+) -> Extractor:
     """:func:`load_feature_extractor`, saved to / reloaded from :func:`extractor_path`.
 
-    A sidecar ``.json`` keeps the description and the settings; a file made with other settings
-    (epochs) is rebuilt. The file is keyed by the *requested* weights: an ImageNet request that fell
+    A sidecar ``.json`` keeps the description and the fingerprint: the settings (weights, input
+    size, seed, epochs) and ``provenance_base`` (the run's data id: a task-trained extractor learnt
+    from that data). A saved extractor is reused only when the fingerprint matches; otherwise a
+    :class:`helpers.provenance.ProvenanceError` names what differs. An ImageNet request that fell
     back to task training is reused as such (delete the file to retry the download).
     """
     from helpers.artifacts import atomic_write, load_json, save_json
+    from helpers.provenance import fingerprint_id, mismatch_error, normalise
 
     path = extractor_path(run_dir, weights, input_size, seed)
     meta_path = path.with_suffix(".json")
-    settings = {"weights": weights, "input_size": int(input_size), "seed": int(seed),
-                "epochs": int(epochs)}
-    if path.exists() and meta_path.exists():
-        meta = load_json(meta_path)
-        if all(meta.get(k) == v for k, v in settings.items()):
-            model = keras.models.load_model(path, compile=False)
-            print(f"reusing the feature extractor {path} ({meta['description']})")
-            return model, str(meta["description"])
+    settings = normalise({**dict(provenance_base or {}), "weights": weights, "input_size": int(input_size),
+                          "seed": int(seed), "epochs": int(epochs)})
+    fp_id = fingerprint_id(settings)
+    if path.exists() or meta_path.exists():
+        meta = load_json(meta_path, hint=f"{path} has no sidecar: delete it and re-run.")
+        saved = {k: v for k, v in meta.items() if k != "description"}
+        if normalise(saved) != settings:
+            raise mismatch_error(path, saved, settings, "feature extractor")
+        model = keras.models.load_model(path, compile=False)
+        print(f"reusing the feature extractor {path} ({meta['description']})")
+        return Extractor(model, str(meta["description"]), fp_id)
     loader = loader or load_feature_extractor
     model, description = loader(weights, input_size, seed=seed, epochs=epochs, **kwargs)
     with atomic_write(path, suffix=".keras") as tmp:
         model.save(tmp)
     save_json(meta_path, {**settings, "description": description})
-    return model, description
+    return Extractor(model, description, fp_id)
 
 
 def features_for_splits(
     cache_dir: str | os.PathLike,
-    extractor: Any,
+    extractor: Extractor,
     images_by_split: Mapping[str, Any],
-    *,
-    dataset: str,
-    image_size: int,
-    weights: str,
-    seed: int,
-    tag: str = "",
 ) -> dict[str, np.ndarray]:
     """:func:`cached_features` for several named image sets (train, val, test, synthetic) at once."""
-    return {
-        split: cached_features(cache_dir, dataset=dataset, split=split, image_size=image_size, weights=weights,
-                               seed=seed, images=images, extractor=extractor, tag=tag)
-        for split, images in images_by_split.items()
-    }
+    return {split: cached_features(cache_dir, split=split, images=images, extractor=extractor)
+            for split, images in images_by_split.items()}
 
 
 def embed_2d(groups: Mapping[str, np.ndarray], *, method: str = "pca", seed: int = 0,

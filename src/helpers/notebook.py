@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from . import config as _config
-from .artifacts import ArtifactError, load_json, save_json
+from .artifacts import load_json, save_json
 
-__all__ = ["setup", "md", "record_metrics", "read_metrics", "require"]
+__all__ = ["setup", "md", "record_metrics", "read_metrics"]
 
 
 def setup(**parameters: Any) -> _config.RunConfig:
@@ -52,14 +52,3 @@ def record_metrics(cfg: _config.RunConfig, chapter: str, **metrics: Any) -> Path
 def read_metrics(run_dir: str | Path, chapter: str) -> dict[str, Any]:
     """Read a chapter's key numbers back."""
     return load_json(Path(run_dir) / "metrics" / f"{chapter}.json", hint=f"Run notebook {chapter} first.")
-
-
-def require(path: str | Path, notebook: str) -> Path:
-    """Return ``path`` if it exists, else raise an error naming the notebook that writes it."""
-    path = Path(path)
-    if not path.exists():
-        raise ArtifactError(
-            f"{path} is missing: run notebook {notebook} first with the same profile and run_dir "
-            f"(or `python -m helpers.series --profile <profile>` to run the whole series)."
-        )
-    return path

@@ -32,8 +32,6 @@ import numpy as np
 from helpers.strategies import ALL_STRATEGIES, GAN_STRATEGIES
 
 __all__ = [
-    "GAN_STRATEGIES",
-    "ALL_STRATEGIES",
     "TrainSet",
     "StrategyNotApplicable",
     "prepare_training_set",

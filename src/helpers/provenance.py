@@ -32,6 +32,8 @@ __all__ = [
     "fingerprint_id",
     "array_digest",
     "file_digest",
+    "images_digest",
+    "data_fingerprint",
     "differences",
     "mismatch_error",
     "check",
@@ -93,6 +95,37 @@ def file_digest(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: fh.read(chunk), b""):
             h.update(block)
     return h.hexdigest()[:16]
+
+
+def images_digest(images: Any) -> str:
+    """:func:`array_digest` of an image set; a lazily read set (file paths) digests its paths and sizes."""
+    paths = getattr(images, "paths", None)
+    if paths is not None:
+        h = hashlib.sha256()
+        for p in paths:
+            try:
+                size = os.path.getsize(p)
+            except OSError:
+                size = -1
+            h.update(f"{os.path.basename(p)}:{size};".encode())
+        h.update(str(getattr(images, "image_size", "")).encode())
+        return h.hexdigest()[:16]
+    return array_digest(images)
+
+
+def data_fingerprint(splits: Mapping[str, Any], *, dataset: str, image_size: int,
+                     options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What a run's data is: name, size, loader options, and a digest of each split's pixels and labels.
+
+    The digest (not the file path) identifies the data, so moving a data file keeps the fingerprint
+    while any change to its content does not.
+    """
+    fp: dict[str, Any] = {"dataset": dataset, "image_size": int(image_size), "data_options": dict(options or {})}
+    for name in sorted(splits):
+        ds = splits[name]
+        fp[f"{name}_digest"] = array_digest(images_digest(ds.images), np.asarray(ds.labels))
+        fp[f"{name}_n"] = len(ds.labels)
+    return fp
 
 
 def differences(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:

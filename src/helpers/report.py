@@ -1,20 +1,26 @@
 """Tables and plain-language sentences built from the results file (notebooks 04, 05 and 06).
 
 Every sentence is generated from the numbers; nothing here knows what the answer "should" be.
+
+Two kinds of verdict: :func:`strategy_verdicts` reads only the results table (a t-interval over
+seeds); :func:`paired_verdicts` words :func:`helpers.metrics.paired_comparisons`, which also uses
+each run's saved test scores (bootstrap over test images, DeLong's test, Holm's adjustment), and
+``strategy_verdicts(..., load_scores=...)`` / ``gan_summary_line(..., comparisons=...)`` use it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from . import metrics
 
-__all__ = ["save_table", "accuracy_over_epochs", "confusion_from_row", "LEAD_METRICS", "comparison_table", "strategy_verdicts", "best_runs", "gan_summary_line"]
+__all__ = ["save_table", "accuracy_over_epochs", "confusion_from_row", "LEAD_METRICS", "comparison_table", "strategy_verdicts", "paired_verdicts", "best_runs", "gan_summary_line"]
 
-# Threshold-free metrics lead (val and test distributions differ: FINDINGS pitfall 2).
+# Threshold-free metrics lead (val and test distributions differ).
 LEAD_METRICS = ("roc_auc", "pr_auc", "f1", "f1_normal", "macro_f1", "balanced_accuracy", "f1_valthr", "f1_normal_valthr")
 
 
@@ -37,11 +43,22 @@ def strategy_verdicts(
     metric: str = "roc_auc",
     targets: Sequence[str] = ("gan",),
     baselines: Sequence[str] = ("none", "class_weight", "random"),
+    *,
+    load_scores: Callable[[str, str, int], Any] | None = None,
+    **paired_options: Any,
 ) -> list[str]:
     """One sentence per classifier × target × baseline: the paired difference over seeds and what it says.
 
     With one seed there is no interval; the sentence then says the difference is from a single run.
+    With ``load_scores(classifier, strategy, seed) -> (y_true, y_score)`` the sentences are
+    :func:`paired_verdicts` instead (bootstrap over test images, DeLong, Holm over all the
+    target × baseline comparisons of this call; ``paired_options`` go to
+    :func:`helpers.metrics.paired_comparisons`).
     """
+    if load_scores is not None:
+        pairs = [(t, b) for t in targets for b in baselines if t != b]
+        comparisons = metrics.paired_comparisons(results, load_scores, pairs, metric=metric, **paired_options)
+        return paired_verdicts(comparisons)
     lines = []
     for target in targets:
         for baseline in baselines:
@@ -69,6 +86,45 @@ def strategy_verdicts(
     return lines
 
 
+_METRIC_LABELS = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "pr_auc_normal": "PR-AUC (NORMAL positive)"}
+
+
+def _signed(x: float, digits: int) -> str:
+    """``+0.004`` / ``−0.004`` (a typographic minus)."""
+    return f"{x:+.{digits}f}".replace("-", "−")
+
+
+def _p_text(p: float) -> str:
+    if not np.isfinite(p):
+        return "nan"
+    if p < 0.001:
+        return "< 0.001"
+    return f"= {p:.3f}" if p < 0.01 else f"= {p:.2f}"
+
+
+def paired_verdicts(comparisons: pd.DataFrame, digits: int = 3) -> list[str]:
+    """One sentence per row of :func:`helpers.metrics.paired_comparisons`, e.g.
+
+    "cnn: gan − random = −0.004 ROC-AUC [−0.012, +0.004] over 3 seeds, DeLong p = 0.31,
+    Holm p = 0.62 (6 comparisons): no clear difference."
+
+    The interval is the bootstrap's (test images resampled, averaged over seeds); the p-value is the
+    row's ``test`` (DeLong for ROC-AUC, else the bootstrap's); the verdict uses the Holm-adjusted p.
+    """
+    lines = []
+    for _, row in comparisons.iterrows():
+        label = _METRIC_LABELS.get(row["metric"], row["metric"])
+        test = "DeLong" if row["test"] == "delong" else "bootstrap"
+        seeds = int(row["n_seeds"])
+        lines.append(
+            f"{row['classifier']}: {row['target']} − {row['baseline']} = {_signed(row['mean_diff'], digits)} "
+            f"{label} [{_signed(row['low'], digits)}, {_signed(row['high'], digits)}] over {seeds} "
+            f"seed{'s' if seeds != 1 else ''}, {test} p {_p_text(row['p_test'])}, Holm p {_p_text(row['p_holm'])} "
+            f"({int(row['n_comparisons'])} comparisons): {row['verdict']}."
+        )
+    return lines
+
+
 def best_runs(results: pd.DataFrame, metric: str = "roc_auc") -> pd.DataFrame:
     """Per classifier, the strategy with the best mean ``metric`` over seeds."""
     summary = metrics.summarise(results, by=("classifier", "strategy"), metrics=[metric])
@@ -76,8 +132,13 @@ def best_runs(results: pd.DataFrame, metric: str = "roc_auc") -> pd.DataFrame:
     return summary.loc[idx].reset_index(drop=True)
 
 
-def gan_summary_line(results: pd.DataFrame, metric: str = "roc_auc", gan_strategies: Sequence[str] = ("gan",)) -> str:
-    """How many classifiers a GAN strategy beat the best non-GAN strategy for (mean over seeds)."""
+def gan_summary_line(results: pd.DataFrame, metric: str = "roc_auc", gan_strategies: Sequence[str] = ("gan",),
+                     comparisons: pd.DataFrame | None = None) -> str:
+    """How many classifiers a GAN strategy beat the best non-GAN strategy for (mean over seeds).
+
+    With ``comparisons`` (:func:`helpers.metrics.paired_comparisons`) a second sentence counts the
+    verdicts of its rows whose target is one of ``gan_strategies``.
+    """
     summary = metrics.summarise(results, by=("classifier", "strategy"), metrics=[metric])
     col = f"{metric}_mean"
     wins, total, parts = 0, 0, []
@@ -99,7 +160,23 @@ def gan_summary_line(results: pd.DataFrame, metric: str = "roc_auc", gan_strateg
         return "No classifier has both GAN and non-GAN rows yet."
     head = (f"GAN oversampling gave the best mean {metric} for {wins} of {total} classifiers"
             + (" — it did not beat the simpler baselines." if wins == 0 else "."))
-    return head + " " + "; ".join(parts) + "."
+    return head + " " + "; ".join(parts) + "." + _paired_tally(comparisons, gan_strategies)
+
+
+def _paired_tally(comparisons: pd.DataFrame | None, gan_strategies: Sequence[str]) -> str:
+    if comparisons is None:
+        return ""
+    rows = comparisons[comparisons["target"].isin(gan_strategies)]
+    if rows.empty:
+        return " No paired test compares a GAN strategy yet."
+    counts = rows["verdict"].value_counts()
+    metric = _METRIC_LABELS.get(rows["metric"].iloc[0], rows["metric"].iloc[0])
+    return (
+        f" Paired tests on the test images ({metric}, Holm-adjusted over {int(rows['n_comparisons'].iloc[0])} "
+        f"comparisons, alpha {rows['alpha'].iloc[0]:g}): GAN better in {counts.get('better', 0)}, worse in "
+        f"{counts.get('worse', 0)}, no clear difference in {counts.get('no clear difference', 0)} "
+        f"of {len(rows)}."
+    )
 
 
 def confusion_from_row(row, suffix: str = "") -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Run-time environment: seeds and determinism, device detection, mixed precision, Colab."""
+"""Run-time environment: seeds and determinism, device detection, mixed precision, Colab, and the
+``tf.distribute`` strategy that fits the hardware (TPU, several GPUs, or the default)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ import sys
 
 import numpy as np
 
-__all__ = ["IS_COLAB", "set_seeds", "device_summary", "has_gpu", "enable_mixed_precision_if_gpu"]
+__all__ = [
+    "IS_COLAB",
+    "set_seeds",
+    "device_summary",
+    "has_gpu",
+    "enable_mixed_precision_if_gpu",
+    "enable_memory_growth",
+    "tpu_address",
+    "distribution_strategy",
+    "global_batch_size",
+]
 
 IS_COLAB = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
@@ -63,3 +74,75 @@ def enable_mixed_precision_if_gpu() -> str:
     policy = "mixed_float16" if has_gpu() else "float32"
     keras.mixed_precision.set_global_policy(policy)
     return policy
+
+
+def enable_memory_growth() -> list[str]:
+    """Let TensorFlow take GPU memory as it needs it instead of all of it at start; return the GPUs set.
+
+    Call it before anything runs on a GPU: once TensorFlow has initialised them the setting cannot
+    change, and those GPUs are left out (with a warning). Does nothing without a GPU.
+    """
+    import warnings
+
+    import tensorflow as tf
+
+    done = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+            done.append(gpu.name)
+        except (RuntimeError, ValueError) as err:  # already initialised, or virtual devices configured
+            warnings.warn(f"memory growth not set on {gpu.name}: {err}", RuntimeWarning, stacklevel=2)
+    return done
+
+
+def tpu_address() -> str | None:
+    """The TPU to connect to, or None: the ``grpc://`` address of a (legacy) Colab TPU node
+    (``COLAB_TPU_ADDR``), ``TPU_NAME``, or ``"local"`` on a TPU VM such as Colab's current TPU
+    runtimes (``TPU_ACCELERATOR_TYPE`` set, or a ``/dev/accel0`` device)."""
+    if os.environ.get("COLAB_TPU_ADDR"):
+        return "grpc://" + os.environ["COLAB_TPU_ADDR"]
+    if os.environ.get("TPU_NAME"):
+        return os.environ["TPU_NAME"]
+    if os.environ.get("TPU_ACCELERATOR_TYPE") or os.path.exists("/dev/accel0"):
+        return "local"
+    return None
+
+
+def distribution_strategy():
+    """The ``tf.distribute`` strategy for this machine; build and compile models in its ``scope()``.
+
+    * a TPU (Colab TPU runtime, :func:`tpu_address`): ``TPUStrategy`` over its cores;
+    * several GPUs: ``MirroredStrategy`` over all of them (and over several *logical* CPU devices,
+      which exist only when someone split the CPU on purpose, as the tests do);
+    * otherwise the default strategy (one device; ``scope()`` changes nothing).
+
+    A TPU that is found but cannot be initialised raises, rather than silently training on the CPU.
+    Scale the batch with :func:`global_batch_size`.
+    """
+    import tensorflow as tf
+
+    address = tpu_address()
+    if address is not None:
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=address)
+            if address != "local":
+                tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+        except Exception as err:
+            raise RuntimeError(f"a TPU was found ({address}) but could not be initialised: {err}") from err
+        return tf.distribute.TPUStrategy(resolver)
+    for kind in ("GPU", "CPU"):
+        devices = tf.config.list_logical_devices(kind)
+        if len(devices) > 1:
+            return tf.distribute.MirroredStrategy([d.name for d in devices])
+    return tf.distribute.get_strategy()
+
+
+def global_batch_size(per_replica: int, strategy=None) -> int:
+    """The batch to give ``fit``/``tf.data`` so each replica of ``strategy`` sees ``per_replica``."""
+    if strategy is None:
+        import tensorflow as tf
+
+        strategy = tf.distribute.get_strategy()
+    return int(per_replica) * int(strategy.num_replicas_in_sync)

@@ -1,84 +1,46 @@
-"""Experiment grids: train every (model, strategy, seed), score val and test, append result rows.
+"""Chapter 4's grids: Decision Tree / Random Forest / SVM on ResNet-18 features, and an ANN on pixels.
 
-Every run appends one row to the shared results table (``artifacts.append_rows``) with the context
-(dataset, image size, ...), ``notebook``, ``classifier``, ``strategy``, ``seed``, ``features``, all
-of :data:`helpers.metrics.METRIC_COLUMNS`, ``n_train``, ``n_synthetic`` and ``fit_seconds``, and
-saves its val/test scores under ``<results folder>/scores/`` for ROC curves (:func:`load_scores`).
-A run whose row is already in the table is skipped, so re-running a notebook resumes a grid.
+Every (classifier, strategy, seed) run is recorded through :class:`helpers.results.ResultsTable`:
+one row (context columns such as dataset and profile, ``notebook``, ``classifier``, ``strategy``,
+``seed``, ``features``, all of :data:`helpers.metrics.METRIC_COLUMNS`, ``n_train``, ``n_synthetic``,
+``fit_seconds``, ``fingerprint``) and the run's val/test scores. The fingerprint covers the training,
+val and test arrays, the synthetic rows a strategy adds, the strategy's settings and the seed: a
+re-run skips a run only when all of that matches, and stops with a
+:class:`helpers.provenance.ProvenanceError` when the recorded run was made from other inputs.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from helpers import artifacts, metrics, oversample
+from helpers import metrics, oversample, provenance
+from helpers.results import ResultsTable
+from helpers.strategies import (
+    FEATURE_STRATEGIES,
+    GAN_STRATEGIES,
+    PIXEL_STRATEGIES,
+    check_strategies,
+)
 
 __all__ = [
     "CLASSICAL_CLASSIFIERS",
-    "ANN_STRATEGIES",
-    "RUN_KEY",
     "run_classical_grid",
     "run_ann_grid",
     "build_ann",
     "make_classifier",
-    "load_scores",
-    "scores_path",
-    "existing_keys",
 ]
 
 CLASSICAL_CLASSIFIERS: tuple[str, ...] = ("decision_tree", "random_forest", "svm")
-#: Strategies the ANN (pixel MLP) runs; SMOTE/ADASYN are feature-space methods and are skipped.
-ANN_STRATEGIES: tuple[str, ...] = (
-    "none", "class_weight", "random", "gan", "gan_filtered", "gan_weighted", "gan_aug", "classical_aug",
-)
-#: Columns identifying one run in the results table (a re-run skips rows with the same key).
-RUN_KEY: tuple[str, ...] = ("notebook", "dataset", "image_size", "classifier", "strategy", "seed")
+NOTEBOOK = "04"
 _RESERVED = ("notebook", "classifier", "strategy", "seed", "features", *metrics.METRIC_COLUMNS,
-             "n_train", "n_synthetic", "fit_seconds")
-
-
-# ==================================================================================================
-# Shared bookkeeping (results rows, resume keys, saved scores)
-# ==================================================================================================
-def _norm_notebook(value: Any) -> str:
-    text = str(value).strip()
-    if re.fullmatch(r"\d+(\.0+)?", text):  # "04" read back from CSV as 4 / 4.0
-        return f"{int(float(text)):02d}"
-    return text
-
-
-def _norm_int(value: Any) -> Any:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    return int(f) if math.isfinite(f) and f == int(f) else str(value)
-
-
-def _key(notebook: Any, dataset: Any, image_size: Any, classifier: Any, strategy: Any,
-         seed: Any) -> tuple:
-    return (_norm_notebook(notebook), str(dataset), _norm_int(image_size), str(classifier),
-            str(strategy), _norm_int(seed))
-
-
-def existing_keys(results_path: str | os.PathLike) -> set[tuple]:
-    """Run keys (:data:`RUN_KEY`, normalised) already in the results table."""
-    path = Path(results_path)
-    if not path.exists():
-        return set()
-    table = pd.read_csv(path)
-    if not set(RUN_KEY) <= set(table.columns) or table.empty:
-        return set()
-    return {_key(*vals) for vals in table[list(RUN_KEY)].itertuples(index=False, name=None)}
+             "n_train", "n_synthetic", "fit_seconds", "fingerprint")
 
 
 def _check_context(context: Mapping[str, Any]) -> dict[str, Any]:
@@ -93,81 +55,37 @@ def _check_context(context: Mapping[str, Any]) -> dict[str, Any]:
     return ctx
 
 
-def _slug(value: Any) -> str:
-    return re.sub(r"[^A-Za-z0-9.-]+", "-", str(value)).strip("-") or "x"
+def _inputs_fingerprint(base: Mapping[str, Any], arrays: Mapping[str, tuple]) -> dict[str, Any]:
+    """``base`` (from the caller: data id, settings) + a digest of each named tuple of input arrays."""
+    fp = dict(base)
+    fp.update({f"{name}_digest": provenance.array_digest(*arr) for name, arr in arrays.items()})
+    return fp
 
 
-def scores_path(run_dir: str | os.PathLike, notebook: str, dataset: str, image_size: int,
-                classifier: str, strategy: str, seed: int) -> Path:
-    """``run_dir/scores/nb<notebook>_<dataset>_<size>px_<classifier>_<strategy>_seed<seed>.npz``."""
-    name = (f"nb{_norm_notebook(notebook)}_{_slug(dataset)}_{int(image_size)}px_{_slug(classifier)}_"
-            f"{_slug(strategy)}_seed{int(seed)}.npz")
-    return Path(run_dir) / "scores" / name
+def _run_fingerprint(inputs: Mapping[str, Any], *, classifier: str, strategy: str, seed: int,
+                     synthetic_digest: str, synthetic_weight: float, keep_digest: str,
+                     **settings: Any) -> dict[str, Any]:
+    fp = {**inputs, "classifier": classifier, "strategy": strategy, "seed": int(seed), **settings}
+    if strategy in GAN_STRATEGIES:
+        fp["synthetic_digest"] = synthetic_digest
+        if strategy == "gan_weighted":
+            fp["synthetic_weight"] = float(synthetic_weight)
+        if strategy == "gan_filtered":
+            fp["synthetic_keep_digest"] = keep_digest
+    return fp
 
 
-def load_scores(
-    run_dir: str | os.PathLike,
-    notebook: str,
-    classifier: str,
-    strategy: str,
-    seed: int,
-    *,
-    dataset: str | None = None,
-    image_size: int | None = None,
-    split: str = "test",
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(y_true, y_score)`` of one run on ``split`` ("test" or "val"), saved by the grids.
-
-    ``dataset`` / ``image_size`` pick among runs of several data sets in one run folder; they may be
-    left out when only one matches.
-    """
-    if split not in ("test", "val"):
-        raise ValueError(f"split must be 'test' or 'val', not {split!r}")
-    folder = Path(run_dir) / "scores"
-    ds = _slug(dataset) if dataset is not None else "*"
-    size = f"{int(image_size)}px" if image_size is not None else "*px"
-    pattern = (f"nb{_norm_notebook(notebook)}_{ds}_{size}_{_slug(classifier)}_{_slug(strategy)}_"
-               f"seed{int(seed)}.npz")
-    matches = sorted(folder.glob(pattern))
-    hint = f"Run notebook {_norm_notebook(notebook)} first (it saves the scores of every run)."
-    if not matches:
-        raise artifacts.ArtifactError(f"no scores {folder / pattern}. {hint}")
-    if len(matches) > 1:
-        raise ValueError(f"several runs match {pattern}: {[m.name for m in matches]}; pass dataset= "
-                         "and image_size=")
-    data = artifacts.load_npz(matches[0], keys=(f"y_{split}", f"score_{split}"), hint=hint)
-    return data[f"y_{split}"], data[f"score_{split}"]
-
-
-def _record(
-    *, results_path: Path, ctx: dict[str, Any], notebook: str, classifier: str, strategy: str,
-    seed: int, features: str, y_test: np.ndarray, test_scores: np.ndarray, y_val: np.ndarray,
-    val_scores: np.ndarray, n_train: int, n_synthetic: int, fit_seconds: float,
-) -> dict[str, Any]:
-    """Save the scores, then append the row (a row in the table implies its scores exist)."""
-    artifacts.save_npz(
-        scores_path(results_path.parent, notebook, ctx["dataset"], ctx["image_size"], classifier,
-                    strategy, seed),
-        y_test=np.asarray(y_test), score_test=np.asarray(test_scores, dtype=np.float64),
-        y_val=np.asarray(y_val), score_val=np.asarray(val_scores, dtype=np.float64),
-    )
-    row: dict[str, Any] = dict(ctx)
-    row.update(notebook=notebook, classifier=classifier, strategy=strategy, seed=int(seed),
-               features=features)
-    row.update(metrics.classification_row(y_test, test_scores, y_score_val=val_scores,
-                                          y_true_val=y_val))
-    row.update(n_train=int(n_train), n_synthetic=int(n_synthetic),
-               fit_seconds=round(float(fit_seconds), 3))
-    artifacts.append_rows(results_path, [row])
-    return row
-
-
-def _grid_rows(results_path: Path, keys: set[tuple]) -> pd.DataFrame:
-    table = pd.read_csv(results_path) if results_path.exists() else pd.DataFrame()
-    if table.empty:
-        return table
-    mask = [_key(*vals) in keys for vals in table[list(RUN_KEY)].itertuples(index=False, name=None)]
-    return table[np.asarray(mask, dtype=bool)].reset_index(drop=True)
+def _record(table: ResultsTable, *, ctx: dict[str, Any], classifier: str, strategy: str, seed: int,
+            fingerprint: dict[str, Any], features: str, y_test: np.ndarray, test_scores: np.ndarray,
+            y_val: np.ndarray, val_scores: np.ndarray, n_train: int, n_synthetic: int,
+            fit_seconds: float) -> dict[str, Any]:
+    columns: dict[str, Any] = dict(ctx)
+    columns["features"] = features
+    columns.update(metrics.classification_row(y_test, test_scores, y_score_val=val_scores, y_true_val=y_val))
+    columns.update(n_train=int(n_train), n_synthetic=int(n_synthetic), fit_seconds=round(float(fit_seconds), 3))
+    return table.record(notebook=NOTEBOOK, classifier=classifier, strategy=strategy, seed=int(seed),
+                        fingerprint=fingerprint, y_test=y_test, score_test=test_scores, y_val=y_val,
+                        score_val=val_scores, columns=columns)
 
 
 # ==================================================================================================
@@ -222,57 +140,62 @@ def run_classical_grid(
     classifiers: Sequence[str],
     strategies: Sequence[str],
     seeds: Sequence[int],
-    results_path: str | os.PathLike,
+    run_dir: str | os.PathLike,
     context: Mapping[str, Any],
     feature_note: str,
+    provenance_base: Mapping[str, Any] | None = None,
     synthetic_keep: Any = None,
     synthetic_weight: float = 1.0,
-    notebook: str = "04",
     verbose: bool = True,
 ) -> pd.DataFrame:
-    """Fit every classifier × strategy × seed on features, score val/test, append result rows.
+    """Fit every classifier × strategy × seed on features, score val/test, record result rows.
 
     Per run: :func:`helpers.oversample.prepare_training_set` on the training features only ->
     ``StandardScaler`` fitted on that (resampled) training set -> estimator from
     :func:`make_classifier` (``class_weight="balanced"`` for the ``class_weight`` strategy,
     ``sample_weight`` for ``gan_weighted``) -> scores on val and test (see :func:`_positive_scores`)
-    -> :func:`helpers.metrics.classification_row`. ``classical_aug`` needs images and is skipped
-    here with a note, as is a strategy that cannot run on the data (ADASYN on separated classes).
-    Runs already in ``results_path`` are skipped. Returns this grid's rows (old and new).
+    -> :func:`helpers.metrics.classification_row`. ``classical_aug`` / ``gan_aug`` need images and
+    are skipped here with a note, as is a strategy that cannot run on the data (ADASYN on separated
+    classes). ``provenance_base`` (e.g. ``{"data": cfg.data_id, "extractor": ...}``) joins every
+    run's fingerprint. Finished runs in ``run_dir/results.csv`` with the same fingerprint are
+    skipped. Returns this grid's rows (old and new).
     """
     from sklearn.preprocessing import StandardScaler
 
-    results_path = Path(results_path)
+    table = ResultsTable(run_dir)
     ctx = _check_context(context)
     bad = [c for c in classifiers if c not in CLASSICAL_CLASSIFIERS]
     if bad:
         hint = " ('ann' runs in run_ann_grid)" if "ann" in bad else ""
         raise ValueError(f"unknown classifiers {bad}{hint}; choose from {list(CLASSICAL_CLASSIFIERS)}")
-    unknown = [s for s in strategies if s not in oversample.ALL_STRATEGIES]
-    if unknown:
-        raise ValueError(f"unknown strategies {unknown}; choose from {list(oversample.ALL_STRATEGIES)}")
+    strategies = check_strategies(strategies, where="run_classical_grid strategies")
     xtr, ytr = np.asarray(train_feats), np.asarray(y_train).ravel()
     xva, yva = np.asarray(val_feats), np.asarray(y_val).ravel()
     xte, yte = np.asarray(test_feats), np.asarray(y_test).ravel()
     for what, arr in (("train_feats", xtr), ("val_feats", xva), ("test_feats", xte)):
         if arr.ndim != 2:
             raise ValueError(f"{what} must be 2-D features (N, D), got shape {arr.shape}")
+    inputs = _inputs_fingerprint(provenance_base or {}, {
+        "train": (xtr, ytr), "val": (xva, yva), "test": (xte, yte)})
+    syn_digest = provenance.array_digest(synthetic_feats, synthetic_class)
+    keep_digest = provenance.array_digest(synthetic_keep)
 
-    done = existing_keys(results_path)
+    done = table.read()
     grid_keys: set[tuple] = set()
-    skipped_note: set[str] = set()
     for clf_name in classifiers:
         for strategy in strategies:
-            if strategy == "classical_aug":
-                if strategy not in skipped_note and verbose:
-                    print("classical_aug: skipped for feature classifiers (augmentation acts on "
-                          "images; see the ANN and notebook 05)")
-                skipped_note.add(strategy)
+            if strategy not in FEATURE_STRATEGIES:
+                if verbose:
+                    print(f"{clf_name}: {strategy} skipped (augmentation acts on images; see the ANN "
+                          "and chapter 5)")
                 continue
             for seed in seeds:
-                key = _key(notebook, ctx["dataset"], ctx["image_size"], clf_name, strategy, seed)
-                grid_keys.add(key)
-                if key in done:
+                fp = _run_fingerprint(inputs, classifier=clf_name, strategy=strategy, seed=int(seed),
+                                      synthetic_digest=syn_digest, synthetic_weight=synthetic_weight,
+                                      keep_digest=keep_digest)
+                key = (NOTEBOOK, clf_name, strategy, int(seed))
+                if table.is_done(*key, fingerprint=fp, table=done):
+                    grid_keys.add(key)
                     continue
                 try:
                     ts = oversample.prepare_training_set(
@@ -283,8 +206,8 @@ def run_classical_grid(
                 except oversample.StrategyNotApplicable as exc:
                     if verbose:
                         print(f"{clf_name} / {strategy} / seed {seed}: skipped ({exc})")
-                    grid_keys.discard(key)
                     continue
+                grid_keys.add(key)
                 scaler = StandardScaler().fit(ts.x)
                 model = make_classifier(clf_name, int(seed),
                                         "balanced" if strategy == "class_weight" else None)
@@ -295,17 +218,16 @@ def run_classical_grid(
                 val_scores = _positive_scores(model, scaler.transform(xva))
                 test_scores = _positive_scores(model, scaler.transform(xte))
                 row = _record(
-                    results_path=results_path, ctx=ctx, notebook=notebook, classifier=clf_name,
-                    strategy=strategy, seed=int(seed), features=feature_note, y_test=yte,
-                    test_scores=test_scores, y_val=yva, val_scores=val_scores, n_train=len(ts),
-                    n_synthetic=ts.n_synthetic, fit_seconds=fit_seconds,
+                    table, ctx=ctx, classifier=clf_name, strategy=strategy, seed=int(seed),
+                    fingerprint=fp, features=feature_note, y_test=yte, test_scores=test_scores,
+                    y_val=yva, val_scores=val_scores, n_train=len(ts), n_synthetic=ts.n_synthetic,
+                    fit_seconds=fit_seconds,
                 )
-                done.add(key)
                 if verbose:
                     print(f"{clf_name:13s} {strategy:13s} seed {seed}: test ROC-AUC "
                           f"{row['roc_auc']:.3f}, F1 {row['f1']:.3f}, NORMAL F1 "
                           f"{row['f1_normal']:.3f} (n_train {len(ts)}, fit {fit_seconds:.1f} s)")
-    return _grid_rows(results_path, grid_keys)
+    return table.rows(grid_keys)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -381,8 +303,9 @@ def run_ann_grid(
     strategies: Sequence[str],
     seeds: Sequence[int],
     epochs: int,
-    results_path: str | os.PathLike,
+    run_dir: str | os.PathLike,
     context: Mapping[str, Any],
+    provenance_base: Mapping[str, Any] | None = None,
     batch_size: int = 64,
     patience: int | None = 5,
     max_steps_per_epoch: int | None = None,
@@ -390,25 +313,24 @@ def run_ann_grid(
     synthetic_keep: Any = None,
     synthetic_weight: float = 1.0,
     feature_note: str = "pixels (flattened, /255)",
-    notebook: str = "04",
     verbose: int = 0,
 ) -> pd.DataFrame:
     """The ANN baseline (:func:`build_ann` on flattened uint8 pixels / 255) over strategies × seeds.
 
-    Early stopping on an exact val ROC-AUC (:class:`helpers.metrics.ValAUCCallback`, best weights
+    Early stopping on an exact val ROC-AUC (:class:`helpers.callbacks.ValAUCCallback`, best weights
     restored). ``classical_aug`` / ``gan_aug`` augment each batch before flattening
     (:func:`helpers.oversample.augmentation_layers` in a ``tf.data`` map); SMOTE/ADASYN are skipped
     (they run on features, not pixels). ``max_steps_per_epoch`` caps the batches per epoch (ci).
-    Rows go to ``results_path`` with ``classifier="ann"``; runs already there are skipped.
+    Rows go to ``run_dir/results.csv`` with ``classifier="ann"``; finished runs with the same
+    fingerprint are skipped.
     """
+    from helpers.callbacks import ValAUCCallback
     from helpers.runtime import set_seeds
 
-    results_path = Path(results_path)
+    table = ResultsTable(run_dir)
     ctx = _check_context(context)
-    unknown = [s for s in strategies if s not in oversample.ALL_STRATEGIES]
-    if unknown:
-        raise ValueError(f"unknown strategies {unknown}; choose from {list(oversample.ALL_STRATEGIES)}")
-    skipped = [s for s in strategies if s not in ANN_STRATEGIES]
+    strategies = check_strategies(strategies, where="run_ann_grid strategies")
+    skipped = [s for s in strategies if s not in PIXEL_STRATEGIES]
     if skipped:
         print(f"ANN: skipping {skipped}: SMOTE/ADASYN interpolate feature vectors, not pixels "
               "(they run on the ResNet features above)")
@@ -420,16 +342,25 @@ def run_ann_grid(
     syn = None if synthetic_images is None else np.asarray(synthetic_images)
     if syn is not None and syn.ndim == 4 and xtr.ndim == 3:
         syn = syn[..., 0]
+    inputs = _inputs_fingerprint(provenance_base or {}, {
+        "train": (xtr, ytr), "val": (xva, yva), "test": (xte, yte)})
+    settings = dict(epochs=int(epochs), batch_size=int(batch_size), patience=patience,
+                    max_steps_per_epoch=max_steps_per_epoch, learning_rate=float(learning_rate))
+    syn_digest = provenance.array_digest(syn, synthetic_class)
+    keep_digest = provenance.array_digest(synthetic_keep)
 
-    done = existing_keys(results_path)
+    done = table.read()
     grid_keys: set[tuple] = set()
     for strategy in strategies:
-        if strategy not in ANN_STRATEGIES:
+        if strategy not in PIXEL_STRATEGIES:
             continue
         for seed in seeds:
-            key = _key(notebook, ctx["dataset"], ctx["image_size"], "ann", strategy, seed)
+            fp = _run_fingerprint(inputs, classifier="ann", strategy=strategy, seed=int(seed),
+                                  synthetic_digest=syn_digest, synthetic_weight=synthetic_weight,
+                                  keep_digest=keep_digest, **settings)
+            key = (NOTEBOOK, "ann", strategy, int(seed))
             grid_keys.add(key)
-            if key in done:
+            if table.is_done(*key, fingerprint=fp, table=done):
                 continue
             ts = oversample.prepare_training_set(
                 strategy, xtr, ytr, seed=int(seed), synthetic_x=syn,
@@ -443,7 +374,7 @@ def run_ann_grid(
             steps = None if max_steps_per_epoch is None else max(1, min(batches, max_steps_per_epoch))
             ds = _ann_dataset(ts, x_unit, seed=int(seed), batch_size=batch_size,
                               repeat=steps is not None)
-            callback = metrics.ValAUCCallback(xva_flat, yva, patience=patience, verbose=verbose)
+            callback = ValAUCCallback(xva_flat, yva, patience=patience, verbose=verbose)
             t0 = time.perf_counter()
             model.fit(ds, epochs=int(epochs), steps_per_epoch=steps, class_weight=ts.class_weight,
                       shuffle=False, callbacks=[callback], verbose=verbose)
@@ -451,18 +382,12 @@ def run_ann_grid(
             val_scores = model.predict(xva_flat, batch_size=256, verbose=0).ravel()
             test_scores = model.predict(xte_flat, batch_size=256, verbose=0).ravel()
             row = _record(
-                results_path=results_path, ctx=ctx, notebook=notebook, classifier="ann",
-                strategy=strategy, seed=int(seed), features=feature_note, y_test=yte,
-                test_scores=test_scores, y_val=yva, val_scores=val_scores, n_train=len(ts),
-                n_synthetic=ts.n_synthetic, fit_seconds=fit_seconds,
+                table, ctx=ctx, classifier="ann", strategy=strategy, seed=int(seed), fingerprint=fp,
+                features=feature_note, y_test=yte, test_scores=test_scores, y_val=yva,
+                val_scores=val_scores, n_train=len(ts), n_synthetic=ts.n_synthetic,
+                fit_seconds=fit_seconds,
             )
-            done.add(key)
             print(f"ann           {strategy:13s} seed {seed}: test ROC-AUC {row['roc_auc']:.3f}, "
                   f"F1 {row['f1']:.3f}, NORMAL F1 {row['f1_normal']:.3f} (best epoch "
                   f"{(callback.best_epoch or 0) + 1}, fit {fit_seconds:.1f} s)")
-    return _grid_rows(results_path, grid_keys)
-
-
-# ==================================================================================================
-# Deep models on pixels (notebook 05): added below by the notebook-05 helpers
-# ==================================================================================================
+    return table.rows(grid_keys)

@@ -1,4 +1,4 @@
-"""helpers.experiments (classical part): feature grid, resume, saved scores, ANN grid."""
+"""helpers.classical: feature grid, resume by fingerprint, saved scores, ANN grid."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import experiments
+from helpers import classical
+from helpers.provenance import ProvenanceError
+from helpers.results import ResultsTable
 from helpers.metrics import METRIC_COLUMNS
 
 CONTEXT = {"dataset": "blobs", "image_size": 16, "profile": "test"}
@@ -21,7 +23,7 @@ def _blobs(n: int, seed: int, shift: float = 4.0):
     return x.astype(np.float32), y
 
 
-def _grid(results_path, **overrides):
+def _grid(run_dir, **overrides):
     xtr, ytr = _blobs(60, 0)
     xva, yva = _blobs(30, 1)
     xte, yte = _blobs(30, 2)
@@ -29,47 +31,68 @@ def _grid(results_path, **overrides):
     kwargs = dict(
         train_feats=xtr, y_train=ytr, val_feats=xva, y_val=yva, test_feats=xte, y_test=yte,
         synthetic_feats=fakes, synthetic_class=0, classifiers=["decision_tree", "svm"],
-        strategies=["none", "class_weight", "random"], seeds=[0, 1], results_path=results_path,
-        context=CONTEXT, feature_note="blobs", verbose=False,
+        strategies=["none", "class_weight", "random"], seeds=[0, 1], run_dir=run_dir,
+        context=CONTEXT, feature_note="blobs", provenance_base={"data": "blobs-v1"}, verbose=False,
     )
     kwargs.update(overrides)
-    return experiments.run_classical_grid(**kwargs)
+    return classical.run_classical_grid(**kwargs)
 
 
 def test_classical_grid_rows_resume_and_scores(tmp_path, capsys):
     path = tmp_path / "results.csv"
-    rows = _grid(path)
+    rows = _grid(tmp_path)
     table = pd.read_csv(path)
     assert len(table) == len(rows) == 12
     for col in (*CONTEXT, "notebook", "classifier", "strategy", "seed", "features", *METRIC_COLUMNS,
-                "n_train", "n_synthetic", "fit_seconds"):
+                "n_train", "n_synthetic", "fit_seconds", "fingerprint"):
         assert col in table.columns, col
     assert (table["roc_auc"] > 0.9).all()
     random_rows = table[table["strategy"] == "random"]
     assert (random_rows["n_train"] == 80).all() and (random_rows["n_synthetic"] == 20).all()
 
-    again = _grid(path)  # resumes: nothing new
+    assert table.columns[-1] == "fingerprint"
+
+    again = _grid(tmp_path)  # resumes: nothing new
     assert len(pd.read_csv(path)) == 12 and len(again) == 12
 
-    y_true, y_score = experiments.load_scores(tmp_path, "04", "svm", "random", 1)
+    results = ResultsTable(tmp_path)
+    y_true, y_score = results.load_scores("04", "svm", "random", 1)
     assert len(y_true) == len(y_score) == 30 and ((y_score > 0) & (y_score < 1)).all()
     with pytest.raises(FileNotFoundError, match="notebook 04"):
-        experiments.load_scores(tmp_path, "04", "svm", "smote", 1)
+        results.load_scores("04", "svm", "smote", 1)
 
-    more = _grid(path, classifiers=["svm"], strategies=["gan", "smote", "adasyn", "classical_aug"],
+    more = _grid(tmp_path, classifiers=["svm"], strategies=["gan", "smote", "adasyn", "classical_aug"],
                  seeds=[0], verbose=True)
     out = capsys.readouterr().out
     assert "adasyn / seed 0: skipped" in out  # separated blobs: no majority neighbours
-    assert "classical_aug: skipped" in out
+    assert "classical_aug skipped" in out
     assert len(more) == 2 and len(pd.read_csv(path)) == 14
     assert more.loc[more["strategy"] == "gan", "n_synthetic"].item() == 20
 
 
+def test_classical_grid_never_reuses_rows_of_other_inputs(tmp_path):
+    """The stale-reuse case: the same run folder, other data / other fakes -> an error, not old rows."""
+    _grid(tmp_path, strategies=["none", "gan"], seeds=[0])
+    before = pd.read_csv(tmp_path / "results.csv")
+    xtr, ytr = _blobs(60, 7)  # other training data
+    with pytest.raises(ProvenanceError, match=r"results.csv \(run decision_tree / none / seed 0\) holds a result "
+                       r"row made from other inputs \(train_digest: saved"):
+        _grid(tmp_path, strategies=["none", "gan"], seeds=[0], train_feats=xtr, y_train=ytr)
+    other_fakes = np.random.default_rng(9).normal(0, 1, (20, 8)).astype(np.float32)
+    with pytest.raises(ProvenanceError, match="synthetic_digest: saved"):
+        _grid(tmp_path, strategies=["gan"], seeds=[0], synthetic_feats=other_fakes)
+    with pytest.raises(ProvenanceError, match="data: saved 'blobs-v1', now 'blobs-v2'"):
+        _grid(tmp_path, strategies=["none"], seeds=[0], provenance_base={"data": "blobs-v2"})
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "results.csv"), before)  # nothing rewritten
+
+
 def test_classical_grid_rejects_ann_and_bad_context(tmp_path):
     with pytest.raises(ValueError, match="run_ann_grid"):
-        _grid(tmp_path / "r.csv", classifiers=["ann"])
+        _grid(tmp_path, classifiers=["ann"])
     with pytest.raises(ValueError, match="image_size"):
-        _grid(tmp_path / "r.csv", context={"dataset": "x"})
+        _grid(tmp_path, context={"dataset": "x"})
+    with pytest.raises(ValueError, match="not allowed"):
+        _grid(tmp_path, strategies=["gan_filterd"])
 
 
 def _images(n: int, seed: int):
@@ -91,13 +114,15 @@ def test_ann_grid_writes_rows(tmp_path, capsys):
         train_images=xtr, y_train=ytr, val_images=xva, y_val=yva, test_images=xte, y_test=yte,
         synthetic_images=fakes, synthetic_class=0,
         strategies=["none", "class_weight", "smote", "gan", "classical_aug"], seeds=[0], epochs=2,
-        results_path=path, context=CONTEXT, batch_size=16, max_steps_per_epoch=2,
+        run_dir=tmp_path, context=CONTEXT, batch_size=16, max_steps_per_epoch=2,
     )
-    rows = experiments.run_ann_grid(**kwargs)
+    rows = classical.run_ann_grid(**kwargs)
     assert "skipping ['smote']" in capsys.readouterr().out
     assert len(rows) == 4 and set(rows["classifier"]) == {"ann"}
     assert set(rows["strategy"]) == {"none", "class_weight", "gan", "classical_aug"}
     assert rows[list(METRIC_COLUMNS)].notna().all().all()
     assert rows.loc[rows["strategy"] == "gan", "n_synthetic"].item() == 8
-    experiments.run_ann_grid(**kwargs)
+    classical.run_ann_grid(**kwargs)
     assert len(pd.read_csv(path)) == 4
+    with pytest.raises(ProvenanceError, match="epochs: saved 2, now 3"):
+        classical.run_ann_grid(**{**kwargs, "epochs": 3})
