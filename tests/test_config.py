@@ -45,15 +45,37 @@ def test_environment_wins_over_the_parameters_cell(clean_env, tmp_path):
 
 
 def test_default_run_dir_is_the_ignored_build_folder(clean_env):
-    cfg = config.resolve("ci")
-    assert cfg.run_dir == config.REPO_ROOT / "build" / "ci"
+    for folder in (config.REPO_ROOT, config.REPO_ROOT / "notebooks"):  # `make report`, and Jupyter in notebooks/
+        clean_env.chdir(folder)
+        assert config.resolve("ci").run_dir == config.REPO_ROOT / "build" / "ci"
     ignored = (config.REPO_ROOT / ".gitignore").read_text().split()
     assert "build/" in ignored
 
 
+def test_outside_a_checkout_the_run_dir_is_relative_to_the_working_directory(clean_env, tmp_path):
+    clean_env.chdir(tmp_path)
+    cfg = config.resolve("ci", figures_dir="figs")
+    assert cfg.run_dir == tmp_path / "build" / "ci" and cfg.run_dir.is_dir()
+    assert cfg.figures_dir == tmp_path / "figs"
+
+
 def test_relative_figures_dir_is_taken_from_the_repo_root(clean_env, tmp_path):
+    clean_env.chdir(config.REPO_ROOT / "notebooks")
     cfg = config.resolve("ci", run_dir=tmp_path, figures_dir="build/test-figures")
     assert cfg.figures_dir == config.REPO_ROOT / "build" / "test-figures"
+
+
+def test_the_commit_stamp_comes_from_the_checkout_else_the_installed_version(clean_env, tmp_path):
+    import re
+
+    clean_env.chdir(config.REPO_ROOT)
+    if (config.REPO_ROOT / ".git").exists():
+        assert re.fullmatch(r"[0-9a-f]{7,40}(\+dirty)?", config._git_short_sha())
+    clean_env.setattr(config, "REPO_ROOT", None)  # installed into site-packages, run outside a checkout
+    clean_env.chdir(tmp_path)
+    from helpers import __version__
+
+    assert re.fullmatch(rf"v{re.escape(__version__)}(\+g[0-9a-f]{{7}})?", config._git_short_sha())
 
 
 def test_seeds_default_to_the_profile(clean_env, tmp_path):
@@ -78,3 +100,17 @@ def test_real_datasets_download_only_without_a_local_path(clean_env, tmp_path, m
     assert calls[0][1]["download"] is True and calls[0][1]["data_path"] is None
     assert "download" not in calls[1][1] and calls[1][1]["data_path"].endswith("x.npz")
     assert "download" not in calls[2][1] and calls[2][1]["n_train"] == config.PROFILES["ci"].data_options["n_train"]
+
+
+def test_a_pip_install_from_git_stamps_its_commit(monkeypatch):
+    from importlib import metadata
+
+    class Dist:
+        version = "0.1.0"
+
+        def read_text(self, name):
+            assert name == "direct_url.json"
+            return '{"url": "https://github.com/o/n.git", "vcs_info": {"vcs": "git", "commit_id": "0123456789abcdef"}}'
+
+    monkeypatch.setattr(metadata, "distribution", lambda name: Dist())
+    assert config._installed_version() == "v0.1.0+g0123456"

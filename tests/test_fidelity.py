@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,9 +85,9 @@ def test_report_uses_equal_sizes_so_real_like_fakes_score_about_one():
     # FD of fakes vs all of train is much smaller than FD(half, half) (ratio about 0.4).
     rng = np.random.default_rng(0)
     train, fakes, test = (
-        rng.normal(size=(410, 8)),
-        rng.normal(size=(780, 8)),
-        rng.normal(size=(150, 8)),
+        rng.normal(size=(410, 16)),
+        rng.normal(size=(780, 16)),
+        rng.normal(size=(150, 16)),
     )
     unequal = fid.frechet_distance(fakes, train) / fid.frechet_distance(train[:205], train[205:])
     assert unequal < 0.6
@@ -99,7 +100,8 @@ def test_report_uses_equal_sizes_so_real_like_fakes_score_about_one():
     assert r["coverage"] > 0.85 and abs(r["coverage"] - r["coverage_ref_halves"]) < 0.1
     assert r["recall"] > 0.6 and r["collapsed"] == 0.0
     # Seeded: the same call gives the same numbers; another seed draws other subsets.
-    assert fid.fidelity_report_from_features(fakes, train, test + 0.5, kid_noise_draws=10) == r
+    again = fid.fidelity_report_from_features(fakes, train, test + 0.5, kid_noise_draws=10)
+    np.testing.assert_equal(again, r)  # NaN == NaN here
     other = fid.fidelity_report_from_features(fakes, train, test + 0.5, kid_noise_draws=10, seed=1)
     assert other["fd_fake_train"] != r["fd_fake_train"]
     # Shifted fakes: far in every measure.
@@ -345,3 +347,36 @@ def test_inception_kid_offline_returns_none_quickly(monkeypatch):
     value, reason = fid.inception_kid(np.zeros((4, 8, 8), np.uint8), np.zeros((4, 8, 8), np.uint8))
     assert value is None and "no network" in reason
     assert time.perf_counter() - start < 5
+
+
+REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pneumoniamnist_28.npz"
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not REAL_DATA.is_file(), reason=f"{REAL_DATA} is absent")
+def test_real_pneumoniamnist_halves_look_real_and_a_collapsed_set_is_flagged():
+    data = np.load(REAL_DATA)
+    x, y = data["train_images"], data["train_labels"].ravel()
+    test_normal = data["test_images"][data["test_labels"].ravel() == 0]
+    encoder = fid.train_domain_encoder(x, y, epochs=1, seed=0)
+    normal = x[y == 0]
+    perm = np.random.default_rng(123).permutation(len(normal))
+    half_a, half_b = normal[perm[: len(normal) // 2]], normal[perm[len(normal) // 2 :]]
+
+    real = fid.fidelity_report(encoder, half_b, half_a, test_normal, seed=0)
+    print({k: round(v, 3) for k, v in real.items()})
+    assert real["n_per_set"] == len(half_a) // 2 and real["n_per_set_test"] == len(test_normal)
+    assert abs(real["c2st_auc_pixels"] - 0.5) < 0.1 and abs(real["c2st_auc_features"] - 0.5) < 0.1
+    assert real["coverage"] > 0.9 and real["recall"] > 0.7 and real["collapsed"] == 0.0
+    assert (
+        abs(real["kid_z_train"]) < fid.KID_Z_NOISE and real["relative_fd_train"] < fid.RATIO_CLOSE
+    )
+
+    rng = np.random.default_rng(1)
+    two = np.repeat(half_b[:2], 300, axis=0).astype(float) + rng.normal(0, 3, (600, 28, 28))
+    collapsed = fid.fidelity_report(
+        encoder, np.clip(two, 0, 255).astype(np.uint8), half_a, test_normal, seed=0
+    )
+    print({k: round(v, 3) for k, v in collapsed.items()})
+    assert collapsed["collapsed"] == 1.0 and collapsed["coverage"] < 0.2
+    assert collapsed["c2st_auc_pixels"] > 0.9 and collapsed["kid_z_train"] > 10 * fid.KID_Z_NOISE

@@ -1,8 +1,10 @@
 """House rules for the notebooks (what tensorflow/docs' nbfmt and the handbook's nav script enforce)."""
 
+import importlib.util
 import json
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -27,7 +29,8 @@ def test_notebook_contract(path):
     first = "".join(cells[0]["source"])
     assert cells[0]["cell_type"] == "markdown" and first.startswith("# "), "title first"
     badge = "".join(cells[1]["source"])
-    assert f"blob/main/notebooks/{path.name}" in badge and "colab.research.google.com/github/" in badge
+    repo, ref = nbtools.repository()
+    assert f"{repo}/blob/{ref}/notebooks/{path.name}" in badge and "colab.research.google.com/github/" in badge
     assert sum("parameters" in c["metadata"].get("tags", []) for c in cells) == 1
     for i, cell in enumerate(cells):
         if cell["cell_type"] == "code":
@@ -35,10 +38,99 @@ def test_notebook_contract(path):
             assert len("".join(cell["source"]).splitlines()) <= 15, f"cell {i} is long: move logic to src/helpers"
 
 
-def test_colab_install_line_points_at_the_badge_repository():
+def _tags(cell):
+    return cell.get("metadata", {}).get("tags", [])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_one_install_cell_pins_the_badge_ref_before_the_parameters(path):
+    cells = json.loads(path.read_text())["cells"]
+    installs = [i for i, c in enumerate(cells) if nbtools.INSTALL_TAG in _tags(c)]
+    params = [i for i, c in enumerate(cells) if "parameters" in _tags(c)]
+    assert len(installs) == 1 and installs[0] < params[0]
+    source = "".join(cells[installs[0]]["source"])
+    assert source == nbtools.install_cell_source()
+    repo, ref = nbtools.repository()
+    assert f'"git+https://github.com/{repo}.git@{ref}"' in source and "%pip" not in source
+
+
+def _run_install_cell(monkeypatch, returncode=0, stderr=""):
+    calls = []
+
+    def fake_run(cmd, **kwargs):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, returncode, "", stderr)
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    exec(compile(nbtools.install_cell_source(), "install-cell", "exec"), {})
+    return calls
+
+
+def test_the_install_cell_installs_the_pinned_ref_on_colab(monkeypatch):
+    calls = _run_install_cell(monkeypatch)
+    assert calls == [[sys.executable, "-m", "pip", "install", "-q", nbtools.install_spec()]]
+
+
+def test_the_install_cell_fails_loudly(monkeypatch):
+    with pytest.raises(RuntimeError, match="pip install git\\+https://.*failed:\n.*no such ref"):
+        _run_install_cell(monkeypatch, returncode=1, stderr="ERROR: no such ref")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(ModuleNotFoundError, match="helpers is not installed: pip install git\\+https://"):
+        _run_install_cell(monkeypatch)
+
+
+def test_outside_colab_the_install_cell_only_checks_the_import(monkeypatch):
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("pip ran outside Colab"))
+    exec(compile(nbtools.install_cell_source(), "install-cell", "exec"), {})
+
+
+def test_one_setting_moves_every_badge_and_install_cell(monkeypatch):
+    repo, _ = nbtools.repository()
+    monkeypatch.setattr(nbtools, "REPOSITORY", "someone/their-fork@v2.0")
     for path in NOTEBOOKS:
-        text = path.read_text()
-        assert f"github.com/{nbtools.GITHUB_REPO}.git" in text, path.name
+        text = nbtools.fixed(path)
+        assert repo not in text, path.name
+        assert f"colab.research.google.com/github/someone/their-fork/blob/v2.0/notebooks/{path.name}" in text
+        assert "git+https://github.com/someone/their-fork.git@v2.0" in text
+    page = nbtools.fixed_colab_page()
+    assert repo not in page and page.count("someone/their-fork/blob/v2.0/notebooks/") == len(NOTEBOOKS)
+    assert "pip install git+https://github.com/someone/their-fork.git@v2.0" in page
+    assert "github.com/someone/their-fork.git series && git -C series checkout -q v2.0" in page
+    monkeypatch.setattr(nbtools, "REPOSITORY", "no-ref")
+    with pytest.raises(ValueError, match="owner/name@ref"):
+        nbtools.repository()
+
+
+def test_the_repository_is_named_in_one_place():
+    repo, _ = nbtools.repository()
+    files = [ROOT / "README.md", ROOT / "Makefile", ROOT / "pyproject.toml",
+             *(ROOT / "src").rglob("*.py"), *(ROOT / "tools").rglob("*.py")]
+    named = [p.relative_to(ROOT) for p in files if repo in p.read_text()]
+    assert named == [Path("tools/nbtools.py")]
+
+
+def test_fix_replaces_an_old_pip_cell_and_adds_a_missing_one(tmp_path, monkeypatch):
+    def notebook(name, cells):
+        nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": f"# {name}\n"}] + cells,
+              "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
+        (tmp_path / name).write_text(json.dumps(nb))
+
+    def code(source, tags=()):
+        return {"cell_type": "code", "metadata": {"tags": list(tags)}, "source": source, "outputs": [], "execution_count": 3}
+
+    old = 'import sys\nif "google.colab" in sys.modules:\n    %pip install -q "git+https://github.com/x/y.git"'
+    notebook("01_a.ipynb", [code(old), code("profile = 'ci'", ["parameters"]), code("x = 1")])
+    notebook("02_b.ipynb", [code("profile = 'ci'", ["parameters"]), code(old)])
+    monkeypatch.setattr(nbtools, "NOTEBOOKS", tmp_path)
+    for path in nbtools.notebooks():
+        cells = json.loads(nbtools.fixed(path))["cells"]
+        installs = [i for i, c in enumerate(cells) if nbtools.INSTALL_TAG in _tags(c)]
+        params = [i for i, c in enumerate(cells) if "parameters" in _tags(c)]
+        assert len(installs) == 1 and installs[0] < params[0], path.name
+        assert "".join(cells[installs[0]]["source"]) == nbtools.install_cell_source()
+        assert not any("%pip" in "".join(c["source"]) for c in cells)
 
 
 def test_readme_lists_every_chapter():

@@ -1,14 +1,22 @@
 import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
-from helpers import series
+from helpers import config, series
+
+SRC = Path(series.__file__).resolve().parents[1]
 
 
-def _write_notebook(path, cells):
+def _write_notebook(path, cells, parameters="profile = 'demo'\nrun_dir = None\n"):
     nb = {
         "cells": [
-            {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "profile = 'demo'\nrun_dir = None\n",
+            {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": parameters,
              "outputs": [], "execution_count": None}
         ]
         + [{"cell_type": "code", "metadata": {}, "source": c, "outputs": [], "execution_count": None} for c in cells],
@@ -71,3 +79,182 @@ def test_parameters_are_passed_to_the_notebook(tmp_path):
     series.run_series("quick", run_dir=tmp_path / "run", notebook_dir=nb_dir, only=["02"], log=lambda *_: None)
     timings = json.loads((tmp_path / "run" / "series_timings.json").read_text())["seconds"]
     assert set(timings) == {"01_echo.ipynb", "02_more.ipynb"}  # a partial re-run keeps earlier times
+
+
+@pytest.fixture
+def fake_papermill(monkeypatch):
+    """Record what each notebook would get instead of starting a kernel (fast)."""
+    import papermill
+
+    calls = []
+
+    def execute_notebook(input_path, output_path, parameters, cwd, **kwargs):
+        calls.append({"notebook": input_path, "output": output_path, "parameters": dict(parameters), "cwd": cwd})
+        Path(output_path).write_text("{}")
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
+    return calls
+
+
+def test_relative_paths_are_taken_from_the_callers_directory(tmp_path, monkeypatch, fake_papermill):
+    nb_dir, work = tmp_path / "nbs", tmp_path / "work"
+    nb_dir.mkdir(), work.mkdir()
+    _write_notebook(nb_dir / "01_a.ipynb", ["x = 1"])
+    monkeypatch.chdir(work)
+    argv = ["--profile", "ci", "--notebooks", "../nbs", "--run-dir", "runs/a", "--figures-dir", "figs",
+            "-p", "data_path", "data/x.npz", "-p", "dataset", "pneumoniamnist"]
+    assert series.main(argv) == 0
+    (call,) = fake_papermill
+    assert call["cwd"] == str(nb_dir)  # the kernel runs in the notebooks' folder ...
+    assert call["parameters"] == {  # ... so every path it gets is absolute, from where the command ran
+        "profile": "ci", "run_dir": str(work / "runs" / "a"), "figures_dir": str(work / "figs"),
+        "data_path": str(work / "data" / "x.npz"), "dataset": "pneumoniamnist",
+    }
+    assert Path(call["output"]) == work / "runs" / "a" / "notebooks" / "01_a.ipynb"
+    # run_dir / figures_dir given as notebook parameters are the run's folders too
+    series.run_series("ci", notebook_dir=nb_dir, parameters={"run_dir": "b", "figures_dir": "~/f"}, log=lambda *_: None)
+    assert fake_papermill[-1]["parameters"]["run_dir"] == str(work / "b")
+    assert fake_papermill[-1]["parameters"]["figures_dir"] == str(Path("~/f").expanduser().resolve())
+    assert (work / "b" / "series_timings.json").exists()
+
+
+def test_fresh_moves_the_old_run_folder_aside_once(tmp_path, fake_papermill):
+    nb_dir, run = tmp_path / "nbs", tmp_path / "run"
+    nb_dir.mkdir()
+    for name in ("01_a.ipynb", "02_b.ipynb"):
+        _write_notebook(nb_dir / name, ["x = 1"])
+    (run / "gan").mkdir(parents=True)
+    (run / "gan" / "stale.npz").write_text("old")
+    series.run_series("ci", run_dir=run, notebook_dir=nb_dir, log=lambda *_: None)
+    assert (run / "gan" / "stale.npz").exists()  # without --fresh nothing moves
+    assert series.main(["--profile", "ci", "--run-dir", str(run), "--notebooks", str(nb_dir), "--fresh"]) == 0
+    assert not (run / "gan").exists() and (run / "notebooks" / "02_b.ipynb").exists()
+    (old,) = tmp_path.glob("run.old-*")
+    assert (old / "gan" / "stale.npz").read_text() == "old"
+    assert all("fresh" not in c["parameters"] for c in fake_papermill)  # the runner moved it, once
+
+
+def test_no_notebooks_is_an_error_not_an_empty_success(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    for folder in ("empty", "missing"):
+        assert series.main(["--profile", "ci", "--run-dir", str(tmp_path / "run"),
+                            "--notebooks", str(tmp_path / folder)]) == 2
+        err = capsys.readouterr().err
+        assert "no numbered notebooks" in err and "--notebooks DIR" in err and folder in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_default_folders_follow_the_working_directory(tmp_path, monkeypatch):
+    assert series.default_notebook_dir() == config.REPO_ROOT / "notebooks"
+    repo = config.REPO_ROOT
+    monkeypatch.setattr(config, "REPO_ROOT", None)  # as if installed into site-packages
+    monkeypatch.chdir(tmp_path)
+    assert series.default_notebook_dir() == tmp_path / "notebooks"
+    assert series.default_run_dir("ci") == tmp_path / "build" / "ci"
+    monkeypatch.chdir(repo / "notebooks")  # inside a checkout: its notebooks/ and build/
+    assert series.default_notebook_dir() == repo / "notebooks"
+    assert series.default_run_dir("ci") == repo / "build" / "ci"
+
+
+INSTALLED_CHECK = textwrap.dedent("""
+    import json, sys
+    import helpers
+    from helpers import config
+    cfg = config.resolve("ci")
+    print(json.dumps({"file": helpers.__file__, "repo_root": str(config.REPO_ROOT), "run_dir": str(cfg.run_dir),
+                      "stamp": config._git_short_sha(), "run_id": cfg.run_id}))
+""")
+
+
+def test_an_installed_copy_works_from_any_folder(tmp_path):
+    """A non-editable install (the package outside a checkout) runs relative to the working directory."""
+    site, work = tmp_path / "site-packages", tmp_path / "work"
+    shutil.copytree(SRC / "helpers", site / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPERS_")}
+    env["PYTHONPATH"] = str(site)
+    out = subprocess.run([sys.executable, "-c", INSTALLED_CHECK], cwd=work, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert Path(info["file"]).parent == site / "helpers" and info["repo_root"] == "None"
+    assert info["run_dir"] == str(work / "build" / "ci")
+    assert info["stamp"].startswith("v") and f"@ {info['stamp']} " in info["run_id"]
+    run = subprocess.run([sys.executable, "-m", "helpers.series", "--profile", "ci"], cwd=work, env=env,
+                         capture_output=True, text=True)
+    assert run.returncode == 2 and "All 0" not in run.stdout
+    assert f"no numbered notebooks (NN_name.ipynb) in {work / 'notebooks'}" in run.stderr
+
+
+def test_plan_jobs_gives_each_run_its_own_folder(tmp_path, monkeypatch):
+    jobs = series.plan_jobs(["ci"], run_dir=tmp_path / "b", seeds_each=[0, 2], parameters={"dataset": "phantom"})
+    assert [(j.name, j.run_dir, j.merge_into, j.parameters) for j in jobs] == [
+        ("seed0", tmp_path / "b" / "seed0", tmp_path / "b", {"dataset": "phantom", "seeds": [0]}),
+        ("seed2", tmp_path / "b" / "seed2", tmp_path / "b", {"dataset": "phantom", "seeds": [2]}),
+    ]
+    jobs = series.plan_jobs(["ci", "demo"], run_dir=tmp_path / "b", seeds_each=[1])
+    assert [(j.name, j.profile, j.run_dir) for j in jobs] == [
+        ("ci/seed1", "ci", tmp_path / "b" / "ci" / "seed1"), ("demo/seed1", "demo", tmp_path / "b" / "demo" / "seed1")]
+    monkeypatch.chdir(tmp_path)
+    jobs = series.plan_jobs(["ci", "quick"])
+    assert [(j.name, j.run_dir, j.merge_into) for j in jobs] == [
+        ("ci", tmp_path / "build" / "ci", None), ("quick", tmp_path / "build" / "quick", None)]
+    with pytest.raises(ValueError, match="--seeds-each or with -p seeds"):
+        series.plan_jobs(["ci"], seeds_each=[0], parameters={"seeds": [1]})
+    with pytest.raises(ValueError, match="repeats"):
+        series.plan_jobs(["ci"], seeds_each=[0, 0])
+
+
+def test_a_batch_never_merges_into_a_single_run(tmp_path, capsys):
+    nb_dir, run = tmp_path / "nbs", tmp_path / "run"
+    nb_dir.mkdir(), run.mkdir()
+    _write_notebook(nb_dir / "01_a.ipynb", ["x = 1"])
+    (run / "results.csv").write_text("notebook,seed\n4,0\n")
+    argv = ["--profile", "ci", "--run-dir", str(run), "--notebooks", str(nb_dir), "--seeds-each", "0", "1"]
+    assert series.main(argv) == 2
+    assert "holds a run of its own" in capsys.readouterr().err
+    assert (run / "results.csv").read_text() == "notebook,seed\n4,0\n" and not (run / "seed0").exists()
+
+
+SEED_PARAMETERS = "profile = 'demo'\nrun_dir = None\nseeds = None\ndata_path = None\n"
+SEED_CELL = """import pathlib
+assert pathlib.Path(data_path).is_absolute(), data_path
+if seeds == [fail_seed]:
+    raise ValueError(f"seed {seeds[0]} is bad")
+pathlib.Path(run_dir, "results.csv").write_text(f"notebook,seed,value\\n4,{seeds[0]},{pathlib.Path(data_path).read_text()}\\n")
+"""
+
+
+def _seed_notebooks(tmp_path, fail_seed):
+    nb_dir = tmp_path / "nbs"
+    nb_dir.mkdir()
+    _write_notebook(nb_dir / "01_seed.ipynb", [f"fail_seed = {fail_seed}", SEED_CELL], SEED_PARAMETERS)
+    (tmp_path / "data.txt").write_text("7")
+    return nb_dir
+
+
+def test_seeds_each_runs_parallel_processes_and_merges_their_results(tmp_path, monkeypatch, capsys):
+    nb_dir = _seed_notebooks(tmp_path, fail_seed=None)
+    monkeypatch.chdir(tmp_path)
+    argv = ["--profile", "ci", "--run-dir", "batch", "--notebooks", str(nb_dir), "--seeds-each", "0", "1",
+            "--jobs", "2", "-p", "data_path", "data.txt"]
+    assert series.main(argv) == 0, capsys.readouterr()
+    batch = tmp_path / "batch"
+    for seed in (0, 1):
+        assert (batch / f"seed{seed}" / "notebooks" / "01_seed.ipynb").exists()
+        assert (batch / f"seed{seed}" / "series.log").exists()
+    merged = (batch / "results.csv").read_text().splitlines()
+    assert merged[0] == "notebook,seed,value" and sorted(merged[1:]) == ["4,0,7", "4,1,7"]
+    assert "All 2 runs ran" in capsys.readouterr().out
+
+
+def test_a_failed_job_fails_the_batch_naming_job_notebook_and_cell(tmp_path, capsys):
+    nb_dir = _seed_notebooks(tmp_path, fail_seed=1)
+    argv = ["--profile", "ci", "--run-dir", str(tmp_path / "batch"), "--notebooks", str(nb_dir),
+            "--seeds-each", "0", "1", "--jobs", "2", "-p", "data_path", str(tmp_path / "data.txt")]
+    assert series.main(argv) == 1
+    err = capsys.readouterr().err
+    # cell numbers are those of the executed copy (papermill inserts the injected-parameters cell)
+    assert "job seed1 failed: 01_seed.ipynb failed at cell 3: ValueError: seed 1 is bad" in err
+    assert "seed0" not in err.replace("seed1", "")
+    assert (tmp_path / "batch" / "seed0" / "results.csv").exists()
+    assert not (tmp_path / "batch" / "results.csv").exists()  # no merged table from a failed batch

@@ -122,14 +122,12 @@ def fixed(path: Path) -> str:
     # title cell stays first; badges + nav second; nav again last
     cells.insert(1, _md(badge_cell_source(path), "nav-top"))
     cells.append(_md("---\n" + nav_line(path), "nav-bottom"))
-    # the install cell: regenerated where it is; a notebook without one gets it before its parameters
-    at = next((i for i, c in enumerate(cells) if _is_install_cell(c)), None)
-    if at is None:
-        params = [i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
-        at = params[0] if params else 2
-        cells.insert(at, _install_cell())
-    cells[at] = _install_cell()
-    cells[at + 1:] = [c for c in cells[at + 1:] if not _is_install_cell(c)]
+    # one install cell, regenerated where it stands if that is before the parameters cell, else
+    # (missing, or too late) moved to just before the parameters cell
+    at = next((i for i, c in enumerate(cells) if _is_install_cell(c)), len(cells))
+    cells = [c for c in cells if not _is_install_cell(c)]
+    params = next((i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])), 2)
+    cells.insert(min(at, params), _install_cell())
     for cell in cells:
         cell.pop("id", None)
         if cell["cell_type"] == "code":

@@ -347,10 +347,11 @@ def two_sample_test(
     encoder's features; flattened images also work).
 
     Returns ``auc`` (held-out ROC-AUC; 0.5 = indistinguishable, 1 = perfectly separable; it can
-    fall below 0.5 by chance), ``accuracy`` (threshold 0.5), ``null_sd`` (the SD of the AUC when
-    the two sets come from one distribution, ``sqrt((2 m + 1) / (12 m²))`` for ``m`` held-out
-    images per class: values within about 0.5 ± 2 ``null_sd`` are chance), ``n_per_set``,
-    ``n_fit`` and ``n_eval`` (per class), ``method``.
+    fall below 0.5 by chance; threshold-free, unlike accuracy, whose 0.5 cut a briefly trained net
+    can miss), ``null_sd`` (the SD of the AUC when the two sets come from one distribution,
+    ``sqrt((2 m + 1) / (12 m²))`` for ``m`` held-out images per class: values within about
+    0.5 ± 2 ``null_sd`` are chance), ``n_per_set``, ``n_fit`` and ``n_eval`` (per class),
+    ``method``.
     """
     from sklearn.metrics import roc_auc_score
 
@@ -395,7 +396,6 @@ def two_sample_test(
         scores = clf.predict_proba(x_eval)[:, 1]
     return {
         "auc": float(roc_auc_score(y_eval, scores)),
-        "accuracy": float(((scores >= 0.5) == y_eval).mean()),
         "null_sd": float(math.sqrt((2 * n_eval + 1) / (12.0 * n_eval**2))),
         "n_per_set": int(n),
         "n_fit": int(n_fit),

@@ -22,7 +22,7 @@ notebooks stack into one results table:
 Paired comparisons of two arms (strategy A vs baseline B, same classifier, same test images):
 
 * :func:`paired_bootstrap`: mean over seeds of ``metric(A) - metric(B)``, a percentile interval and
-  a two-sided p-value from a bootstrap over test images (one resample shared by both arms and all
+  a two-sided p-value from a bootstrap over test images (the same resample for both arms and all
   seeds), so a deterministic model still gets an interval from the finite test set;
 * :func:`delong_test` (with :func:`delong_covariance`): DeLong's test for correlated ROC-AUCs,
   also for the mean over seeds;
@@ -834,7 +834,7 @@ def paired_comparisons(
             f"{int(dup.sum())} rows repeat a ({', '.join(keys)}) combination; filter the table "
             "(notebook, dataset, image size) before comparing."
         )
-    runs = results.set_index(keys)
+    runs = results.set_index(keys).sort_index()
     cache: dict[tuple[str, str, int], tuple[np.ndarray, np.ndarray] | None] = {}
 
     def scores_of(clf: str, strategy: str, s: int) -> tuple[np.ndarray, np.ndarray] | None:

@@ -403,7 +403,8 @@ def _parse_value(text: str) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point (``python -m helpers.series``, or ``helpers-series`` when installed)."""
-    parser = argparse.ArgumentParser(prog="python -m helpers.series", description=__doc__.splitlines()[0])
+    prog = "helpers-series" if Path(sys.argv[0]).name == "helpers-series" else "python -m helpers.series"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--profile", nargs="+", default=["demo"], choices=sorted(_config.PROFILES),
                         help="default demo; several profiles run one series each")
     parser.add_argument("--run-dir", default=None,
