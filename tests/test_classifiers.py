@@ -14,6 +14,7 @@ from helpers.data import Dataset
 from helpers.metrics import METRIC_COLUMNS
 from helpers.oversample import prepare_training_set
 from helpers.provenance import ProvenanceError
+from helpers.results import ResultsTable
 
 SIZE = 32
 
@@ -215,3 +216,25 @@ def test_fit_classifier_refuses_a_folder_of_other_inputs(tmp_path, tiny):
     other = {**tiny, "val": (tiny["val"][0][::-1].copy(), tiny["val"][1][::-1].copy())}
     with pytest.raises(ProvenanceError, match="data_digest: saved"):
         _fit(tmp_path, other, fingerprint={"data": "a"})
+
+
+def test_grid_reuses_one_model_per_architecture_and_redraws_weights(tmp_path, tiny):
+    """Reset per run: one traced model per grid; same seed -> same scores as a new model; seeds differ."""
+    splits = _splits(tiny)
+    kw = dict(
+        splits=splits, synthetic_images=None, synthetic_class=None, synthetic_realism_scores=None,
+        models=["cnn"], strategies=["none"], epochs={"cnn": 1}, batch_size=16, patience=2,
+        max_steps_per_epoch=2, densenet_input_size=32, densenet_weights=None,
+        context={"run_id": "test"}, provenance_base={"data": "squares"},
+    )
+    both = deep.run_deep_grid(seeds=[0, 1], run_dir=tmp_path / "both", **kw)
+    alone = deep.run_deep_grid(seeds=[1], run_dir=tmp_path / "alone", **kw)
+    again = deep.run_deep_grid(seeds=[1], run_dir=tmp_path / "again", **kw)
+    scores = {name: ResultsTable(tmp_path / name).load_scores("05", "cnn", "none", 1)[1]
+              for name in ("both", "alone", "again")}
+    # seed 1 after seed 0 on the re-used model == seed 1 on a freshly built one
+    np.testing.assert_allclose(scores["both"], scores["alone"], rtol=1e-6)
+    np.testing.assert_allclose(scores["alone"], scores["again"], rtol=1e-6)
+    seed0 = ResultsTable(tmp_path / "both").load_scores("05", "cnn", "none", 0)[1]
+    assert not np.allclose(seed0, scores["both"])
+    assert len(both) == 2 and len(alone) == len(again) == 1

@@ -119,6 +119,7 @@ class _Grid:
     verbose: int = 0
     densenet_weights_now: str | None = field(init=False)
     densenet_description: str | None = field(init=False, default=None)
+    models: dict[str, Any] = field(init=False, default_factory=dict)  # one built model per architecture
 
     def __post_init__(self) -> None:
         self.densenet_weights_now = self.densenet_weights
@@ -137,7 +138,7 @@ class _Grid:
                 fp["synthetic_keep_digest"] = provenance.array_digest(self.keep_mask)
         return fp
 
-    def build(self, model_name: str) -> tuple[Any, str, int]:
+    def _fresh(self, model_name: str) -> tuple[Any, str, int]:
         from helpers import classifiers
 
         size = int(self.x_train.shape[1])
@@ -151,6 +152,22 @@ class _Grid:
             self.densenet_weights_now = None
             self.densenet_description = desc
         return model, self.densenet_description or desc, int(self.densenet_input_size)
+
+    def build(self, model_name: str) -> tuple[Any, str, int]:
+        """The model for a run, with initial weights drawn from the current (run's) seed.
+
+        The first run of an architecture builds it; later runs re-use that model (already compiled
+        and traced) and only copy in the weights of a fresh build under the run's seed, so each run
+        starts exactly as a newly built model would, without paying for tracing again.
+        """
+        from helpers import classifiers
+
+        model, description, input_size = self._fresh(model_name)
+        cached = self.models.get(model_name)
+        if cached is None:
+            self.models[model_name] = model
+            return model, description, input_size
+        return classifiers.reset_weights(cached, model), description, input_size
 
     def train_set(self, strategy: str, seed: int, synthetic_weight: float) -> oversample.TrainSet:
         kw: dict[str, Any] = {}
@@ -171,7 +188,8 @@ class _Grid:
         from helpers import classifiers
         from helpers.runtime import set_seeds
 
-        keras.backend.clear_session()
+        if not self.models:
+            keras.backend.clear_session()
         set_seeds(seed)
         ts = self.train_set(strategy, seed, synthetic_weight)
         model, description, input_size = self.build(model_name)

@@ -142,7 +142,7 @@ def _train_on_task(
     classifier.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
     callbacks: list[keras.callbacks.Callback] = []
     if val_images is not None and val_labels is not None:
-        from helpers.metrics import ValAUCCallback
+        from helpers.callbacks import ValAUCCallback
 
         xv = _as_gray_batch(val_images)
         yv = _binary_labels(val_labels, len(xv))

@@ -594,8 +594,9 @@ def fidelity_report_from_features(
     See :func:`fidelity_report` for the keys (all but the pixel ones). ``test_feats=None`` leaves
     out the test comparisons. ``fake_scores`` / ``test_scores`` (P(class 1) from a real-data
     classifier) add the reclassification shares. ``c2st`` adds the logistic-regression
-    two-sample test on the features. Needs at least ``max(k, density_k) + 1`` fakes and twice
-    that many real training images.
+    two-sample test on the features. ``kid_noise_draws``: pairs of real subsets behind
+    ``kid_real_sd``; ``fd_draws``: seeded splits the FD pair is averaged over. Needs at least
+    ``max(k, density_k) + 1`` fakes and twice that many real training images.
     """
     fake_all, train = _feats(fake_feats), _feats(train_feats)
     test = None if test_feats is None else _feats(test_feats)

@@ -454,7 +454,8 @@ class DCGAN(keras.Model):
             with tf.GradientTape() as r1_tape:
                 r1_tape.watch(real)
                 s_real = self.score(real, labels)
-            grad = r1_tape.gradient(tf.reduce_sum(s_real), real)
+                summed = tf.reduce_sum(s_real)
+            grad = r1_tape.gradient(summed, real)
             penalty = 0.5 * self.r1_gamma * tf.reduce_mean(tf.reduce_sum(tf.square(grad), axis=[1, 2, 3]))
         else:
             s_real = self.score(real, labels)
@@ -773,7 +774,7 @@ class _RunDirCallback(keras.callbacks.Callback):
         step = int(np.asarray(gan.g_optimizer.iterations))
         spe = self.steps_per_epoch
         logs = logs or {}
-        metrics = {k: float(v) for k, v in logs.items() if k in (*_METRICS, "r1")}
+        metrics = {k: float(logs[k]) for k in (*_METRICS, "r1") if k in logs}
         row = {"step": step, "epoch": round(step / spe, 4), **metrics, "seconds": seconds}
         append_rows(self.run_dir / "history.csv", [row])
         gan.steps_trained, gan.epochs_trained = step, math.ceil(step / spe)
