@@ -14,6 +14,12 @@ medians of ``--steps`` steps after ``--warmup`` steps, plus generated images per
 matmul throughput of this CPU say what bounds the step. Writes build/benchmarks/gan.json.
 
     python benchmarks/bench_gan.py --sizes 28 64 --steps 5
+
+With ``--options`` it times instead what each option of :func:`helpers.gan.train_gan` costs per
+training step: the seed (``dcgan``) against each option alone and the limited-data presets, all
+through ``DCGAN.train_step`` on the same batches, round-robin. Writes build/benchmarks/gan_options.json.
+
+    python benchmarks/bench_gan.py --options --sizes 28 64 --steps 8 --generator-filters 256
 """
 
 from __future__ import annotations
@@ -38,8 +44,11 @@ from helpers.artifacts import atomic_write  # noqa: E402
 from helpers.gan import (  # noqa: E402
     DCGAN,
     SUPPORTED_SIZES,
+    ConditionalDCGAN,
     build_discriminator,
     build_generator,
+    build_networks,
+    gan_options,
     generate_images,
     make_gan_dataset,
 )
@@ -138,11 +147,84 @@ def time_interleaved(steps: dict[str, Callable[[], float]], args: argparse.Names
 def bench_generation(size: int, args: argparse.Namespace) -> float:
     keras.utils.set_random_seed(0)
     generator = build_generator(size, base_filters=args.generator_filters)
-    generator.gan_epochs_trained = 1  # speed only: random weights are fine
+    generator.gan_steps_trained = 1  # speed only: random weights are fine
     generate_images(generator, 1000, seed=0)  # warm-up
     t0 = time.perf_counter()
     generate_images(generator, args.gen_images, seed=1)
     return args.gen_images / (time.perf_counter() - t0)
+
+
+#: What ``--options`` times: a name -> (preset, overrides) of :func:`helpers.gan.gan_options`.
+OPTION_VARIANTS: dict[str, tuple[str, dict]] = {
+    "dcgan (seed)": ("dcgan", {}),
+    "+ DiffAugment": ("dcgan", {"diffaugment": "color,translation,cutout"}),
+    "+ spectral norm": ("dcgan", {"spectral_norm": True}),
+    "+ minibatch std": ("dcgan", {"minibatch_std": True}),
+    "+ EMA": ("dcgan", {"ema_decay": 0.999}),
+    "hinge loss": ("dcgan", {"loss": "hinge"}),
+    "+ R1 (gamma 1)": ("dcgan", {"r1_gamma": 1.0}),
+    "conditional": ("dcgan", {"conditional": True}),
+    "preset sn_diffaug_ema": ("sn_diffaug_ema", {}),
+    "preset sn_diffaug_ema_cond": ("sn_diffaug_ema_cond", {}),
+}
+
+
+def option_step(size: int, ds: tf.data.Dataset, labeled: tf.data.Dataset, args: argparse.Namespace,
+                preset: str, overrides: dict) -> Callable[[], float]:
+    """One ``DCGAN.train_step`` with these options, through Keras' compiled train function."""
+    opts = gan_options(preset, **overrides)
+    keras.utils.set_random_seed(0)
+    g, d = build_networks(size, opts, generator_filters=args.generator_filters,
+                          discriminator_filters=args.discriminator_filters, num_classes=2)
+    logits = opts["loss"] == "hinge" or opts["r1_gamma"] > 0
+    common = {"loss": opts["loss"], "d_logits": logits, "r1_gamma": opts["r1_gamma"],
+              "diffaugment": opts["diffaugment"], "ema_decay": opts["ema_decay"]}
+    gan = ConditionalDCGAN(g, d, num_classes=2, **common) if opts["conditional"] else DCGAN(g, d, **common)
+    gan.compile(d_lr=opts["d_lr"], g_lr=opts["g_lr"], beta_1=opts["beta_1"])
+    gan.build_optimizers()
+    gan.make_train_function()
+    iterator = iter(labeled if opts["conditional"] else ds)
+    return lambda: float(gan.train_function(iterator)["d_loss"])
+
+
+def main_options(args: argparse.Namespace) -> dict:
+    """Seconds per training step of each option (``--options``)."""
+    rows = []
+    for size in args.sizes:
+        rng = np.random.default_rng(0)
+        images = rng.integers(0, 256, (args.batch * 4, size, size), dtype=np.uint8)
+        labels = rng.integers(0, 2, len(images))
+        ds = make_gan_dataset(images, batch_size=args.batch, seed=0).repeat()
+        labeled = make_gan_dataset(images, batch_size=args.batch, seed=0, labels=labels).repeat()
+        print(f"[{size} px] building and tracing {len(OPTION_VARIANTS)} variants ...", file=sys.stderr, flush=True)
+        steps = {name: option_step(size, ds, labeled, args, preset, overrides)
+                 for name, (preset, overrides) in OPTION_VARIANTS.items()}
+        print(f"[{size} px] timing them interleaved ...", file=sys.stderr, flush=True)
+        times = time_interleaved(steps, args)
+        base = times["dcgan (seed)"]
+        rows += [{"size": size, "variant": name, "s_step": t, "x_seed": t / base} for name, t in times.items()]
+
+    print(f"\nCPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; TensorFlow "
+          f"{tf.__version__}, Keras {keras.__version__}; batch {args.batch}, G filters "
+          f"{args.generator_filters}, D filters {args.discriminator_filters}; medians of {args.steps} steps "
+          f"after {args.warmup}\n")
+    sizes = sorted({r["size"] for r in rows})
+    print("| variant | " + " | ".join(f"{s} px s/step (x seed)" for s in sizes) + " |")
+    print("|---|" + "---|" * len(sizes))
+    for name in OPTION_VARIANTS:
+        cells = [next(f"{r['s_step']:.3f} ({r['x_seed']:.2f}x)" for r in rows if r["size"] == s and r["variant"] == name)
+                 for s in sizes]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    result = {"machine": {"cpu_count": os.cpu_count(), "processor": platform.processor(),
+                          "tensorflow": tf.__version__, "keras": keras.__version__},
+              "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+              "rows": rows}
+    out = args.out.with_name("gan_options.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out) as tmp:
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {out}")
+    return result
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -157,7 +239,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--gen-images", type=int, default=2000)
     parser.add_argument("--no-eager", action="store_true", help="skip the (slow) eager loop")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "benchmarks" / "gan.json")
+    parser.add_argument("--options", action="store_true",
+                        help="time each train_gan option against the seed instead (gan_options.json)")
     args = parser.parse_args(argv)
+    if args.options:
+        return main_options(args)
 
     peak = matmul_gflops()
     rows = []

@@ -1,4 +1,4 @@
-"""Tests for helpers.gan: tiny models (28/32 px, few filters), a few dozen images, 1-3 epochs."""
+"""Tests for helpers.gan: tiny models (28/32 px, few filters), a few dozen images, 2-6 steps."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import pandas as pd
 import pytest
 
 from helpers import gan as G
+from helpers.provenance import ProvenanceError
 
 TINY = {"generator_filters": 32, "discriminator_filters": 16, "batch_size": 16, "verbose": 0}
 METRICS = ["d_loss", "g_loss", "d_real", "d_fake"]
+PROV = {"dataset": "unit-test", "image_size": 28}
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +28,7 @@ def images() -> np.ndarray:
 def trained(images, tmp_path_factory):
     """A 2-epoch run (3 steps per epoch) shared by several tests."""
     run_dir = tmp_path_factory.mktemp("gan2")
-    gan, history = G.train_gan(images, image_size=28, epochs=2, run_dir=run_dir, **TINY)
+    gan, history = G.train_gan(images, image_size=28, epochs=2, run_dir=run_dir, provenance=PROV, **TINY)
     return run_dir, gan, history
 
 
@@ -43,12 +45,17 @@ class _Capture(keras.callbacks.Callback):
     """Records G's and D's weights when training starts (i.e. right after any resume)."""
 
     def on_train_begin(self, logs=None):
-        self.g = _weights(self.model.generator)
-        self.d = _weights(self.model.discriminator)
-        self.epochs = []
+        if not hasattr(self, "g"):  # a run may call fit more than once (rounds of unequal length)
+            self.g = _weights(self.model.generator)
+            self.d = _weights(self.model.discriminator)
+            self.epochs = []
+            self.steps = []
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epochs.append(epoch + 1)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps.append(int(np.asarray(self.model.g_optimizer.iterations)))
 
 
 class _Kill(keras.callbacks.Callback):
@@ -119,19 +126,24 @@ def test_minority_training_images(images):
 # ------------------------------------------------------------------------------------ training
 def test_train_logs_and_artifacts(trained):
     run_dir, gan, history = trained
-    assert list(history.columns) == ["epoch", *METRICS, "seconds"]
-    assert history["epoch"].tolist() == [1, 2]
+    assert list(history.columns) == ["step", "epoch", *METRICS, "seconds"]
+    assert history["epoch"].tolist() == [1, 2] and history["step"].tolist() == [3, 6]
     assert np.isfinite(history[METRICS].to_numpy()).all()
-    assert pd.read_csv(run_dir / "history.csv").shape == (2, 6)
-    assert (run_dir / "progress" / "epoch_0002.png").stat().st_size > 0
+    assert pd.read_csv(run_dir / "history.csv").shape == (2, 7)
+    assert (run_dir / "progress" / "step_000006.png").stat().st_size > 0
     with np.load(run_dir / "progress" / "grids.npz") as grids:
-        assert grids["epochs"].tolist() == [1, 2]
+        assert grids["steps"].tolist() == [3, 6] and grids["epochs"].tolist() == [1, 2]
         assert grids["images"].shape == (2, 16, 28, 28) and grids["images"].dtype == np.uint8
     info = json.loads((run_dir / "generator.json").read_text())
-    assert info["epochs"] == 2 and info["image_size"] == 28 and info["seed"] == 0
-    assert gan.epochs_trained == 2
+    assert info["steps"] == 6 and info["epochs"] == 2 and info["preset"] == "dcgan" and info["sampling"] == "raw"
+    fp = info["fingerprint"]
+    assert fp["dataset"] == "unit-test" and fp["gan_image_size"] == 28 and fp["gan_seed"] == 0
+    assert fp["gan_steps"] == 6 and fp["gan_n_images"] == 48 and len(fp["gan_images_digest"]) == 16
+    assert gan.epochs_trained == 2 and gan.steps_trained == 6
     ckpt = G.latest_checkpoint(run_dir)
-    assert ckpt is not None and ckpt[0] == 2
+    assert ckpt is not None and ckpt[0] == 6
+    with np.load(ckpt[1]) as data:
+        assert json.loads(str(data["fingerprint"])) == fp
     for saved, now in zip(_checkpoint_arrays(ckpt[1], "g"), _weights(gan.generator), strict=False):
         assert np.array_equal(saved, now)
 
@@ -143,7 +155,8 @@ def test_fit_history_has_metrics(images):
     gan.compile()
     h = gan.fit(G.make_gan_dataset(images, batch_size=16), epochs=1, steps_per_epoch=2, verbose=0,
                 shuffle=False)
-    assert set(METRICS) <= set(h.history)
+    assert set(METRICS) <= set(h.history) and "r1" not in h.history
+    assert gan.sampler is gan.generator and gan.ema_generator is None
 
 
 def test_resume_runs_only_new_epoch_and_matches_uninterrupted(images, trained, tmp_path):
@@ -151,44 +164,250 @@ def test_resume_runs_only_new_epoch_and_matches_uninterrupted(images, trained, t
     shutil.copytree(trained[0], run_dir)
     gan2 = trained[1]
     capture = _Capture()
-    gan3, history = G.train_gan(images, image_size=28, epochs=3, run_dir=run_dir,
+    gan3, history = G.train_gan(images, image_size=28, epochs=3, run_dir=run_dir, provenance=PROV,
                                 callbacks=[capture], **TINY)
     assert capture.epochs == [3]
     assert history["epoch"].tolist() == [1, 2, 3]
-    # the weights training resumed from are exactly the epoch-2 checkpoint (= the 2-epoch model)
-    ckpt2 = run_dir / "checkpoints" / "epoch_0002.npz"
+    # the weights training resumed from are exactly the step-6 checkpoint (= the 2-epoch model)
+    ckpt2 = run_dir / "checkpoints" / "step_000006.npz"
     for saved, restored, before in zip(_checkpoint_arrays(ckpt2, "g"), capture.g, _weights(gan2.generator), strict=False):
         assert np.array_equal(saved, restored) and np.array_equal(restored, before)
     for restored, before in zip(capture.d, _weights(gan2.discriminator), strict=True):
         assert np.array_equal(restored, before)
     assert int(np.asarray(gan3.g_optimizer.iterations)) == 9
     # resuming reproduces an uninterrupted 3-epoch run
-    straight, _ = G.train_gan(images, image_size=28, epochs=3, run_dir=tmp_path / "straight", **TINY)
+    straight, _ = G.train_gan(images, image_size=28, epochs=3, run_dir=tmp_path / "straight", provenance=PROV, **TINY)
     for a, b in zip(_weights(straight.generator), _weights(gan3.generator), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     # nothing left to do: no epoch runs
     again = _Capture()
-    G.train_gan(images, image_size=28, epochs=3, run_dir=run_dir, callbacks=[again], **TINY)
+    G.train_gan(images, image_size=28, epochs=3, run_dir=run_dir, provenance=PROV, callbacks=[again], **TINY)
     assert not hasattr(again, "epochs")
+
+
+def test_step_budget_resumes_2_to_4_like_an_uninterrupted_run(images, tmp_path):
+    """Rounds end at multiples of steps_per_epoch (3 here) and at the budget, resumed or not."""
+    _, h2 = G.train_gan(images, image_size=28, steps=2, run_dir=tmp_path / "a", **TINY)
+    assert h2["step"].tolist() == [2]
+    capture = _Capture()
+    gan4, h4 = G.train_gan(images, image_size=28, steps=4, run_dir=tmp_path / "a", callbacks=[capture], **TINY)
+    assert capture.steps == [3, 4] and h4["step"].tolist() == [2, 3, 4]
+    assert sorted(p.name for p in (tmp_path / "a" / "checkpoints").iterdir()) == ["step_000003.npz", "step_000004.npz"]
+    straight, hs = G.train_gan(images, image_size=28, steps=4, run_dir=tmp_path / "b", **TINY)
+    assert hs["step"].tolist() == [3, 4]
+    for a, b in zip(_weights(straight.generator), _weights(gan4.generator), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert json.loads((tmp_path / "a" / "generator.json").read_text())["steps"] == 4
+
+
+def test_budget_is_steps_or_epochs(images, tmp_path):
+    for budget in ({}, {"epochs": 1, "steps": 2}):
+        with pytest.raises(ValueError, match="exactly one"):
+            G.train_gan(images, image_size=28, run_dir=tmp_path, **budget, **TINY)
 
 
 def test_killed_run_resumes_from_last_checkpoint(images, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         G.train_gan(images, image_size=28, epochs=2, run_dir=tmp_path, callbacks=[_Kill()], **TINY)
-    assert G.latest_checkpoint(tmp_path)[0] == 1
+    assert G.latest_checkpoint(tmp_path)[0] == 3
     capture = _Capture()
     _, history = G.train_gan(images, image_size=28, epochs=2, run_dir=tmp_path, callbacks=[capture], **TINY)
     assert capture.epochs == [2]
     assert history["epoch"].tolist() == [1, 2]
-    for saved, restored in zip(_checkpoint_arrays(tmp_path / "checkpoints" / "epoch_0001.npz", "g"),
+    for saved, restored in zip(_checkpoint_arrays(tmp_path / "checkpoints" / "step_000003.npz", "g"),
                                capture.g, strict=False):
         assert np.array_equal(saved, restored)
 
 
+# ------------------------------------------------------------------------- resume that cannot lie
 def test_checkpoint_from_other_architecture(images, trained):
     run_dir = trained[0]
-    with pytest.raises(ValueError, match=r"checkpoints.*another architecture.*generator_filters.*Delete"):
-        G.train_gan(images, image_size=28, epochs=3, run_dir=run_dir, **{**TINY, "generator_filters": 64})
+    with pytest.raises(ProvenanceError, match=r"checkpoints holds a GAN checkpoint.*gan_generator_filters: "
+                                              r"saved 32, now 64.*another run_dir"):
+        G.train_gan(images, image_size=28, epochs=3, run_dir=run_dir, provenance=PROV,
+                    **{**TINY, "generator_filters": 64})
+
+
+def test_stale_data_or_provenance_raises(images, trained):
+    run_dir = trained[0]
+    other = images.copy()
+    other[0, 0, 0] ^= 1  # one pixel of one image
+    with pytest.raises(ProvenanceError, match=r"gan_images_digest: saved"):
+        G.train_gan(other, image_size=28, epochs=3, run_dir=run_dir, provenance=PROV, **TINY)
+    with pytest.raises(ProvenanceError, match=r"dataset: saved 'unit-test', now 'other'"):
+        G.train_gan(images, image_size=28, epochs=3, run_dir=run_dir, provenance={**PROV, "dataset": "other"}, **TINY)
+    with pytest.raises(ProvenanceError, match=r"gan_seed: saved 0, now 1"):
+        G.train_gan(images, image_size=28, epochs=3, run_dir=run_dir, provenance=PROV, **{**TINY, "seed": 1})
+    with pytest.raises(ValueError, match="gan_"):
+        G.train_gan(images, image_size=28, epochs=3, run_dir=run_dir, provenance={"gan_seed": 3}, **TINY)
+
+
+def test_longer_finished_run_is_not_reported_as_a_shorter_one(images, trained):
+    run_dir = trained[0]
+    before = (run_dir / "generator.json").read_text()
+    with pytest.raises(ProvenanceError, match=r"gan_steps: saved 6, now 3"):
+        G.train_gan(images, image_size=28, epochs=1, run_dir=run_dir, provenance=PROV, **TINY)
+    assert (run_dir / "generator.json").read_text() == before
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bad CRC"])
+def test_corrupt_checkpoint_falls_back_to_the_previous_one(damage, images, tmp_path, capsys):
+    G.train_gan(images, image_size=28, epochs=2, run_dir=tmp_path, **TINY)
+    newest = tmp_path / "checkpoints" / "step_000006.npz"
+    data = bytearray(newest.read_bytes())
+    if damage == "truncated":  # as by a full disk or a killed copy
+        data = data[: len(data) // 2]
+    else:  # one flipped bit inside the stored generator weights
+        data[len(data) // 3] ^= 0x10
+    newest.write_bytes(bytes(data))
+    leftover = tmp_path / "checkpoints" / ".step_000009.x1y2z3.tmp.npz"  # a killed atomic write
+    leftover.write_bytes(b"partial")
+    capture = _Capture()
+    _, history = G.train_gan(images, image_size=28, epochs=2, run_dir=tmp_path, callbacks=[capture], **TINY)
+    out = capsys.readouterr().out
+    assert "step_000006.npz is unreadable" in out and "falling back to the previous checkpoint" in out
+    assert capture.epochs == [2] and history["step"].tolist() == [3, 6]
+    for saved, restored in zip(_checkpoint_arrays(tmp_path / "checkpoints" / "step_000003.npz", "g"),
+                               capture.g, strict=True):
+        assert np.array_equal(saved, restored)
+    assert not leftover.exists()
+    assert (tmp_path / "checkpoints" / "step_000006.npz.corrupt").exists()
+    fresh = G.DCGAN(G.build_generator(28, base_filters=32), G.build_discriminator(28, 16))
+    fresh.compile()
+    assert G.restore_checkpoint(fresh, newest) == 6  # rewritten whole by the resumed run
+
+
+def test_restore_checkpoint_names_an_unreadable_file(images, trained, tmp_path):
+    bad = tmp_path / "step_000001.npz"
+    bad.write_bytes(b"not a zip file")
+    gan = trained[1]
+    with pytest.raises(ValueError, match=r"step_000001\.npz is unreadable"):
+        G.restore_checkpoint(gan, bad)
+
+
+def test_folder_of_an_unknown_run_raises(images, tmp_path):
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "epoch_0003.npz").write_bytes(b"old format")
+    with pytest.raises(ProvenanceError, match=r"without a fingerprint.*epoch_0003"):
+        G.train_gan(images, image_size=28, steps=2, run_dir=tmp_path, **TINY)
+
+
+def test_load_generator_checks_expected(trained, tmp_path):
+    run_dir = trained[0]
+    assert G.load_generator(run_dir, expected=PROV) is not None
+    assert G.load_generator(run_dir, expected={"gan_steps": 6, "gan_loss": "bce"}) is not None
+    with pytest.raises(ProvenanceError, match=r"dataset: saved 'unit-test', now 'other'"):
+        G.load_generator(run_dir, expected={**PROV, "dataset": "other"})
+    bare = tmp_path / "bare"
+    shutil.copytree(run_dir, bare)
+    (bare / "generator.json").write_text("{}")
+    with pytest.raises(ProvenanceError, match="no fingerprint"):
+        G.load_generator(bare, expected=PROV)
+
+
+# ----------------------------------------------------------------------- options for limited data
+def test_presets_are_complete_and_dcgan_is_the_seed():
+    assert G.GAN_PRESETS["dcgan"] == {"loss": "bce", "r1_gamma": 0.0, "d_lr": 2e-4, "g_lr": 2e-4, "beta_1": 0.5,
+                                      "diffaugment": "", "spectral_norm": False, "minibatch_std": False,
+                                      "ema_decay": 0.0, "conditional": False}
+    assert {"dcgan", "dcgan_diffaug", "sn_diffaug_ema", "best"} <= set(G.GAN_PRESETS)
+    for name, options in G.GAN_PRESETS.items():
+        assert set(options) == set(G.GAN_OPTIONS)
+        assert G.gan_options(name) == {**options, "diffaugment": G.gan_options(name)["diffaugment"]}
+    assert G.gan_options("sn_diffaug_ema", ema_decay=0.9, loss=None)["ema_decay"] == 0.9
+    with pytest.raises(ValueError, match="unknown GAN preset"):
+        G.gan_options("stylegan")
+    with pytest.raises(TypeError, match="unknown GAN option"):
+        G.gan_options("dcgan", dropout=0.1)
+    with pytest.raises(ValueError, match="loss"):
+        G.gan_options("dcgan", loss="wasserstein")
+
+
+OPTION_CASES = {
+    "diffaugment": ({"diffaugment": "color,translation,cutout"}, {"diffaugment": ""}),
+    "spectral_norm": ({"spectral_norm": True}, {"spectral_norm": False}),
+    "minibatch_std": ({"minibatch_std": True}, {"minibatch_std": False}),
+    "ema": ({"ema_decay": 0.99}, {"ema_decay": 0.999}),
+    "hinge": ({"loss": "hinge"}, {"loss": "bce"}),
+    "r1": ({"r1_gamma": 1.0}, {"r1_gamma": 0.5}),
+    "ttur": ({"d_lr": 4e-4, "g_lr": 1e-4}, {"g_lr": 2e-4}),
+}
+
+
+@pytest.mark.parametrize("case", list(OPTION_CASES))
+def test_option_runs_is_recorded_resumes_and_refuses_other_options(case, images, tmp_path):
+    option, other = OPTION_CASES[case]
+    gan, history = G.train_gan(images, image_size=28, steps=2, run_dir=tmp_path, **option, **TINY)
+    assert np.isfinite(history.drop(columns="seconds").to_numpy(dtype=float)).all()
+    fp = json.loads((tmp_path / "generator.json").read_text())["fingerprint"]
+    for key, value in option.items():
+        assert fp[f"gan_{key}"] == value
+    capture = _Capture()
+    gan, history = G.train_gan(images, image_size=28, steps=3, run_dir=tmp_path, callbacks=[capture], **option, **TINY)
+    assert capture.steps == [3] and history["step"].tolist() == [2, 3]
+    key = next(iter(other))
+    with pytest.raises(ProvenanceError, match=rf"gan_{key}: saved"):
+        G.train_gan(images, image_size=28, steps=4, run_dir=tmp_path, **{**option, **other}, **TINY)
+
+
+def test_hinge_and_r1_losses_are_finite_and_logged(images, tmp_path):
+    gan, history = G.train_gan(images, image_size=28, steps=3, run_dir=tmp_path, preset="sn_diffaug_ema_hinge",
+                               r1_gamma=1.0, d_steps=2, **TINY)
+    assert list(history.columns) == ["step", "epoch", *METRICS, "r1", "seconds"]
+    assert np.isfinite(history[[*METRICS, "r1"]].to_numpy()).all() and (history["r1"] > 0).all()
+    assert ((history[["d_real", "d_fake"]] > 0) & (history[["d_real", "d_fake"]] < 1)).all().all()
+    assert gan.d_logits and gan.loss_name == "hinge"
+    assert G.diagnose_history(history, loss="hinge")["lines"][0].count("equilibrium 2.000") == 1
+
+
+def test_ema_generator_differs_from_raw_and_is_the_saved_one(images, tmp_path):
+    gan, _ = G.train_gan(images, image_size=28, steps=3, run_dir=tmp_path, preset="sn_diffaug_ema", **TINY)
+    ema, raw = _weights(gan.ema_generator), _weights(gan.generator)
+    assert any(not np.allclose(a, b) for a, b in zip(ema, raw, strict=True))
+    saved = G.load_generator(tmp_path)
+    for a, b in zip(_weights(saved), ema, strict=True):
+        np.testing.assert_array_equal(a, b)
+    raw_saved = keras.models.load_model(tmp_path / "generator_raw.keras", compile=False)
+    for a, b in zip(_weights(raw_saved), raw, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert json.loads((tmp_path / "generator.json").read_text())["sampling"] == "ema"
+    assert np.array_equal(G.generate_images(gan, 4, seed=1), G.generate_images(saved, 4, seed=1))
+    with np.load(G.latest_checkpoint(tmp_path)[1]) as data:
+        assert any(k.startswith("ema/") for k in data.files)
+
+
+def test_discriminator_options_build_the_layers():
+    disc = G.build_discriminator(32, 8, spectral_norm=True, minibatch_std=True, logits=True)
+    names = [type(layer).__name__ for layer in disc.layers]
+    assert names.count("SpectralNormalization") == 4 and "MinibatchStdDev" in names
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 1)).astype("float32")
+    assert disc(x).shape == (4, 1)
+    layer = G.MinibatchStdDev()
+    same = np.repeat(x[:1, :4, :4], 4, axis=0)
+    assert layer(x[:, :4, :4]).shape == (4, 4, 4, 2)
+    assert float(np.asarray(layer(same))[..., 1].max()) < 1e-3 < float(np.asarray(layer(x[:, :4, :4]))[..., 1].min())
+    gen, disc = G.build_networks(28, "sn_diffaug_ema_hinge", generator_filters=16, discriminator_filters=8)
+    assert disc.get_layer("score_sn") is not None
+
+
+def test_conditional_preset_trains_on_both_classes_and_draws_the_minority(tmp_path):
+    rng = np.random.default_rng(1)
+    imgs = rng.integers(0, 256, (32, 32, 32), dtype=np.uint8)
+    labels = np.arange(32) % 2
+    with pytest.raises(ValueError, match="conditional.*labels="):
+        G.train_gan(imgs, image_size=32, steps=2, run_dir=tmp_path, preset="sn_diffaug_ema_cond", **TINY)
+    gan, history = G.train_gan(imgs, labels=labels, sample_label=0, image_size=32, steps=2, run_dir=tmp_path,
+                               preset="sn_diffaug_ema_cond", **TINY)
+    assert isinstance(gan, G.ConditionalDCGAN) and gan.num_classes == 2 and gan.ema_generator is not None
+    info = json.loads((tmp_path / "generator.json").read_text())
+    assert info["sample_label"] == 0 and info["fingerprint"]["gan_conditional"] is True
+    gen = G.load_generator(tmp_path)
+    minority = G.generate_images(gen, 4, seed=0)  # the sample_label by default
+    assert minority.shape == (4, 32, 32)
+    assert np.array_equal(minority, G.generate_images(gen, 4, seed=0, labels=0))
+    assert not np.array_equal(minority, G.generate_images(gen, 4, seed=0, labels=1))
+    with pytest.raises(ValueError, match="labels were given with conditional=False"):
+        G.train_gan(imgs, labels=labels, conditional=False, image_size=32, steps=2, run_dir=tmp_path, **TINY)
 
 
 # ------------------------------------------------------------------------------------ sampling
@@ -239,8 +458,31 @@ def test_diagnose_history_reads_the_curves():
     assert healthy["state"] == "near equilibrium" and healthy["epochs"] == 3
     assert "averaged 1.380 (equilibrium 1.386)" in healthy["lines"][0]
     assert G.diagnose_history(dominated)["state"] == "discriminator dominates"
+    for verdict in (healthy, G.diagnose_history(dominated)):
+        assert "cannot detect mode collapse" in verdict["lines"][-1] and "chapter 3" in verdict["lines"][-1]
     with pytest.raises(ValueError, match="train the GAN first"):
         G.diagnose_history(pd.DataFrame(columns=balanced.columns))
+
+
+def test_collapse_from_samples_flags_a_constant_generator_not_real_images(images, trained):
+    gen = keras.models.clone_model(trained[1].generator)
+    gen.set_weights([np.zeros_like(w) for w in gen.get_weights()])
+    gen.gan_steps_trained = 1
+    constant = G.generate_images(gen, 64, seed=0)
+    verdict = G.collapse_from_samples(constant, images)
+    assert verdict["collapsed"] and verdict["state"] == "collapsed"
+    assert verdict["diversity_ratio"] < 0.01 and verdict["duplicate_share"] == 1.0
+    assert any("Mode collapse" in line for line in verdict["lines"])
+    assert G.collapse_from_samples(constant)["collapsed"]  # without reals: absolute distances
+    real = G.collapse_from_samples(images[:24], images[24:])
+    assert real["state"] == "varied" and not real["collapsed"] and 0.8 < real["diversity_ratio"] < 1.25
+    assert real["duplicate_share"] == 0.0
+    assert not G.collapse_from_samples(images)["collapsed"]
+    floats = images.astype("float32") / 127.5 - 1  # the generator's own [-1, 1] scale
+    assert G.collapse_from_samples(floats, images)["diversity_ratio"] == pytest.approx(1.0)
+    # a generator with a few modes: most fakes have a near-duplicate
+    few = np.repeat(images[:4], 16, axis=0)
+    assert G.collapse_from_samples(few, images)["collapsed"]
 
 
 def test_load_progress_names_notebook_02(tmp_path):

@@ -25,7 +25,7 @@ builders), all recorded in the run's fingerprint; :data:`GAN_PRESETS` names usef
   minority class when sampling (every image teaches anatomy), next to the minority-only GAN.
 
 The budget is ``steps`` (generator updates) or, as the seed, ``epochs`` (passes over the images):
-30 epochs of 352 images are only 165 updates at batch 64.
+30 epochs of 352 images are only 150 updates at batch 64 (5 full batches an epoch).
 
 :func:`train_gan` trains into a run folder and resumes there only when the folder's fingerprint
 (the caller's ``provenance`` of the data, a digest of the training arrays and every setting that
