@@ -30,7 +30,8 @@ def _grid(run_dir, **overrides):
     fakes = np.random.default_rng(3).normal(0, 1, (20, 8)).astype(np.float32)
     kwargs = dict(
         train_feats=xtr, y_train=ytr, val_feats=xva, y_val=yva, test_feats=xte, y_test=yte,
-        synthetic_feats=fakes, synthetic_class=0, classifiers=["decision_tree", "svm"],
+        synthetic_feats={"reference": fakes, "default": fakes[::-1].copy()}, synthetic_class=0,
+        classifiers=["decision_tree", "svm"],
         strategies=["none", "class_weight", "random"], seeds=[0, 1], run_dir=run_dir,
         context=CONTEXT, feature_note="blobs", provenance_base={"data": "blobs-v1"}, verbose=False,
     )
@@ -80,7 +81,7 @@ def test_classical_grid_never_reuses_rows_of_other_inputs(tmp_path):
         _grid(tmp_path, strategies=["none", "gan"], seeds=[0], train_feats=xtr, y_train=ytr)
     other_fakes = np.random.default_rng(9).normal(0, 1, (20, 8)).astype(np.float32)
     with pytest.raises(ProvenanceError, match="synthetic_digest: saved"):
-        _grid(tmp_path, strategies=["gan"], seeds=[0], synthetic_feats=other_fakes)
+        _grid(tmp_path, strategies=["gan"], seeds=[0], synthetic_feats={"reference": other_fakes})
     with pytest.raises(ProvenanceError, match="data: saved 'blobs-v1', now 'blobs-v2'"):
         _grid(tmp_path, strategies=["none"], seeds=[0], provenance_base={"data": "blobs-v2"})
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "results.csv"), before)  # nothing rewritten
@@ -112,7 +113,7 @@ def test_ann_grid_writes_rows(tmp_path, capsys):
     fakes = _images(8, 3)[0][:8]
     kwargs = dict(
         train_images=xtr, y_train=ytr, val_images=xva, y_val=yva, test_images=xte, y_test=yte,
-        synthetic_images=fakes, synthetic_class=0,
+        synthetic_images={"reference": fakes}, synthetic_class=0,
         strategies=["none", "class_weight", "smote", "gan", "classical_aug"], seeds=[0], epochs=2,
         run_dir=tmp_path, context=CONTEXT, batch_size=16, max_steps_per_epoch=2,
     )

@@ -163,7 +163,8 @@ def test_deep_grid_rows_resume_and_no_leak(tmp_path, tiny, capsys):
     fakes = squares(12, 3)[0]
     fakes[:, 10:20, 10:20] = 60  # fakes of class 0 (NORMAL) without a square
     kw = dict(
-        splits=splits, synthetic_images=fakes, synthetic_class=0, synthetic_realism_scores=None,
+        splits=splits, synthetic_images={"reference": fakes, "default": fakes[::-1].copy()},
+        synthetic_class=0, synthetic_realism_scores=None,
         models=["cnn"], strategies=["none", "gan", "gan_weighted"], seeds=[0], epochs={"cnn": 1},
         batch_size=16, patience=2, max_steps_per_epoch=2, densenet_input_size=32, densenet_weights=None,
         run_dir=tmp_path, context={"run_id": "test"}, provenance_base={"data": "squares"},
@@ -194,12 +195,13 @@ def test_deep_grid_rows_resume_and_no_leak(tmp_path, tiny, capsys):
     again = deep.run_deep_grid(**kw)
     assert len(pd.read_csv(tmp_path / "results.csv")) == before and len(again) == 3
 
-    leaky = dict(kw, synthetic_images=np.concatenate([fakes, tiny["val"][0][:1]]))
+    leaky = dict(kw, synthetic_images={"reference": np.concatenate([fakes, tiny["val"][0][:1]]),
+                                       "default": fakes})
     with pytest.raises(AssertionError, match="val split"):
         deep.run_deep_grid(**leaky)
 
     # the stale-reuse case: same run folder, other fakes -> an error naming what differs, no refit
-    other = dict(kw, synthetic_images=np.roll(fakes, 1, axis=0), strategies=["gan"])
+    other = dict(kw, synthetic_images={"reference": np.roll(fakes, 1, axis=0)}, strategies=["gan"])
     with pytest.raises(ProvenanceError, match="cnn / gan / seed 0.*synthetic_digest: saved"):
         deep.run_deep_grid(**other)
     with pytest.raises(ProvenanceError, match="data: saved 'squares', now 'other'"):

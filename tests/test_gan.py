@@ -310,7 +310,7 @@ def test_presets_are_complete_and_dcgan_is_the_seed():
     assert G.GAN_PRESETS["dcgan"] == {"loss": "bce", "r1_gamma": 0.0, "d_lr": 2e-4, "g_lr": 2e-4, "beta_1": 0.5,
                                       "diffaugment": "", "spectral_norm": False, "minibatch_std": False,
                                       "ema_decay": 0.0, "conditional": False}
-    assert {"dcgan", "dcgan_diffaug", "sn_diffaug_ema", "best"} <= set(G.GAN_PRESETS)
+    assert {"dcgan", "dcgan_diffaug", "sn_diffaug_ema"} <= set(G.GAN_PRESETS)
     for name, options in G.GAN_PRESETS.items():
         assert set(options) == set(G.GAN_OPTIONS)
         assert G.gan_options(name) == {**options, "diffaugment": G.gan_options(name)["diffaugment"]}

@@ -65,11 +65,21 @@ def test_01_numbers_are_sensible(ci_run):
 def test_02_trains_the_gan_and_saves_it(ci_run):
     from helpers.config import PROFILES
 
+    prof = PROFILES["ci"]
     m = _metrics(ci_run, "02")
-    assert m["epochs"] == PROFILES["ci"].gan_epochs and m["minority_class"] == "NORMAL"
+    assert m["steps"] == prof.gan_steps and m["minority_class"] == "NORMAL" and m["gan_preset"] == prof.gan_preset
     assert m["n_train_minority"] == _metrics(ci_run, "01")["counts"]["train"]["NORMAL"]
-    assert (ci_run[0] / "gan" / "generator.keras").exists()
-    assert len(list((ci_run[0] / "gan" / "checkpoints").glob("*.npz"))) >= 1
+    # per seed: the reference (seed DCGAN, epochs) and the default; on the first seed the ablation too
+    trained = {(g["generator"], g["seed"]) for g in m["generators"]}
+    reference = f"dcgan_{prof.gan_epochs}epochs"
+    default = f"{prof.gan_preset}_{prof.gan_steps}steps"
+    expected = {(reference, s) for s in prof.seeds} | {(default, s) for s in prof.seeds}
+    expected |= {(f"{p}_{prof.gan_steps}steps", prof.seeds[0]) for p in prof.gan_ablation}
+    assert trained == expected
+    for name, seed in trained:
+        folder = ci_run[0] / "gan" / name / f"seed{seed}"
+        assert (folder / "generator.keras").exists() and json.loads((folder / "generator.json").read_text())["fingerprint"]
+        assert len(list((folder / "checkpoints").glob("*.npz"))) >= 1
 
 
 def test_03_balances_the_training_split_and_measures_the_fakes(ci_run):

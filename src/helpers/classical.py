@@ -27,6 +27,7 @@ from helpers.strategies import (
     GAN_STRATEGIES,
     PIXEL_STRATEGIES,
     check_strategies,
+    synthetic_source,
 )
 
 __all__ = [
@@ -60,6 +61,23 @@ def _inputs_fingerprint(base: Mapping[str, Any], arrays: Mapping[str, tuple]) ->
     fp = dict(base)
     fp.update({f"{name}_digest": provenance.array_digest(*arr) for name, arr in arrays.items()})
     return fp
+
+
+def _synthetic_sets(synthetic: Mapping[str, Any] | None, synthetic_class: int | None,
+                    strategies: Sequence[str], where: str) -> dict[str, tuple[Any, str]]:
+    """``{source: (array, digest)}`` for the sources the GAN strategies need (see strategies.SYNTHETIC_SOURCE)."""
+    needed = sorted({synthetic_source(s) for s in strategies if s in GAN_STRATEGIES})
+    sets = dict(synthetic or {})
+    missing = [src for src in needed if sets.get(src) is None]
+    if missing or (needed and synthetic_class is None):
+        raise ValueError(f"{where}: the GAN strategies need synthetic sets {missing or needed} and "
+                         "synthetic_class (chapter 3 writes the fakes of the reference and default "
+                         "generators)")
+    out = {}
+    for src in needed:
+        arr = np.asarray(sets[src])
+        out[src] = (arr, provenance.array_digest(arr, synthetic_class))
+    return out
 
 
 def _run_fingerprint(inputs: Mapping[str, Any], *, classifier: str, strategy: str, seed: int,
@@ -135,7 +153,7 @@ def run_classical_grid(
     y_val: Any,
     test_feats: Any,
     y_test: Any,
-    synthetic_feats: Any,
+    synthetic_feats: Mapping[str, Any] | None,
     synthetic_class: int | None,
     classifiers: Sequence[str],
     strategies: Sequence[str],
@@ -154,7 +172,9 @@ def run_classical_grid(
     ``StandardScaler`` fitted on that (resampled) training set -> estimator from
     :func:`make_classifier` (``class_weight="balanced"`` for the ``class_weight`` strategy,
     ``sample_weight`` for ``gan_weighted``) -> scores on val and test (see :func:`_positive_scores`)
-    -> :func:`helpers.metrics.classification_row`. ``classical_aug`` / ``gan_aug`` need images and
+    -> :func:`helpers.metrics.classification_row`. ``synthetic_feats`` maps a generator
+    (``"reference"``, ``"default"``; see :data:`helpers.strategies.SYNTHETIC_SOURCE`) to the features
+    of its fakes. ``classical_aug`` / ``gan_aug`` need images and
     are skipped here with a note, as is a strategy that cannot run on the data (ADASYN on separated
     classes). ``provenance_base`` (e.g. ``{"data": cfg.data_id, "extractor": ...}``) joins every
     run's fingerprint. Finished runs in ``run_dir/results.csv`` with the same fingerprint are
@@ -177,7 +197,8 @@ def run_classical_grid(
             raise ValueError(f"{what} must be 2-D features (N, D), got shape {arr.shape}")
     inputs = _inputs_fingerprint(provenance_base or {}, {
         "train": (xtr, ytr), "val": (xva, yva), "test": (xte, yte)})
-    syn_digest = provenance.array_digest(synthetic_feats, synthetic_class)
+    syn_sets = _synthetic_sets(synthetic_feats, synthetic_class,
+                               [s for s in strategies if s in FEATURE_STRATEGIES], "run_classical_grid")
     keep_digest = provenance.array_digest(synthetic_keep)
 
     done = table.read()
@@ -190,6 +211,8 @@ def run_classical_grid(
                           "and chapter 5)")
                 continue
             for seed in seeds:
+                fakes, syn_digest = syn_sets.get(synthetic_source(strategy), (None, "")) \
+                    if strategy in GAN_STRATEGIES else (None, "")
                 fp = _run_fingerprint(inputs, classifier=clf_name, strategy=strategy, seed=int(seed),
                                       synthetic_digest=syn_digest, synthetic_weight=synthetic_weight,
                                       keep_digest=keep_digest)
@@ -199,7 +222,7 @@ def run_classical_grid(
                     continue
                 try:
                     ts = oversample.prepare_training_set(
-                        strategy, xtr, ytr, seed=int(seed), synthetic_x=synthetic_feats,
+                        strategy, xtr, ytr, seed=int(seed), synthetic_x=fakes,
                         synthetic_class=synthetic_class, synthetic_weight=synthetic_weight,
                         synthetic_keep=synthetic_keep,
                     )
@@ -298,7 +321,7 @@ def run_ann_grid(
     y_val: Any,
     test_images: Any,
     y_test: Any,
-    synthetic_images: Any,
+    synthetic_images: Mapping[str, Any] | None,
     synthetic_class: int | None,
     strategies: Sequence[str],
     seeds: Sequence[int],
@@ -339,14 +362,14 @@ def run_ann_grid(
     xva, yva = _unit_images(val_images, "val_images"), np.asarray(y_val).ravel()
     xte, yte = _unit_images(test_images, "test_images"), np.asarray(y_test).ravel()
     xva_flat, xte_flat = xva.reshape(len(xva), -1), xte.reshape(len(xte), -1)
-    syn = None if synthetic_images is None else np.asarray(synthetic_images)
-    if syn is not None and syn.ndim == 4 and xtr.ndim == 3:
-        syn = syn[..., 0]
+    sets = {k: (np.asarray(v)[..., 0] if np.ndim(v) == 4 and xtr.ndim == 3 else v)
+            for k, v in (synthetic_images or {}).items()}
     inputs = _inputs_fingerprint(provenance_base or {}, {
         "train": (xtr, ytr), "val": (xva, yva), "test": (xte, yte)})
     settings = dict(epochs=int(epochs), batch_size=int(batch_size), patience=patience,
                     max_steps_per_epoch=max_steps_per_epoch, learning_rate=float(learning_rate))
-    syn_digest = provenance.array_digest(syn, synthetic_class)
+    syn_sets = _synthetic_sets(sets, synthetic_class, [s for s in strategies if s in PIXEL_STRATEGIES],
+                               "run_ann_grid")
     keep_digest = provenance.array_digest(synthetic_keep)
 
     done = table.read()
@@ -355,6 +378,8 @@ def run_ann_grid(
         if strategy not in PIXEL_STRATEGIES:
             continue
         for seed in seeds:
+            syn, syn_digest = syn_sets.get(synthetic_source(strategy), (None, "")) \
+                if strategy in GAN_STRATEGIES else (None, "")
             fp = _run_fingerprint(inputs, classifier="ann", strategy=strategy, seed=int(seed),
                                   synthetic_digest=syn_digest, synthetic_weight=synthetic_weight,
                                   keep_digest=keep_digest, **settings)

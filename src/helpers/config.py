@@ -65,6 +65,11 @@ class Profile:
     gan_generator_filters: int = 512
     gan_steps_per_epoch: int | None = None
     gan_checkpoint_every: int = 5
+    gan_preset: str = "sn_diffaug_ema"  # the series' generator for limited data (chapters 4-5's default fakes)
+    gan_steps: int = 3000  # its budget in generator updates (the seed's dcgan keeps gan_epochs)
+    gan_ablation: tuple[str, ...] = ("dcgan", "dcgan_diffaug", "sn_diffaug_ema", "sn_diffaug_ema_hinge",
+                                     "sn_diffaug_ema_cond")  # chapter 2/3's ablation (first seed)
+    c2st_epochs: int = 10  # epochs of chapter 3's real-vs-fake two-sample test
     # Evaluation of the fakes (notebook 03)
     encoder_epochs: int = 5
     # Features + classical classifiers (notebook 04)
@@ -73,8 +78,9 @@ class Profile:
     resnet_input_size: int = 32
     ann_epochs: int = 30
     classical_classifiers: tuple[str, ...] = ("decision_tree", "random_forest", "svm", "ann")
-    classical_strategies: tuple[str, ...] = ("none", "class_weight", "random", "smote", "adasyn", "gan")
-    ann_strategies: tuple[str, ...] = ("none", "class_weight", "random", "classical_aug", "gan")
+    classical_strategies: tuple[str, ...] = ("none", "class_weight", "random", "smote", "adasyn", "gan",
+                                             "gan_improved")
+    ann_strategies: tuple[str, ...] = ("none", "class_weight", "random", "classical_aug", "gan", "gan_improved")
     embedding: str = "tsne"  # 2-D map of the features: "tsne" or "pca"
     # CNN / DenseNet121 (notebook 05)
     cnn_epochs: int = 30
@@ -83,7 +89,8 @@ class Profile:
     densenet_weights: str | None = None  # "imagenet" when it can be downloaded
     deep_models: tuple[str, ...] = ("cnn", "densenet121")
     deep_strategies: tuple[str, ...] = (
-        "none", "class_weight", "random", "classical_aug", "gan", "gan_filtered", "gan_weighted", "gan_aug",
+        "none", "class_weight", "random", "classical_aug", "gan", "gan_improved", "gan_filtered", "gan_weighted",
+        "gan_aug",
     )
     densenet_strategies: tuple[str, ...] | None = None  # None: the same as deep_strategies
     batch_size: int = 64
@@ -111,16 +118,19 @@ PROFILES: dict[str, Profile] = {
         gan_generator_filters=64,
         gan_steps_per_epoch=2,
         gan_checkpoint_every=1,
+        gan_steps=4,
+        gan_ablation=("dcgan", "sn_diffaug_ema"),
+        c2st_epochs=1,
         encoder_epochs=1,
         resnet_epochs=1,
         ann_epochs=2,
-        classical_strategies=("none", "random", "smote", "gan"),
-        ann_strategies=("none", "gan"),
+        classical_strategies=("none", "random", "smote", "gan", "gan_improved"),
+        ann_strategies=("none", "gan_improved"),
         embedding="pca",
         cnn_epochs=2,
         densenet_epochs=1,
         deep_models=("cnn", "densenet121"),
-        deep_strategies=("none", "gan"),
+        deep_strategies=("none", "gan", "gan_improved"),
         batch_size=32,
         patience=2,
         max_steps_per_epoch=4,
@@ -136,14 +146,18 @@ PROFILES: dict[str, Profile] = {
         gan_batch_size=64,
         gan_generator_filters=128,
         gan_checkpoint_every=5,
+        gan_steps=1500,
+        gan_ablation=("dcgan", "dcgan_diffaug", "sn_diffaug_ema"),
+        c2st_epochs=5,
         encoder_epochs=4,
         resnet_epochs=2,
         ann_epochs=20,
         cnn_epochs=12,
         densenet_epochs=2,
         deep_models=("cnn", "densenet121"),
-        deep_strategies=("none", "class_weight", "random", "classical_aug", "gan", "gan_filtered", "gan_weighted"),
-        densenet_strategies=("none", "gan"),  # ~1 min a run on 2 CPU cores, most of it graph tracing
+        deep_strategies=("none", "class_weight", "random", "classical_aug", "gan", "gan_improved", "gan_filtered",
+                         "gan_weighted"),
+        densenet_strategies=("none", "gan", "gan_improved"),
         patience=3,
     ),
     "quick": Profile(
@@ -172,6 +186,7 @@ PROFILES: dict[str, Profile] = {
         gan_epochs=100,
         gan_batch_size=64,
         gan_generator_filters=512,
+        gan_steps=10000,
         gan_checkpoint_every=5,
         encoder_epochs=10,
         resnet_weights="imagenet",

@@ -32,7 +32,7 @@ import pandas as pd
 from helpers import artifacts, metrics, oversample, provenance
 from helpers.images import image_hashes
 from helpers.results import ResultsTable
-from helpers.strategies import GAN_STRATEGIES, PIXEL_STRATEGIES, check_strategies
+from helpers.strategies import GAN_STRATEGIES, PIXEL_STRATEGIES, check_strategies, synthetic_source
 
 __all__ = [
     "NOTEBOOK",
@@ -103,7 +103,7 @@ class _Grid:
     y_train: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray
-    synthetic_images: np.ndarray | None
+    synthetic_sets: dict[str, np.ndarray]  # generator ("reference"/"default") -> uint8 fakes
     synthetic_class: int | None
     keep_mask: np.ndarray | None
     epochs: dict[str, int]
@@ -132,7 +132,8 @@ class _Grid:
         if model_name == "densenet121":
             fp.update(densenet_input_size=self.densenet_input_size, densenet_weights=self.densenet_weights)
         if strategy in GAN_STRATEGIES:
-            fp["synthetic_digest"] = provenance.array_digest(self.synthetic_images, self.synthetic_class)
+            fakes = self.synthetic_sets[synthetic_source(strategy)]
+            fp["synthetic_digest"] = provenance.array_digest(fakes, self.synthetic_class)
             fp["synthetic_weight"] = float(synthetic_weight)
             if strategy == "gan_filtered":
                 fp["synthetic_keep_digest"] = provenance.array_digest(self.keep_mask)
@@ -172,7 +173,8 @@ class _Grid:
     def train_set(self, strategy: str, seed: int, synthetic_weight: float) -> oversample.TrainSet:
         kw: dict[str, Any] = {}
         if strategy in GAN_STRATEGIES:
-            kw = dict(synthetic_x=self.synthetic_images, synthetic_class=self.synthetic_class,
+            kw = dict(synthetic_x=self.synthetic_sets[synthetic_source(strategy)],
+                      synthetic_class=self.synthetic_class,
                       synthetic_weight=synthetic_weight, synthetic_keep=self.keep_mask)
         ts = oversample.prepare_training_set(strategy, self.x_train, self.y_train, seed=seed, **kw)
         n = len(self.y_train)
@@ -239,7 +241,7 @@ class _Grid:
 def run_deep_grid(
     *,
     splits: Mapping[str, Any],
-    synthetic_images: np.ndarray | None,
+    synthetic_images: Mapping[str, np.ndarray] | None,
     synthetic_class: int | None,
     synthetic_realism_scores: np.ndarray | None,
     models: Sequence[str],
@@ -256,19 +258,23 @@ def run_deep_grid(
     provenance_base: Mapping[str, Any] | None = None,
     gan_weight_grid: Sequence[float] = (0.25, 0.5, 1.0),
     filter_keep_fraction: float = 0.5,
+    model_cache: dict[str, Any] | None = None,
     verbose: int = 0,
 ) -> pd.DataFrame:
     """Train models x strategies x seeds on pixels; record one results row per run; return the grid's rows.
 
     ``splits``: ``helpers.data.Dataset`` train/val/test with binary labels. ``synthetic_images``:
-    uint8 fakes of class ``synthetic_class`` (needed by the ``gan*`` strategies).
-    ``gan_filtered`` keeps the ``filter_keep_fraction`` of fakes with the highest
+    generator name (``"reference"``, ``"default"``; :data:`helpers.strategies.SYNTHETIC_SOURCE`) ->
+    uint8 fakes of class ``synthetic_class``, for the ``gan*`` strategies.
+    ``gan_filtered`` keeps the ``filter_keep_fraction`` of the default generator's fakes with the highest
     ``synthetic_realism_scores`` (scored by the caller with a model fitted on real *train* data
     only). ``gan_weighted`` picks its synthetic-sample weight from ``gan_weight_grid`` by val AUC
     with the first seed, once per model, and reuses it for every seed (the first seed's run is
     the selection run itself). ``epochs`` maps model name -> epoch budget. ``context`` columns
     (e.g. profile) go into every row; ``dataset``/``image_size`` default to the splits'.
     ``provenance_base`` (e.g. ``{"data": cfg.data_id}``) joins every run's fingerprint.
+    ``model_cache``: a dict shared by several calls (e.g. one per seed) so each architecture is
+    built and traced once for all of them; its weights are re-drawn for every run.
     """
     models, seeds = list(models), [int(s) for s in seeds]
     unknown = [m for m in models if m not in DEEP_MODELS]
@@ -287,28 +293,30 @@ def run_deep_grid(
     if len(np.unique(y_val)) < 2:
         raise ValueError("val holds a single class: early stopping on val ROC-AUC needs both")
 
-    needs_fakes = [s for s in strategies if s in GAN_STRATEGIES]
-    fakes = None
+    sources = sorted({synthetic_source(s) for s in strategies if s in GAN_STRATEGIES})
+    sets: dict[str, np.ndarray] = {}
     keep_mask = None
-    if needs_fakes:
-        if synthetic_images is None or synthetic_class is None:
-            raise ValueError(f"strategies {needs_fakes} need synthetic_images and synthetic_class "
-                             "(notebook 03 writes the fakes)")
-        fakes = np.asarray(synthetic_images)
+    for src in sources:
+        fakes = None if synthetic_images is None else synthetic_images.get(src)
+        if fakes is None or synthetic_class is None:
+            raise ValueError(f"the GAN strategies need the {src!r} generator's fakes in synthetic_images "
+                             "and synthetic_class (chapter 3 writes them)")
+        fakes = np.asarray(fakes)
         if fakes.ndim == 4 and fakes.shape[-1] == 1:
             fakes = fakes[..., 0]
         if fakes.dtype != np.uint8 or fakes.shape[1:] != x_train.shape[1:]:
-            raise ValueError(f"synthetic_images must be uint8 {x_train.shape[1:]} like the training "
-                             f"images, got {fakes.dtype} {fakes.shape[1:]}")
-        if "gan_filtered" in strategies:
-            if synthetic_realism_scores is None:
-                raise ValueError("gan_filtered needs synthetic_realism_scores (one per fake, higher = "
-                                 "more realistic, from a model fitted on real train data only)")
-            scores = np.asarray(synthetic_realism_scores, dtype=float).ravel()
-            if len(scores) != len(fakes):
-                raise ValueError(f"{len(scores)} realism scores for {len(fakes)} synthetic images")
-            keep_mask = oversample.select_realistic(scores, filter_keep_fraction)
-    _assert_no_synthetic_in_eval(fakes, x_val, x_test)
+            raise ValueError(f"synthetic_images[{src!r}] must be uint8 {x_train.shape[1:]} like the "
+                             f"training images, got {fakes.dtype} {fakes.shape[1:]}")
+        _assert_no_synthetic_in_eval(fakes, x_val, x_test)
+        sets[src] = fakes
+    if "gan_filtered" in strategies:
+        if synthetic_realism_scores is None:
+            raise ValueError("gan_filtered needs synthetic_realism_scores (one per default fake, higher "
+                             "= more realistic, from a model fitted on real train data only)")
+        scores = np.asarray(synthetic_realism_scores, dtype=float).ravel()
+        if len(scores) != len(sets["default"]):
+            raise ValueError(f"{len(scores)} realism scores for {len(sets['default'])} synthetic images")
+        keep_mask = oversample.select_realistic(scores, filter_keep_fraction)
 
     ctx = dict(context)
     clash = [k for k in ctx if k in _RESERVED]
@@ -324,13 +332,15 @@ def run_deep_grid(
               "val_digest": provenance.array_digest(x_val, y_val),
               "test_digest": provenance.array_digest(x_test, y_test)}
     grid = _Grid(
-        x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val, synthetic_images=fakes,
+        x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val, synthetic_sets=sets,
         synthetic_class=synthetic_class, keep_mask=keep_mask, epochs=dict(epochs),
         batch_size=int(batch_size), patience=patience, max_steps_per_epoch=max_steps_per_epoch,
         densenet_input_size=int(densenet_input_size), densenet_weights=densenet_weights,
         deep_dir=deep_dir, seeds=seeds, gan_weight_grid=tuple(gan_weight_grid), inputs=inputs,
         verbose=verbose,
     )
+    if model_cache is not None:
+        grid.models = model_cache
     from helpers.classifiers import predict_scores
 
     keys = [(NOTEBOOK, m, s, seed) for m in models for s in strategies for seed in seeds]

@@ -130,15 +130,15 @@ _LIMITED_DATA = {**_REFERENCE, "diffaugment": DEFAULT_POLICY, "spectral_norm": T
 #: * ``dcgan_diffaug``: the seed + DiffAugment ``color,translation,cutout``;
 #: * ``sn_diffaug_ema``: + spectral norm and minibatch-std in D, EMA generator (decay 0.999);
 #: * ``sn_diffaug_ema_hinge``: the same with the hinge loss and TTUR (D 4e-4, G 1e-4);
-#: * ``sn_diffaug_ema_cond``: ``sn_diffaug_ema`` as a conditional GAN on both classes;
-#: * ``best``: provisionally ``sn_diffaug_ema``, until the ablation on real data says otherwise.
+#: * ``sn_diffaug_ema_cond``: ``sn_diffaug_ema`` as a conditional GAN on both classes.
+#:
+#: Which one feeds chapters 4-5 is the profile's ``gan_preset``, chosen by chapter 2/3's ablation.
 GAN_PRESETS: dict[str, dict[str, Any]] = {
     "dcgan": dict(_REFERENCE),
     "dcgan_diffaug": {**_REFERENCE, "diffaugment": DEFAULT_POLICY},
     "sn_diffaug_ema": dict(_LIMITED_DATA),
     "sn_diffaug_ema_hinge": {**_LIMITED_DATA, "loss": "hinge", "d_lr": 4e-4, "g_lr": 1e-4},
     "sn_diffaug_ema_cond": {**_LIMITED_DATA, "conditional": True},
-    "best": dict(_LIMITED_DATA),
 }
 LOSSES = ("bce", "hinge")
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 __all__ = [
     "ALL_STRATEGIES",
     "GAN_STRATEGIES",
+    "SYNTHETIC_SOURCE",
+    "synthetic_source",
     "BASELINE_STRATEGIES",
     "FEATURE_ONLY",
     "IMAGE_ONLY",
@@ -19,8 +21,11 @@ __all__ = [
 
 #: Baselines first (doing nothing, class weights, random oversampling, SMOTE, ADASYN, augmentation).
 BASELINE_STRATEGIES: tuple[str, ...] = ("none", "class_weight", "random", "smote", "adasyn", "classical_aug")
-#: Strategies that add GAN images to the training split.
-GAN_STRATEGIES: tuple[str, ...] = ("gan", "gan_filtered", "gan_weighted", "gan_aug")
+#: Strategies that add GAN images to the training split. ``gan`` uses the seed paper's DCGAN (the
+#: reference generator); the others use the series' generator for limited data (the default one).
+GAN_STRATEGIES: tuple[str, ...] = ("gan", "gan_improved", "gan_filtered", "gan_weighted", "gan_aug")
+#: Whose fakes each GAN strategy appends: ``"reference"`` (seed DCGAN) or ``"default"`` (improved).
+SYNTHETIC_SOURCE: dict[str, str] = {s: ("reference" if s == "gan" else "default") for s in GAN_STRATEGIES}
 ALL_STRATEGIES: tuple[str, ...] = (*BASELINE_STRATEGIES, *GAN_STRATEGIES)
 #: SMOTE and ADASYN interpolate feature vectors: never pixels.
 FEATURE_ONLY: tuple[str, ...] = ("smote", "adasyn")
@@ -30,6 +35,14 @@ IMAGE_ONLY: tuple[str, ...] = ("classical_aug", "gan_aug")
 FEATURE_STRATEGIES: tuple[str, ...] = tuple(s for s in ALL_STRATEGIES if s not in IMAGE_ONLY)
 #: What the pixel models (ANN, CNN, DenseNet121) can run.
 PIXEL_STRATEGIES: tuple[str, ...] = tuple(s for s in ALL_STRATEGIES if s not in FEATURE_ONLY)
+
+
+def synthetic_source(strategy: str) -> str:
+    """``"reference"`` or ``"default"``: whose fakes a GAN strategy appends."""
+    try:
+        return SYNTHETIC_SOURCE[strategy]
+    except KeyError:
+        raise ValueError(f"{strategy!r} adds no synthetic images; GAN strategies: {list(GAN_STRATEGIES)}") from None
 
 
 def check_strategies(strategies: object, allowed: tuple[str, ...] = ALL_STRATEGIES, where: str = "") -> tuple[str, ...]:
