@@ -538,3 +538,20 @@ def test_paired_bootstrap_without_stratification_drops_single_class_resamples():
     slow = paired_bootstrap(y, a, b, roc_auc_score, n_boot=300, seed=3, stratified=False)
     assert 150 < fast.n_boot == slow.n_boot < 250
     assert (fast.low, fast.high, fast.p_value) == pytest.approx((slow.low, slow.high, slow.p_value))
+
+
+def test_bootstrap_interval_covers_the_value_and_matches_sklearn():
+    from sklearn.metrics import roc_auc_score
+
+    from helpers.metrics import bootstrap_interval
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(80, int), np.ones(120, int)]
+    s = np.clip(y * 0.3 + rng.normal(0.4, 0.25, len(y)), 0, 1)
+    value, low, high = bootstrap_interval(y, s, n_boot=500, seed=1)
+    assert value == pytest.approx(roc_auc_score(y, s)) and low < value < high
+    assert (value, low, high) == bootstrap_interval(y, s, n_boot=500, seed=1)  # seeded
+    two = bootstrap_interval(y, np.vstack([s, s]), n_boot=500, seed=1)  # a deterministic model, twice
+    assert two == pytest.approx((value, low, high))
+    f1 = bootstrap_interval(y, s, "f1", threshold=0.5, n_boot=300)
+    assert 0 < f1[1] < f1[0] < f1[2] < 1

@@ -394,6 +394,8 @@ def load_histories(run_dir: str | Path) -> pd.DataFrame:
     ``run_dir`` is the folder given to :func:`run_deep_grid` (or its ``deep`` subfolder).
     """
     run_dir = Path(run_dir)
+    if not (run_dir / "deep").is_dir() and (run_dir / "histories.csv").exists():  # an exported report folder
+        return pd.read_csv(run_dir / "histories.csv")
     deep_dir = run_dir / "deep" if (run_dir / "deep").is_dir() else run_dir
     frames = []
     for hist_path in sorted(deep_dir.glob("*/history.csv")):

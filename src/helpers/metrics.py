@@ -73,6 +73,7 @@ __all__ = [
     "paired_difference",
     "PairedBootstrap",
     "paired_bootstrap",
+    "bootstrap_interval",
     "DeLongTest",
     "delong_covariance",
     "delong_test",
@@ -624,6 +625,40 @@ def paired_bootstrap(
         n_images=n,
         seed_diffs=tuple(float(x) for x in seed_diffs),
     )
+
+
+def bootstrap_interval(
+    y_true: Any,
+    scores: Any,
+    metric: MetricSpec = "roc_auc",
+    *,
+    threshold: float | Sequence[float] = 0.5,
+    n_boot: int = 2000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    stratified: bool = True,
+    positive_class: int = 1,
+) -> tuple[float, float, float]:
+    """``(value, low, high)``: the mean over seeds of ``metric`` and its bootstrap interval over test images.
+
+    ``scores`` is ``(n_seeds, n_images)`` (or one vector); each replicate resamples the images (the
+    same draw for every seed; within each class when ``stratified``) and averages the metric over
+    seeds, so a deterministic model still gets an interval. Seeded by ``seed``.
+    """
+    y_bin = _binary(y_true, positive_class)
+    rows = _score_rows(scores, len(y_bin), "scores")
+    thresholds = _per_seed(threshold, len(rows), "threshold")
+    observed = _metric_matrix(metric, y_bin, rows, thresholds, np.ones((1, len(y_bin)), dtype=np.int64))[0]
+    rng = np.random.default_rng(seed)
+    chunk = max(1, min(n_boot, 2_000_000 // max(len(y_bin), 1)))
+    means = []
+    for start in range(0, n_boot, chunk):
+        counts = _resample_counts(rng, y_bin, min(chunk, n_boot - start), stratified)
+        means.append(_metric_matrix(metric, y_bin, rows, thresholds, counts).mean(axis=1))
+    d = np.concatenate(means)
+    d = d[np.isfinite(d)]
+    low, high = np.quantile(d, [alpha / 2, 1 - alpha / 2])
+    return float(observed.mean()), float(low), float(high)
 
 
 def delong_covariance(

@@ -18,7 +18,11 @@ import pandas as pd
 
 from . import metrics
 
-__all__ = ["save_table", "accuracy_over_epochs", "confusion_from_row", "LEAD_METRICS", "comparison_table", "strategy_verdicts", "paired_verdicts", "best_runs", "gan_summary_line"]
+__all__ = [
+    "save_table", "accuracy_over_epochs", "confusion_from_row", "LEAD_METRICS", "comparison_table",
+    "strategy_verdicts", "paired_verdicts", "best_runs", "gan_summary_line", "SEED_REPORTED", "table_1",
+    "export_tables", "run_id_of",
+]
 
 # Threshold-free metrics lead (val and test distributions differ).
 LEAD_METRICS = ("roc_auc", "pr_auc", "f1", "f1_normal", "macro_f1", "balanced_accuracy", "f1_valthr", "f1_normal_valthr")
@@ -212,3 +216,98 @@ def accuracy_over_epochs(histories: pd.DataFrame, original: str = "none", augmen
     cols = [c for c in ("model", "seed", "epoch", "training_set", "accuracy", "val_accuracy", "val_auc_exact") if c in out]
     return out[cols].melt(id_vars=[c for c in ("model", "seed", "epoch", "training_set") if c in out],
                           var_name="metric", value_name="value")
+
+
+# --------------------------------------------------------------------------------------------------
+# The seed's Table 1, and the tables a report is rebuilt from
+# --------------------------------------------------------------------------------------------------
+
+#: Values the DCGAN seed paper reports (test set, PNEUMONIA positive), as transcribed for this
+#: series: only the CNN and DenseNet121 rows, and without the configuration they belong to. Other
+#: rows are left empty rather than guessed.
+SEED_REPORTED: dict[str, dict[str, float]] = {
+    "cnn": {"roc_auc": 0.873, "f1": 0.822},
+    "densenet121": {"roc_auc": 0.957, "f1": 0.864},
+}
+#: Table 1's configurations: without GAN images, with the seed's DCGAN, with the series' generator.
+TABLE_1_ARMS: dict[str, str] = {"none": "without DCGAN", "gan": "with DCGAN (seed)",
+                                "gan_improved": "with improved GAN"}
+TABLE_1_METRICS: dict[str, str] = {"precision": "Precision", "recall": "Recall", "f1": "F1",
+                                   "roc_auc": "ROC-AUC"}
+
+
+def table_1(results: pd.DataFrame, load_scores: Callable[[str, str, int], Any], *, n_boot: int = 2000,
+            seed: int = 0, digits: int = 3) -> pd.DataFrame:
+    """The seed's Table 1 in its own layout: classifier × configuration, Precision/Recall/F1/ROC-AUC.
+
+    Each cell is the mean over seeds and a 95% bootstrap interval over the test images (the same
+    resample for every seed; :func:`helpers.metrics.bootstrap_interval`). The last column holds the
+    seed paper's reported value for that model where :data:`SEED_REPORTED` has one.
+    """
+    from .results import CLASSIFIERS
+
+    rows = []
+    order = [c for c in CLASSIFIERS if c in set(results["classifier"])]
+    for clf in order:
+        for arm, label in TABLE_1_ARMS.items():
+            sub = results[(results["classifier"] == clf) & (results["strategy"] == arm)].sort_values("seed")
+            if sub.empty:
+                continue
+            pairs = [load_scores(clf, arm, int(s)) for s in sub["seed"]]
+            y, scores = pairs[0][0], np.vstack([p[1] for p in pairs])
+            row: dict[str, Any] = {"Classifier": clf, "Configuration": label, "seeds": len(sub)}
+            for metric, name in TABLE_1_METRICS.items():
+                value, low, high = metrics.bootstrap_interval(y, scores, metric, n_boot=n_boot, seed=seed)
+                row[name] = f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+            reported = SEED_REPORTED.get(clf, {})
+            row["seed paper reports"] = ", ".join(f"{TABLE_1_METRICS[k]} {v:.3f}" for k, v in reported.items()) \
+                if arm == "none" and reported else ""
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["Classifier", "Configuration"])
+
+
+#: What :func:`export_tables` copies from a run folder (numbers only; small).
+EXPORTED = ("results.csv", "fidelity.csv", "gan_ablation.csv", "provenance.json")
+
+
+def export_tables(run_dir, out_dir, run_id: str) -> list:
+    """Copy a run's result tables into ``out_dir`` (e.g. the repository's ``results/``) for offline reports.
+
+    Writes the files in :data:`EXPORTED`, ``scores/``, the chapters' ``metrics/*.json``, every deep run's
+    history as one ``histories.csv`` and ``run.json`` (the run's id, which every figure is stamped
+    with). Chapter 6 rebuilds the report from such a folder (its ``tables_dir`` parameter).
+    """
+    import shutil
+    from pathlib import Path
+
+    from .artifacts import atomic_write, save_json
+    from .deep import load_histories
+
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in EXPORTED:
+        if (run_dir / name).exists():
+            shutil.copy2(run_dir / name, out_dir / name)
+            written.append(out_dir / name)
+    for sub, pattern in (("scores", "*.npz"), ("metrics", "*.json")):
+        (out_dir / sub).mkdir(exist_ok=True)
+        for path in sorted((run_dir / sub).glob(pattern)):
+            shutil.copy2(path, out_dir / sub / path.name)
+            written.append(out_dir / sub / path.name)
+    if (run_dir / "deep").is_dir():
+        with atomic_write(out_dir / "histories.csv") as tmp:
+            load_histories(run_dir).to_csv(tmp, index=False)
+        written.append(out_dir / "histories.csv")
+    written.append(save_json(out_dir / "run.json", {"run_id": run_id}))
+    return written
+
+
+def run_id_of(tables_dir, default: str) -> str:
+    """The run id stored by :func:`export_tables` (``default`` for a live run folder)."""
+    from pathlib import Path
+
+    from .artifacts import load_json
+
+    path = Path(tables_dir) / "run.json"
+    return str(load_json(path)["run_id"]) if path.exists() else default

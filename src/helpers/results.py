@@ -147,6 +147,15 @@ class ResultsTable:
                                   hint=f"Run notebook {_norm_notebook(notebook)} first (it saves every run's scores).")
         return data[f"y_{split}"], data[f"score_{split}"]
 
+    def loader(self, results: pd.DataFrame):
+        """``load_scores(classifier, strategy, seed)`` for the rows of ``results`` (each classifier's notebook)."""
+        notebook_of = dict(zip(results["classifier"], results["notebook"], strict=False))
+
+        def load(classifier: str, strategy: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+            return self.load_scores(notebook_of[classifier], classifier, strategy, seed)
+
+        return load
+
     def saved_fingerprint(self, notebook: str, classifier: str, strategy: str, seed: int) -> dict[str, Any] | None:
         """The full fingerprint stored with a run's scores (None when the file is missing)."""
         path = self.scores_path(notebook, classifier, strategy, seed)
