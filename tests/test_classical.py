@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from helpers import classical
+from helpers.metrics import METRIC_COLUMNS
 from helpers.provenance import ProvenanceError
 from helpers.results import ResultsTable
-from helpers.metrics import METRIC_COLUMNS
 
 CONTEXT = {"dataset": "blobs", "image_size": 16, "profile": "test"}
 

@@ -114,3 +114,27 @@ def test_a_pip_install_from_git_stamps_its_commit(monkeypatch):
 
     monkeypatch.setattr(metadata, "distribution", lambda name: Dist())
     assert config._installed_version() == "v0.1.0+g0123456"
+
+
+def test_colab_profile_is_real_data_at_64_px_with_gpu_budgets():
+    colab, quick = config.PROFILES["colab"], config.PROFILES["quick"]
+    assert (colab.dataset, colab.image_size, colab.seeds) == ("pneumoniamnist", 64, (0, 1, 2))
+    assert colab.resnet_weights == "imagenet" and colab.densenet_weights == "imagenet"
+    assert colab.densenet_input_size == colab.resnet_input_size == 64
+    assert colab.gan_steps > quick.gan_steps and colab.gan_generator_filters > quick.gan_generator_filters
+    assert colab.densenet_epochs > quick.densenet_epochs
+    assert colab.deep_strategies == quick.deep_strategies and colab.gan_ablation == quick.gan_ablation
+
+
+def test_profile_none_is_colab_on_colab_and_demo_elsewhere(clean_env, tmp_path):
+    from helpers import runtime
+
+    clean_env.setattr(runtime, "IS_COLAB", False)
+    assert config.resolve(run_dir=tmp_path).profile.name == "demo"
+    assert config.resolve(None, run_dir=tmp_path).profile.name == "demo"
+    clean_env.setattr(runtime, "IS_COLAB", True)
+    cfg = config.resolve(None, run_dir=tmp_path)
+    assert (cfg.profile.name, cfg.dataset, cfg.image_size) == ("colab", "pneumoniamnist", 64)
+    assert config.resolve("ci", run_dir=tmp_path).profile.name == "ci"  # a named profile stays
+    clean_env.setenv("HELPERS_PROFILE", "ci")  # and the environment still wins
+    assert config.resolve(None, run_dir=tmp_path).profile.name == "ci"

@@ -5,6 +5,7 @@ collects notebooks/ with --nbval-lax, see pyproject.toml)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,13 @@ pytestmark = pytest.mark.notebook
 
 @pytest.fixture(scope="session")
 def ci_run(tmp_path_factory):
-    """Run the whole series once with the ci profile; remember what failed instead of raising."""
-    run_dir = tmp_path_factory.mktemp("ci-run")
+    """Run the whole series once with the ci profile; remember what failed instead of raising.
+
+    It runs in nbval's run folder (HELPERS_RUN_DIR, set by the root conftest), so nbval's second
+    execution of every notebook afterwards exercises the resume path: finished GANs are loaded and
+    finished runs are skipped because their fingerprints match.
+    """
+    run_dir = Path(os.environ.get("HELPERS_RUN_DIR") or tmp_path_factory.mktemp("ci-run"))
     try:
         timings = series.run_series("ci", run_dir=run_dir, log=print)
         failure = None

@@ -3,10 +3,12 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
-from helpers import plots
+from helpers import explore, plots, report
+from helpers.strategies import ALL_STRATEGIES
 
 
 @pytest.fixture(autouse=True)
@@ -17,6 +19,16 @@ def _close_figures():
 
 def _images(n=6, size=16, seed=0):
     return np.random.default_rng(seed).integers(0, 256, size=(n, size, size), dtype=np.uint8)
+
+
+def _saved(fig, tmp_path, name):
+    path = plots.save_fig(fig, name, tmp_path, run_id="test")
+    assert path.stat().st_size > 1000
+    return path
+
+
+def _texts(fig):
+    return [t.get_text() for ax in fig.axes for t in ax.texts] + [t.get_text() for t in fig.texts]
 
 
 def test_save_fig_writes_a_stamped_png_atomically(tmp_path):
@@ -40,21 +52,45 @@ def test_save_fig_rejects_paths_as_names(tmp_path, bad):
 def test_every_plot_builds(tmp_path):
     imgs = _images(20)
     labels = np.random.default_rng(1).integers(0, 2, size=(20, 5))
-    import pandas as pd
-
-    history = pd.DataFrame({"epoch": [1, 2, 3], "d_loss": [1.3, 1.2, 1.1], "g_loss": [0.7, 0.8, 0.9]})
+    history = pd.DataFrame({"step": [10, 20, 30], "d_loss": [1.3, 1.2, 1.1], "g_loss": [0.7, 0.8, 0.9],
+                            "d_real": [0.6, 0.55, 0.5], "d_fake": [0.4, 0.45, 0.5]})
     figs = [
         plots.class_balance_bars({"train": {"NORMAL": 3, "PNEUMONIA": 9}, "test": {"NORMAL": 2, "PNEUMONIA": 4}}),
         plots.mean_images({"NORMAL": imgs[:10], "PNEUMONIA": imgs[10:]}),
+        plots.mean_images({"real": imgs[:6], "default (sn_diffaug_ema, a long name)": imgs[6:12], "reference": imgs[12:]}),
         plots.intensity_histograms({"NORMAL": imgs[:10], "PNEUMONIA": imgs[10:]}),
         plots.label_frequency_bars({"A": 3, "B": 5}),
         plots.cooccurrence_heatmap(labels, list("ABCDE")),
-        plots.history_curves(history, [["d_loss", "g_loss"]], ["losses"]),
+        plots.cooccurrence_heatmap(labels, list("ABCDE"), conditional=False),
+        plots.history_curves(history, [["d_loss", "g_loss"], ["d_real", "d_fake"]], ["losses", "D outputs"], x="step",
+                             ylabels=["loss", "mean D output"],
+                             references=[{"d_loss": 1.386, "g_loss": 0.693}, {"D(x) = D(G(z))": 0.5}]),
         plots.real_vs_fake_grid(imgs[:10], imgs[10:], n=4, ncols=2),
-        plots.pair_panel(imgs[:3], imgs[3:6], "fake", "nearest real", captions=["a", "b", "c"]),
+        plots.pair_panel(imgs[:3], imgs[3:6], "fake", "nearest real", captions=["a", "b", "c"], title="pairs"),
+        plots.nn_distance_histograms({"fakes → train": np.random.default_rng(0).random(50) * 900,
+                                      "real train → other train": np.random.default_rng(1).random(40) * 900},
+                                     threshold=120.0, pixels=16 * 16, percentile=1),
     ]
     for i, fig in enumerate(figs):
-        assert plots.save_fig(fig, f"fig{i}", tmp_path).stat().st_size > 1000
+        _saved(fig, tmp_path, f"fig{i}")
+
+
+def test_mean_images_have_labelled_colour_bars():
+    imgs = _images(12)
+    fig = plots.mean_images({"real": imgs[:4], "default": imgs[4:8], "reference": imgs[8:]})
+    labels = {ax.get_ylabel() for ax in fig.axes}
+    assert "mean intensity (0-255)" in labels
+    assert any("difference of means" in label for label in labels)
+
+
+def test_cooccurrence_is_conditional_by_default():
+    labels = np.array([[1, 1, 0], [1, 0, 0], [1, 1, 1], [0, 1, 0]])
+    fig = plots.cooccurrence_heatmap(labels, ["A", "B", "C"])
+    ax = fig.axes[0]
+    assert "P(B | A)" in ax.get_title()
+    cells = {t.get_text() for t in ax.texts}
+    assert "67%" in cells  # P(B | A) = 2 of the 3 images with A
+    assert "A (n=3)" in [t.get_text() for t in ax.get_yticklabels()]
 
 
 def test_image_grid_needs_images():
@@ -62,18 +98,33 @@ def test_image_grid_needs_images():
         plots.image_grid(np.zeros((0, 8, 8), np.uint8))
 
 
-def test_result_plots_build(tmp_path):
-    import pandas as pd
+def _results(rng, strategies=("none", "gan"), classifiers=("cnn", "svm"), seeds=(0, 1)):
+    rows = [{"classifier": c, "strategy": s, "seed": k, "roc_auc": rng.uniform(0.7, 0.9),
+             "precision": rng.uniform(0.5, 1), "recall": rng.uniform(0.5, 1), "f1": rng.uniform(0.5, 1)}
+            for c in classifiers for s in strategies for k in seeds]
+    return pd.DataFrame(rows)
 
+
+def _comparisons():
+    return pd.DataFrame({
+        "classifier": ["cnn", "cnn", "svm"], "target": ["gan", "gan_improved", "gan"], "baseline": ["random"] * 3,
+        "metric": ["roc_auc"] * 3, "n_seeds": [3] * 3, "mean_diff": [-0.02, 0.03, 0.001],
+        "low": [-0.04, 0.01, -0.01], "high": [-0.005, 0.05, 0.012], "p_holm": [0.01, 0.0004, 0.8],
+        "verdict": ["worse", "better", "no clear difference"]})
+
+
+def test_result_plots_build(tmp_path):
     rng = np.random.default_rng(0)
     y = np.array([0, 0, 1, 1, 1, 0, 1, 0])
     s = rng.random(8)
-    results = pd.DataFrame({"classifier": ["cnn"] * 4 + ["svm"] * 4, "strategy": ["none", "gan"] * 4,
-                            "seed": [0, 0, 1, 1] * 2, "roc_auc": rng.uniform(0.7, 0.9, 8)})
+    results = _results(rng)
     diffs = pd.DataFrame({"classifier": ["cnn", "svm", "ann"], "strategy_a": ["gan"] * 3, "strategy_b": ["none"] * 3,
                           "mean_diff": [-0.02, 0.01, np.nan], "low": [-0.05, np.nan, np.nan], "high": [0.01, np.nan, np.nan]})
     history = pd.DataFrame({"model": ["cnn"] * 6, "strategy": ["none"] * 3 + ["gan"] * 3, "epoch": [1, 2, 3] * 2,
-                            "val_auc_exact": rng.random(6), "accuracy": rng.random(6)})
+                            "seed": [0] * 6, "role": ["grid"] * 6,
+                            "val_auc_exact": rng.random(6), "accuracy": rng.random(6), "val_accuracy": rng.random(6)})
+    rows = pd.DataFrame({"strategy": ["none", "class_weight", "random", "gan", "gan_filtered"],
+                         "n_train": [100, 100, 160, 160, 130], "n_synthetic": [0, 0, 60, 60, 30]})
     figs = [
         plots.feature_vectors({"NORMAL (train image 0)": rng.random(512), "synthetic NORMAL": rng.random(512)}),
         plots.embedding_scatter({"real NORMAL": rng.random((20, 2)), "synthetic NORMAL": rng.random((10, 2))}, "PCA"),
@@ -83,9 +134,171 @@ def test_result_plots_build(tmp_path):
         plots.difference_forest(diffs, "gan − none"),
         plots.curves_by_group(history, ["val_auc_exact", "accuracy"]),
         plots.progress_panels([1, 5, 9], rng.integers(0, 255, (3, 16, 8, 8), dtype=np.uint8)),
+        plots.difference_forest(_comparisons(), "GAN − random"),
+        plots.roc_overlay({"cnn": (y, s), "densenet121": (y, s[::-1])}, "without GAN images"),
+        plots.metric_bars_with_without(_results(rng, ("none", "gan", "gan_improved"))),
+        plots.class_counts_after_oversampling(rows, {"NORMAL": 20, "PNEUMONIA": 80}, "NORMAL"),
+        plots.accuracy_over_epochs(report.accuracy_over_epochs(history)),
+        plots.accuracy_over_epochs(report.accuracy_over_epochs(history), show_train=True),
+        plots.gan_system_diagram(diffaugment="color,translation,cutout", ema=True, image_size=28, minority="NORMAL"),
+        plots.gan_system_diagram(conditional=True, loss="hinge"),
     ]
     assert len(figs[5].axes[0].get_yticks()) == 2  # the pair that never ran is left out
     for i, fig in enumerate(figs):
-        assert plots.save_fig(fig, f"result{i}", tmp_path).stat().st_size > 1000
+        _saved(fig, tmp_path, f"result{i}")
     with pytest.raises(ValueError, match="train the GAN first"):
         plots.progress_panels([], np.zeros((0, 16, 8, 8)))
+
+
+def test_feature_vectors_are_visible():
+    fig = plots.feature_vectors({"NORMAL (train image 0)": np.random.default_rng(0).random(512)})
+    ax = fig.axes[0]
+    assert ax.collections, "the vector is drawn as a filled area, not 512 hairline bars"
+    assert ax.get_xlabel().startswith("feature index") and ax.get_ylabel() == "activation"
+
+
+def test_every_strategy_has_its_own_colour():
+    assert set(plots.STRATEGY_COLORS) == set(ALL_STRATEGIES)
+    assert len(set(plots.STRATEGY_COLORS.values())) == len(ALL_STRATEGIES)
+    assert plots.strategy_color("something_new") == plots.strategy_color("something_new")
+
+
+def test_roc_panels_use_one_colour_per_strategy():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 40)
+    curves = {"cnn": {"gan": (y, rng.random(40)), "none": (y, rng.random(40))},
+              "svm": {"none": (y, rng.random(40)), "random": (y, rng.random(40)), "gan": (y, rng.random(40))}}
+    fig = plots.roc_panels(curves)
+    seen = {}
+    for ax in fig.axes:
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert any(label.startswith("chance") for label in labels)
+        for line in ax.get_lines():
+            strategy = line.get_label().split(" (")[0]
+            if strategy in ALL_STRATEGIES:
+                assert "AUC" in line.get_label()
+                seen.setdefault(strategy, set()).add(matplotlib.colors.to_hex(line.get_color()))
+    assert seen.keys() == {"gan", "none", "random"}
+    assert all(len(c) == 1 for c in seen.values())
+    assert seen["gan"] == {plots.STRATEGY_COLORS["gan"]}
+
+
+def test_metric_bars_mark_missing_runs_not_zeros():
+    rng = np.random.default_rng(0)
+    results = _results(rng, ("none", "gan"), ("cnn", "svm"))
+    results = results[~((results["classifier"] == "svm") & (results["strategy"] == "gan"))].copy()
+    results.loc[(results["classifier"] == "cnn") & (results["strategy"] == "none"), "roc_auc"] = 0.0
+    fig = plots.metric_bars(results, "roc_auc")
+    ax = fig.axes[0]
+    assert _texts(fig).count("not run") == 1  # svm/gan is missing; cnn/none is a real zero
+    assert any(p.get_hatch() for p in ax.patches)
+    assert ax.get_ylim() == (0.0, 1.0)
+    assert any(line.get_ydata()[0] == 0.5 for line in ax.get_lines())  # chance line
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["none", "gan", "none", "gan"]
+    assert "sd over seeds" in fig.axes[0].get_title()
+
+
+def test_metric_bars_leave_out_strategies_a_classifier_cannot_run():
+    rng = np.random.default_rng(0)
+    results = pd.concat([_results(rng, ("none", "smote"), ("svm",)), _results(rng, ("none", "classical_aug"), ("cnn",))])
+    fig = plots.metric_bars(results, "roc_auc")
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert ticks == ["none", "smote", "none", "classical_aug"]
+    assert "not run" not in _texts(fig)
+
+
+def test_metric_bars_with_without_marks_missing_arms(tmp_path):
+    rng = np.random.default_rng(0)
+    results = _results(rng, ("none", "gan", "gan_improved"), ("cnn", "densenet121"))
+    results = results[~((results["classifier"] == "densenet121") & (results["strategy"] == "gan_improved"))]
+    fig = plots.metric_bars_with_without(results)
+    assert len([a for a in fig.axes if a.get_title()]) == 3
+    assert _texts(fig).count("n/a") == 3  # one per metric panel
+    _saved(fig, tmp_path, "with_without")
+
+
+def test_difference_forest_accepts_paired_comparisons():
+    fig = plots.difference_forest(_comparisons(), "GAN − random")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["cnn: gan_improved − random", "svm: gan − random", "cnn: gan − random"]  # sorted, largest on top
+    assert "target − baseline" in ax.get_xlabel() and "ROC-AUC" in ax.get_xlabel()
+    assert any("Holm p" in t for t in _texts(fig))
+
+
+def test_class_counts_after_oversampling_checks_the_rows():
+    rows = [{"strategy": "gan", "n_train": 150, "n_synthetic": 60}]
+    with pytest.raises(ValueError, match="train_counts"):
+        plots.class_counts_after_oversampling(rows, {"NORMAL": 20, "PNEUMONIA": 80}, "NORMAL")
+
+
+def test_accuracy_over_epochs_shows_validation_auc_not_accuracy():
+    history = pd.DataFrame({"model": ["cnn"] * 4, "strategy": ["none"] * 2 + ["gan"] * 2, "seed": [0] * 4,
+                            "epoch": [1, 2] * 2, "accuracy": [0.7, 0.8, 0.8, 0.9], "val_accuracy": [0.74] * 4,
+                            "val_auc_exact": [0.6, 0.7, 0.65, 0.72]})
+    long = report.accuracy_over_epochs(history)
+    assert {"val_auc_exact", "accuracy"} <= set(long["metric"]) and "strategy" in long
+    fig = plots.accuracy_over_epochs(long)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert any("validation ROC-AUC" in t for t in titles)
+    assert not any("validation accuracy" in t for t in titles)
+    assert "validation balanced accuracy per epoch: not recorded" in fig._suptitle.get_text()  # not in this history
+    long_ba = report.accuracy_over_epochs(history.assign(val_balanced_accuracy=[0.5, 0.6, 0.55, 0.62]))
+    titles = [ax.get_title() for ax in plots.accuracy_over_epochs(long_ba).axes]
+    assert titles == ["cnn: validation ROC-AUC", "cnn: validation balanced accuracy"]
+
+
+def test_model_diagram_lists_the_layers_of_a_built_model(tmp_path):
+    import keras
+
+    inputs = keras.Input((8,), name="x")
+    h = keras.layers.Dense(4, name="hidden")(inputs)
+    h = keras.layers.ReLU()(h)
+    out = keras.layers.Dense(1, activation="sigmoid", name="out")(h)
+    model = keras.Model(inputs, out, name="tiny")
+    rows = plots.model_rows(model)
+    assert [r["kind"] for r in rows] == ["Input 'x'", "Dense + ReLU", "Dense"]
+    assert [r["params"] for r in rows] == [0, 36, 5] and rows[1]["shape"] == "4"
+    fig = plots.model_diagram(model, "tiny")
+    texts = _texts(fig)
+    assert "Dense + ReLU" in texts and "36 params" in texts and any("41 parameters" in t for t in texts)
+    _saved(fig, tmp_path, "tiny")
+
+    deep = keras.Sequential([keras.Input((4,)), *[keras.layers.Dense(4) for _ in range(30)]])
+    collapsed = plots.model_diagram(deep, max_rows=8)
+    assert any("×30" in t for t in _texts(collapsed))
+
+
+def test_backbone_diagrams_read_stages_from_built_models(tmp_path):
+    from helpers import classifiers, features
+
+    densenet, _ = classifiers.build_densenet121(32, None, image_size=28)
+    spec = plots.backbone_stages(densenet)
+    blocks = [s for s in spec["stages"] if s["label"].startswith("Dense block")]
+    assert [b["detail"].split()[0] for b in blocks] == ["6", "12", "24", "16"]
+    assert blocks[0]["shape"] == "8×8×256" and spec["total_params"] == densenet.count_params()
+    _saved(plots.backbone_diagram(spec), tmp_path, "densenet")
+
+    resnet = features.build_extractor(features.build_resnet18(32), 32)
+    spec = plots.backbone_stages(resnet)
+    stages = [s for s in spec["stages"] if s["label"].startswith("Stage")]
+    assert [s["shape"] for s in stages] == ["8×8×64", "4×4×128", "2×2×256", "1×1×512"]
+    assert sum(s["params"] for s in spec["stages"]) == resnet.count_params()
+    _saved(plots.backbone_diagram(resnet, "ResNet-18"), tmp_path, "resnet")
+
+
+def test_synthetic_neighbours_tell_a_separate_cluster_from_a_mixed_one():
+    rng = np.random.default_rng(0)
+    real = {"real NORMAL": rng.normal(0, 1, (200, 2)), "real PNEUMONIA": rng.normal(5, 1, (200, 2))}
+    far = explore.synthetic_neighbours({**real, "synthetic (default)": rng.normal(20, 1, (100, 2))}, "real NORMAL")
+    mixed = explore.synthetic_neighbours({**real, "synthetic (default)": rng.normal(0, 1, (100, 2))}, "real NORMAL")
+    assert far.loc[0, "verdict"] == "own cluster" and far.loc[0, "nn_synthetic"] == 1.0
+    assert mixed.loc[0, "verdict"] == "mixed with real"
+    assert mixed.loc[0, "mixed_expectation"] == pytest.approx(99 / 299)
+
+
+def test_last_epoch_values_average_over_seeds():
+    h = pd.DataFrame({"model": ["cnn"] * 4, "strategy": ["gan"] * 4, "seed": [0, 0, 1, 1], "epoch": [1, 2, 1, 2],
+                      "accuracy": [0.5, 0.9, 0.6, 0.7]})
+    out = explore.last_epoch_values(h, "accuracy")
+    assert out.loc[0, "accuracy"] == pytest.approx(0.8) and out.loc[0, "n_runs"] == 2

@@ -258,3 +258,73 @@ def test_a_failed_job_fails_the_batch_naming_job_notebook_and_cell(tmp_path, cap
     assert "seed0" not in err.replace("seed1", "")
     assert (tmp_path / "batch" / "seed0" / "results.csv").exists()
     assert not (tmp_path / "batch" / "results.csv").exists()  # no merged table from a failed batch
+
+
+def _finish(run_dir, *chapters):
+    for chapter in chapters:
+        (run_dir / "metrics").mkdir(parents=True, exist_ok=True)
+        (run_dir / "metrics" / f"{chapter}.json").write_text("{}")
+
+
+def test_missing_prerequisites_follow_the_chapters_needs(tmp_path):
+    assert series.missing_prerequisites("01", tmp_path) == [] and series.missing_prerequisites("02", tmp_path) == []
+    assert series.missing_prerequisites("03", tmp_path) == ["02"]
+    assert series.missing_prerequisites(5, tmp_path) == ["02", "03"]  # not 01 nor 04: 05 reads neither
+    assert series.missing_prerequisites("06", tmp_path) == ["02", "03", "04", "05"]
+    _finish(tmp_path, "02")
+    assert series.missing_prerequisites("05", tmp_path) == ["03"]
+    _finish(tmp_path, "03", "04")
+    assert series.missing_prerequisites("06", tmp_path) == ["05"]
+    _finish(tmp_path, "05")
+    assert series.missing_prerequisites("06", tmp_path) == []
+    with pytest.raises(ValueError, match="unknown chapter"):
+        series.missing_prerequisites("07", tmp_path)
+
+
+def test_expected_time_says_measured_or_estimate():
+    assert series.expected_time("ci", ["02", "03"]) == "about 27 s on a 2-core CPU (measured; 02: 12 s, 03: 15 s)"
+    demo = series.expected_time("demo", ["02", "03", "05"])
+    assert demo.startswith("about 16 min on a 2-core CPU (rough estimate;") and "02: 5 min" in demo
+    assert series.expected_time("quick", ["02", "03", "05"]) == (
+        "about 105 min on a 2-core CPU (rough estimate; 02: 40 min, 03: 5 min, 05: 60 min)")
+    assert series.expected_time("colab", ["02"]) == "not measured for profile colab"
+    assert series.expected_time("ci", ["05"], gpu=True).endswith("a GPU is typically 5-20x faster (not measured)")
+
+
+def test_the_runners_kernels_run_no_prerequisites(tmp_path, monkeypatch):
+    import papermill
+
+    seen = []
+    monkeypatch.setattr(papermill, "execute_notebook",
+                        lambda *a, **k: seen.append(os.environ.get(series.NO_PREREQUISITES_ENV)))
+    monkeypatch.delenv(series.NO_PREREQUISITES_ENV, raising=False)
+    nb_dir = tmp_path / "nbs"
+    nb_dir.mkdir()
+    _write_notebook(nb_dir / "01_a.ipynb", ["x = 1"])
+    series.run_series("ci", run_dir=tmp_path / "run", notebook_dir=nb_dir, log=lambda *_: None)
+    assert seen == ["1"] and series.NO_PREREQUISITES_ENV not in os.environ  # set for the kernels only
+
+
+def test_an_installed_package_falls_back_to_its_own_notebooks(tmp_path, monkeypatch):
+    packaged = tmp_path / "site-packages" / "helpers" / "_notebooks"
+    packaged.mkdir(parents=True)
+    for name in ("01_a.ipynb", "02_b.ipynb"):
+        _write_notebook(packaged / name, ["x = 1"])
+    monkeypatch.setattr(series, "_PACKAGED_NOTEBOOKS", packaged)
+    monkeypatch.setattr(config, "REPO_ROOT", None)  # installed, run from a folder with one chapter
+    work = tmp_path / "content"
+    work.mkdir()
+    _write_notebook(work / "02_b.ipynb", ["x = 1"])
+    monkeypatch.chdir(work)
+    assert series.packaged_notebook_dir() == packaged
+    assert series.default_notebook_dir() == packaged
+    assert series.notebook_dir_with(["01"]) == packaged
+    (work / "notebooks").mkdir()  # ./notebooks with numbered notebooks wins over the packaged ones
+    _write_notebook(work / "notebooks" / "01_a.ipynb", ["x = 1"])
+    assert series.default_notebook_dir() == work / "notebooks"
+    assert series.notebook_dir_with(["01"]) == work / "notebooks"
+    assert series.notebook_dir_with(["02"]) == packaged  # ... unless it lacks a chapter that is needed
+    with pytest.raises(series.NoNotebooks, match=r"\['03'\]"):
+        series.notebook_dir_with(["03"])
+    monkeypatch.setattr(series, "_PACKAGED_NOTEBOOKS", tmp_path / "nothing")
+    assert series.packaged_notebook_dir() is None

@@ -21,7 +21,8 @@ from typing import Any
 
 from .strategies import FEATURE_STRATEGIES, PIXEL_STRATEGIES, check_strategies
 
-__all__ = ["Profile", "RunConfig", "PROFILES", "REPO_ROOT", "SUPPORTED_SIZES", "get_profile", "resolve", "strategies_for"]
+__all__ = ["Profile", "RunConfig", "PROFILES", "REPO_ROOT", "SUPPORTED_SIZES", "default_profile", "get_profile",
+           "profile_name", "resolve", "strategies_for"]
 
 
 def _checkout_holding(folder: Path) -> Path | None:
@@ -175,6 +176,28 @@ PROFILES: dict[str, Profile] = {
         ann_epochs=40,
         cnn_epochs=30,
         densenet_epochs=6,  # about 3 min a run from scratch on 2 CPU cores (28 px resized to 32)
+        patience=6,
+    ),
+    "colab": Profile(
+        name="colab",
+        description="Colab's default (profile=None there): real PneumoniaMNIST at 64 px, GPU-sized budgets",
+        dataset="pneumoniamnist",  # downloaded through pooch, md5 checked
+        image_size=64,
+        seeds=(0, 1, 2),
+        gan_epochs=50,
+        gan_batch_size=64,
+        gan_generator_filters=512,
+        gan_steps=5000,
+        gan_checkpoint_every=5,
+        encoder_epochs=8,
+        resnet_weights="imagenet",
+        resnet_epochs=5,
+        resnet_input_size=64,
+        ann_epochs=60,
+        cnn_epochs=30,
+        densenet_epochs=20,
+        densenet_input_size=64,
+        densenet_weights="imagenet",
         patience=6,
     ),
     "paper": Profile(
@@ -367,8 +390,20 @@ def _check_size(image_size: Any) -> int:
     return int(image_size)
 
 
+def default_profile() -> str:
+    """The profile ``profile=None`` means: ``colab`` on Google Colab, ``demo`` elsewhere."""
+    from . import runtime
+
+    return "colab" if runtime.IS_COLAB else "demo"
+
+
+def profile_name(profile: str | None = None) -> str:
+    """The profile a run uses: ``HELPERS_PROFILE``, else ``profile``, else :func:`default_profile`."""
+    return os.environ.get("HELPERS_PROFILE") or profile or default_profile()
+
+
 def resolve(
-    profile: str = "demo",
+    profile: str | None = None,
     dataset: str | None = None,
     image_size: int | None = None,
     seeds: list[int] | tuple[int, ...] | None = None,
@@ -379,13 +414,14 @@ def resolve(
 ) -> RunConfig:
     """Build the run configuration from a notebook's parameters (environment variables win).
 
+    ``profile=None`` picks :func:`default_profile`: ``colab`` on Google Colab, ``demo`` elsewhere.
     ``fresh=True`` moves an existing run folder aside (``<run_dir>.old-<time>``) and starts afresh;
     without it, artifacts made from other inputs stop the run with a
     :class:`helpers.provenance.ProvenanceError`. Unsupported sizes and malformed seeds raise
     a ValueError here, before anything loads or downloads.
     """
     env = os.environ
-    prof = get_profile(env.get("HELPERS_PROFILE") or profile)
+    prof = get_profile(profile_name(profile))
     dataset = env.get("HELPERS_DATASET") or dataset or prof.dataset
     data_path = env.get("HELPERS_DATA_PATH") or data_path
     image_size = _check_size(prof.image_size if image_size is None else image_size)

@@ -1,4 +1,5 @@
-"""Summaries for the data-exploration chapter: class balance, intensity and size statistics."""
+"""Summaries behind the figures: class balance, intensity and size statistics (chapter 1), where the
+synthetic points sit in a 2-D feature map (chapter 4), last-epoch training values (chapter 5)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["class_counts", "imbalance_ratio", "intensity_table", "size_table", "label_frequencies", "images_of_class"]
+__all__ = ["class_counts", "imbalance_ratio", "intensity_table", "size_table", "label_frequencies", "images_of_class",
+           "synthetic_neighbours", "last_epoch_values"]
 
 
 def class_counts(splits: Mapping[str, object]) -> dict[str, dict[str, int]]:
@@ -75,3 +77,50 @@ def label_frequencies(dataset) -> dict[str, int]:
     freq = {name: int(labels[:, i].sum()) for i, name in enumerate(dataset.class_names)}
     freq["No Finding"] = int((labels.sum(axis=1) == 0).sum())
     return freq
+
+
+def synthetic_neighbours(points: Mapping[str, np.ndarray], real_group: str, synthetic_prefix: str = "synthetic",
+                         own_cluster: float = 0.9, mixed_margin: float = 0.15) -> pd.DataFrame:
+    """Do the synthetic points of a 2-D map form their own cluster? One row per synthetic group.
+
+    Each synthetic group (names starting with ``synthetic_prefix``) is judged on its own, against the
+    real groups only (other synthetic groups are left out): for every synthetic point, the group of
+    its nearest other point. Columns: ``group``, ``n``, ``nn_synthetic`` (share whose nearest neighbour
+    is another fake of the group), ``nn_real_group`` (share whose nearest is in ``real_group``, e.g.
+    real NORMAL), ``nn_other_real``, ``mixed_expectation`` (the ``nn_synthetic`` expected if the fakes
+    were scattered among the ``real_group`` points: (n - 1) / (n + n_real_group - 1)) and ``verdict``:
+    "own cluster" when ``nn_synthetic`` >= ``own_cluster``, "mixed with real" when it is within
+    ``mixed_margin`` of the expectation, else "partly separate".
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    if real_group not in points:
+        raise ValueError(f"real_group {real_group!r} is not one of {list(points)}")
+    real = {k: np.asarray(v, dtype=float) for k, v in points.items() if not k.startswith(synthetic_prefix)}
+    rows = []
+    for name, xy in points.items():
+        if not name.startswith(synthetic_prefix) or len(xy) < 2:
+            continue
+        xy = np.asarray(xy, dtype=float)
+        stacked = np.concatenate([xy, *real.values()])
+        owner = np.concatenate([np.zeros(len(xy), int)] + [np.full(len(v), i + 1) for i, v in enumerate(real.values())])
+        _, idx = NearestNeighbors(n_neighbors=2).fit(stacked).kneighbors(xy)
+        nn = owner[idx[:, 1]]
+        k_real = list(real).index(real_group) + 1
+        n_real = len(real[real_group])
+        share_syn, share_real = float((nn == 0).mean()), float((nn == k_real).mean())
+        expected = (len(xy) - 1) / (len(xy) + n_real - 1)
+        verdict = ("own cluster" if share_syn >= own_cluster else
+                   "mixed with real" if share_syn <= expected + mixed_margin else "partly separate")
+        rows.append({"group": name, "n": len(xy), "nn_synthetic": share_syn, "nn_real_group": share_real,
+                     "nn_other_real": 1.0 - share_syn - share_real, "mixed_expectation": expected, "verdict": verdict})
+    return pd.DataFrame(rows)
+
+
+def last_epoch_values(histories: pd.DataFrame, column: str = "accuracy",
+                      by: tuple[str, ...] = ("model", "strategy")) -> pd.DataFrame:
+    """``column`` at each run's last epoch, averaged over seeds: one row per ``by`` group with ``n_runs``."""
+    runs = [*by, "seed"] if "seed" in histories else list(by)
+    last = histories.sort_values("epoch").groupby(runs, sort=False).tail(1)
+    out = last.groupby(list(by), sort=False)[column].agg(["mean", "count"])
+    return out.rename(columns={"mean": column, "count": "n_runs"}).reset_index()

@@ -2,29 +2,116 @@
 
 from __future__ import annotations
 
+import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from . import config as _config
 from .artifacts import load_json, save_json
 
-__all__ = ["setup", "md", "record_metrics", "read_metrics"]
+__all__ = ["setup", "run_prerequisites", "md", "record_metrics", "read_metrics"]
 
 
-def setup(**parameters: Any) -> _config.RunConfig:
+def setup(
+    chapter: str | int | None = None,
+    *,
+    auto_prerequisites: bool = True,
+    drive: bool = False,
+    **parameters: Any,
+) -> _config.RunConfig:
     """Resolve the run configuration from the ``parameters`` cell, seed everything, set the plot style.
 
     Prints one line on the run and one on the machine, so an executed notebook documents itself.
+
+    * ``chapter="05"`` names the calling chapter. When chapters it builds on have not finished in
+      this run folder (no ``metrics/<NN>.json``; a student opened chapter 5 first), it says which,
+      with their expected time, and runs them first through the series runner into the same run
+      folder with the same profile, dataset, data path, image size, seeds and figures folder
+      (:func:`run_prerequisites`). ``auto_prerequisites=False`` only says which are missing; kernels
+      started by the runner never run them (it sets ``HELPERS_NO_PREREQUISITES``).
+    * ``drive=True`` (Colab) mounts Google Drive and, unless ``run_dir`` is given, keeps the run
+      folder at ``/content/drive/MyDrive/gan-cxr/<profile>``, so a session that disconnects resumes
+      from it; elsewhere it prints why it does nothing.
+    * ``profile=None`` picks ``colab`` on Colab and ``demo`` elsewhere (:func:`helpers.config.resolve`).
     """
     from . import plots, runtime
 
+    if drive:
+        parameters = _run_dir_on_drive(parameters)
     cfg = _config.resolve(**parameters)
-    runtime.set_seeds(cfg.seed)
-    plots.set_style()
     print(cfg.describe())
     print(f"Python {platform.python_version()} | {runtime.device_summary()} | Colab: {runtime.IS_COLAB}")
+    if chapter is not None:
+        run_prerequisites(cfg, chapter, auto=auto_prerequisites)
+    runtime.set_seeds(cfg.seed)
+    plots.set_style()
     return cfg
+
+
+def _run_dir_on_drive(parameters: dict[str, Any]) -> dict[str, Any]:
+    """Mount Google Drive and put the run folder there (unless one is given); off Colab, say why not."""
+    from . import runtime
+
+    try:
+        runtime.mount_drive()
+    except RuntimeError as err:
+        print(f"drive=True: {err}")
+        return parameters
+    if parameters.get("run_dir") is None and not os.environ.get("HELPERS_RUN_DIR"):
+        run_dir = runtime.drive_run_dir(_config.profile_name(parameters.get("profile")))
+        parameters = {**parameters, "run_dir": run_dir}
+        print(f"Google Drive mounted: the run folder is {run_dir}; after a disconnect, run the chapter again "
+              "and it resumes from what is there")
+    return parameters
+
+
+def run_prerequisites(
+    cfg: _config.RunConfig, chapter: str | int, *, auto: bool = True, log: Callable[[str], Any] = print
+) -> list[str]:
+    """Run the chapters ``chapter`` builds on that have not finished in ``cfg.run_dir``; return them.
+
+    They run through :func:`helpers.series.run_series` (each in its own kernel, executed copies in
+    ``run_dir/notebooks/``) with the run's profile, dataset, data path, image size, seeds and
+    figures folder. Nothing runs inside a kernel the runner started (``HELPERS_NO_PREREQUISITES``),
+    nor with ``auto=False``: then the missing chapters are only named. A failed chapter raises a
+    RuntimeError that names it, its cell and its executed copy.
+    """
+    from . import runtime, series
+
+    chapter = str(chapter).zfill(2)
+    missing = series.missing_prerequisites(chapter, cfg.run_dir)
+    if not missing:
+        return []
+    profile = cfg.profile.name
+    which = (f"Chapter {chapter} builds on chapter{'s' if len(missing) > 1 else ''} {', '.join(missing)}, "
+             f"which {'have' if len(missing) > 1 else 'has'} not finished in {cfg.run_dir} "
+             f"(no {', '.join(f'metrics/{c}.json' for c in missing)})")
+    command = (f"python -m helpers.series --profile {profile} --run-dir {cfg.run_dir} "
+               f"--only {' '.join(missing)}")
+    if os.environ.get(series.NO_PREREQUISITES_ENV):
+        log(f"{which}; inside the series runner they are not run from here (run them first: {command}).")
+        return []
+    if not auto:
+        log(f"{which}. auto_prerequisites=False: run them first ({command}), or open them in order.")
+        return []
+    notebook_dir = series.notebook_dir_with(missing)
+    names = [p.name for p in series.discover_notebooks(notebook_dir, only=missing)]
+    log(f"{which}. Running them now with the series runner, into the same run folder and with the same "
+        f"parameters: {', '.join(names)} from {notebook_dir}. Expected time with profile {profile}: "
+        f"{series.expected_time(profile, missing, gpu=runtime.has_gpu())}.")
+    parameters: dict[str, Any] = {"dataset": cfg.dataset, "image_size": cfg.image_size, "seeds": list(cfg.seeds)}
+    if cfg.data_path is not None:
+        parameters["data_path"] = cfg.data_path
+    try:
+        timings = series.run_series(profile, run_dir=cfg.run_dir, figures_dir=cfg.figures_dir, only=missing,
+                                    parameters=parameters, notebook_dir=notebook_dir, log=log)
+    except series.NotebookFailed as err:
+        where = f"; its executed copy with the traceback is {err.executed}" if err.executed else ""
+        raise RuntimeError(f"an earlier chapter failed: {err}{where}") from err
+    log(f"Chapters {', '.join(missing)} done in {sum(timings.values()):.0f} s; chapter {chapter} goes on.")
+    return missing
 
 
 def md(text: str) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers.strategies import ALL_STRATEGIES, GAN_STRATEGIES
+from helpers.strategies import ALL_STRATEGIES
 
 __all__ = [
     "TrainSet",

@@ -207,15 +207,21 @@ def save_table(table: pd.DataFrame, folder, name: str, run_id: str = "", caption
 
 
 def accuracy_over_epochs(histories: pd.DataFrame, original: str = "none", augmented: str = "gan") -> pd.DataFrame:
-    """Per-epoch accuracy of training on the original vs the GAN-augmented training set (long format)."""
+    """Per-epoch curves of training on the original vs the GAN-augmented training set (long format).
+
+    Columns ``model``, ``strategy``, ``seed``, ``epoch``, ``training_set``, ``metric``, ``value``;
+    metrics: ``val_auc_exact`` (exact validation ROC-AUC), ``val_balanced_accuracy`` (where the
+    histories record it), ``accuracy`` (training) and ``val_accuracy``, for
+    :func:`helpers.plots.accuracy_over_epochs`.
+    """
     part = histories[histories["strategy"].isin([original, augmented])]
     if "role" in part:
         part = part[part["role"] == "grid"]
     label = {original: "original training set", augmented: "GAN-augmented training set"}
     out = part.assign(training_set=part["strategy"].map(label))
-    cols = [c for c in ("model", "seed", "epoch", "training_set", "accuracy", "val_accuracy", "val_auc_exact") if c in out]
-    return out[cols].melt(id_vars=[c for c in ("model", "seed", "epoch", "training_set") if c in out],
-                          var_name="metric", value_name="value")
+    ids = [c for c in ("model", "strategy", "seed", "epoch", "training_set") if c in out]
+    values = [c for c in ("val_auc_exact", "val_balanced_accuracy", "accuracy", "val_accuracy") if c in out]
+    return out[ids + values].melt(id_vars=ids, var_name="metric", value_name="value")
 
 
 # --------------------------------------------------------------------------------------------------

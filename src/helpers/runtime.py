@@ -1,16 +1,20 @@
-"""Run-time environment: seeds and determinism, device detection, mixed precision, Colab, and the
-``tf.distribute`` strategy that fits the hardware (TPU, several GPUs, or the default)."""
+"""Run-time environment: seeds and determinism, device detection, mixed precision, Colab (and its
+Google Drive), and the ``tf.distribute`` strategy that fits the hardware (TPU, several GPUs, or the default)."""
 
 from __future__ import annotations
 
 import os
 import random
 import sys
+from pathlib import Path
 
 import numpy as np
 
 __all__ = [
     "IS_COLAB",
+    "DRIVE_MOUNT",
+    "drive_run_dir",
+    "mount_drive",
     "set_seeds",
     "device_summary",
     "has_gpu",
@@ -22,6 +26,29 @@ __all__ = [
 ]
 
 IS_COLAB = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+#: Where Colab mounts Google Drive; a run folder on Drive is ``<DRIVE_MOUNT>/MyDrive/gan-cxr/<profile>``.
+DRIVE_MOUNT = Path("/content/drive")
+
+
+def mount_drive() -> Path:
+    """Mount Google Drive at :data:`DRIVE_MOUNT` (Colab asks for permission once); return ``MyDrive``.
+
+    Only on Colab: elsewhere it raises a RuntimeError that says so (a local disk keeps a run anyway).
+    """
+    if not IS_COLAB:
+        raise RuntimeError(
+            "Google Drive can only be mounted on Colab; here the run folder stays on this machine's disk, "
+            "which keeps a run between sessions anyway (drive=True does nothing outside Colab)"
+        )
+    from google.colab import drive  # type: ignore[import-not-found]
+
+    drive.mount(str(DRIVE_MOUNT))
+    return DRIVE_MOUNT / "MyDrive"
+
+
+def drive_run_dir(profile: str) -> Path:
+    """The run folder on Drive for ``profile``: ``<DRIVE_MOUNT>/MyDrive/gan-cxr/<profile>``."""
+    return DRIVE_MOUNT / "MyDrive" / "gan-cxr" / profile
 
 
 def set_seeds(seed: int, deterministic: bool = True) -> None:

@@ -8,11 +8,16 @@ and exits non-zero naming the notebook and cell that failed.
 * Without ``--run-dir`` a run goes to ``build/<profile>/`` of the checkout of this repository the
   command runs in, else to ``./build/<profile>/``.
 * ``--notebooks DIR`` names the notebooks folder (default: the checkout's ``notebooks/``, else
-  ``./notebooks``); a folder without numbered notebooks is an error, not an empty success.
+  ``./notebooks``, else the notebooks shipped inside the installed package); a folder without
+  numbered notebooks is an error, not an empty success.
 * ``--fresh`` moves the run folder aside (``<run_dir>.old-<time>``) before the first notebook.
 * ``--seeds-each 0 1 2 --jobs 2`` runs the series once per seed, two processes at a time, into
   ``<run_dir>/seed<k>/`` with ``-p seeds [k]``, then concatenates their ``results.csv`` (and
   ``fidelity.csv``) into ``<run_dir>/``; ``--profile quick paper`` runs one series per profile.
+
+A chapter opened on its own (``notebook.setup(..., chapter="05")``) runs the chapters it builds on
+through :func:`run_series` first (:data:`CHAPTER_NEEDS`, :func:`missing_prerequisites`); the kernels
+the runner starts get ``HELPERS_NO_PREREQUISITES=1``, so they never do that themselves.
 """
 
 from __future__ import annotations
@@ -38,6 +43,15 @@ __all__ = [
     "NotebookFailed",
     "NoNotebooks",
     "BatchFailed",
+    "NO_PREREQUISITES_ENV",
+    "CHAPTER_NEEDS",
+    "CHAPTER_SECONDS",
+    "MEASURED_SECONDS",
+    "chapter_finished",
+    "missing_prerequisites",
+    "expected_time",
+    "packaged_notebook_dir",
+    "notebook_dir_with",
     "default_notebook_dir",
     "default_run_dir",
     "absolute_paths",
@@ -56,6 +70,25 @@ PATH_PARAMETERS = ("data_path", "run_dir", "figures_dir")
 MERGED_TABLES = ("results.csv", "fidelity.csv")
 BATCH_FILE = "batch.json"  # marks a folder that holds a batch's runs (seed<k>/ ...), not one run
 _POLL_SECONDS = 0.5
+
+#: Set to "1" for the kernels :func:`run_series` starts: their ``notebook.setup(chapter=...)`` then
+#: runs no earlier chapters (the runner runs the chapters in order itself; no recursion).
+NO_PREREQUISITES_ENV = "HELPERS_NO_PREREQUISITES"
+#: The earlier chapters whose artifacts a chapter reads (chapter 01 only describes the data: any
+#: chapter's ``cfg.load_splits()`` binds the run folder to its data).
+CHAPTER_NEEDS: dict[str, tuple[str, ...]] = {
+    "01": (), "02": (), "03": ("02",), "04": ("03",), "05": ("03",), "06": ("04", "05"),
+}
+#: Seconds per chapter and profile on a 2-core CPU without a GPU. Only the profiles in
+#: :data:`MEASURED_SECONDS` were measured; the others are rough estimates.
+CHAPTER_SECONDS: dict[str, dict[str, int]] = {
+    "ci": {"01": 8, "02": 12, "03": 15, "04": 15, "05": 90, "06": 10},
+    "demo": {"01": 10, "02": 300, "03": 60, "04": 120, "05": 600, "06": 15},
+    "quick": {"01": 10, "02": 2400, "03": 300, "04": 900, "05": 3600, "06": 20},
+}
+MEASURED_SECONDS: tuple[str, ...] = ("ci",)
+#: Where an installed package keeps the numbered notebooks it was built with (see pyproject.toml).
+_PACKAGED_NOTEBOOKS = Path(__file__).resolve().parent / "_notebooks"
 
 
 class NotebookFailed(RuntimeError):
@@ -97,12 +130,83 @@ class BatchFailed(RuntimeError):
         super().__init__("\n".join(lines))
 
 
+def packaged_notebook_dir() -> Path | None:
+    """The notebooks shipped inside the installed package (``helpers/_notebooks/`` of a wheel or of
+    ``pip install git+...``), or None (a checkout's ``src/helpers`` has none: it uses ``notebooks/``)."""
+    return _PACKAGED_NOTEBOOKS if discover_notebooks(_PACKAGED_NOTEBOOKS) else None
+
+
 def default_notebook_dir() -> Path:
     """The checkout's ``notebooks/`` (where the package is imported from, else the one the working
-    directory is in); outside any checkout, ``./notebooks``."""
+    directory is in); outside any checkout ``./notebooks`` when it holds numbered notebooks, else
+    the notebooks shipped with the installed package (:func:`packaged_notebook_dir`), else
+    ``./notebooks`` (which then names the missing folder in the error)."""
     if _config.REPO_ROOT is not None and (_config.REPO_ROOT / "notebooks").is_dir():
         return _config.REPO_ROOT / "notebooks"
-    return _config.work_root() / "notebooks"
+    local = _config.work_root() / "notebooks"
+    packaged = packaged_notebook_dir()
+    return packaged if packaged is not None and not discover_notebooks(local) else local
+
+
+def notebook_dir_with(chapters: Sequence[str]) -> Path:
+    """The first of :func:`default_notebook_dir` and :func:`packaged_notebook_dir` that holds every
+    chapter of ``chapters``; raises :class:`NoNotebooks` naming where it looked."""
+    wanted = {str(c).zfill(2) for c in chapters}
+    tried = list(dict.fromkeys(d for d in (default_notebook_dir(), packaged_notebook_dir()) if d is not None))
+    for folder in tried:
+        if wanted <= {p.name[:2] for p in discover_notebooks(folder)}:
+            return folder
+    raise NoNotebooks(
+        f"chapters {sorted(wanted)} are not among the numbered notebooks in {', '.join(map(str, tried))}: "
+        "run from the repository, or install the package (pip install git+https://...) that ships them"
+    )
+
+
+def chapter_finished(run_dir: str | os.PathLike, chapter: str) -> bool:
+    """True when ``chapter`` ran to its end in ``run_dir`` (it wrote ``metrics/<chapter>.json``)."""
+    return (Path(run_dir) / "metrics" / f"{str(chapter).zfill(2)}.json").is_file()
+
+
+def missing_prerequisites(chapter: str | int, run_dir: str | os.PathLike) -> list[str]:
+    """The earlier chapters ``chapter`` needs (:data:`CHAPTER_NEEDS`, transitively) that have not
+    finished in ``run_dir``, in the order to run them. A finished chapter's own needs are not asked for."""
+    chapter = str(chapter).zfill(2)
+    if chapter not in CHAPTER_NEEDS:
+        raise ValueError(f"unknown chapter {chapter!r}; the chapters are {sorted(CHAPTER_NEEDS)}")
+    missing: set[str] = set()
+
+    def visit(current: str) -> None:
+        for need in CHAPTER_NEEDS[current]:
+            if need not in missing and not chapter_finished(run_dir, need):
+                missing.add(need)
+                visit(need)
+
+    visit(chapter)
+    return sorted(missing)  # a chapter only needs lower-numbered ones
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def expected_time(profile: str, chapters: Sequence[str], *, gpu: bool = False) -> str:
+    """How long ``chapters`` take with ``profile``, from :data:`CHAPTER_SECONDS`, saying whether the
+    numbers were measured or are rough estimates, and (``gpu=True``) that a GPU was not measured."""
+    chapters = [str(c).zfill(2) for c in chapters]
+    table = CHAPTER_SECONDS.get(profile, {})
+    if not chapters or any(c not in table for c in chapters):
+        text = f"not measured for profile {profile}"
+    else:
+        kind = "measured" if profile in MEASURED_SECONDS else "rough estimate"
+        each = ", ".join(f"{c}: {_duration(table[c])}" for c in chapters)
+        text = f"about {_duration(sum(table[c] for c in chapters))} on a 2-core CPU ({kind}; {each})"
+    if gpu:
+        text += "; a GPU is typically 5-20x faster (not measured)"
+    return text
 
 
 def default_run_dir(profile: str) -> Path:
@@ -190,7 +294,9 @@ def run_series(
     timings: dict[str, float] = {}
     # The runner's choices must reach the kernels even where env vars would win in resolve().
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow start-up chatter out of the outputs
-    env_backup = {k: os.environ.pop(k) for k in list(os.environ) if k in ("HELPERS_PROFILE", "HELPERS_RUN_DIR", "HELPERS_FIGURES_DIR")}
+    env_backup = {k: os.environ.pop(k) for k in list(os.environ)
+                  if k in ("HELPERS_PROFILE", "HELPERS_RUN_DIR", "HELPERS_FIGURES_DIR", NO_PREREQUISITES_ENV)}
+    os.environ[NO_PREREQUISITES_ENV] = "1"  # the kernels run in order here: none runs earlier chapters itself
     try:
         for i, nb in enumerate(notebooks, 1):
             log(f"[{i}/{len(notebooks)}] {nb.name} (profile {profile}) ...")
@@ -208,6 +314,7 @@ def run_series(
             timings[nb.name] = round(time.perf_counter() - start, 1)
             log(f"    done in {timings[nb.name]:.1f} s")
     finally:
+        os.environ.pop(NO_PREREQUISITES_ENV, None)
         os.environ.update(env_backup)
         path = run_dir / "series_timings.json"  # merged, so `--only 06` keeps the other notebooks' times
         old = load_json(path) if path.exists() else {}
@@ -411,7 +518,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="default: build/<profile> of the checkout you are in, else ./build/<profile>")
     parser.add_argument("--figures-dir", default=None, help="default: <run-dir>/figures; `make report` uses figures/")
     parser.add_argument("--notebooks", default=None, metavar="DIR",
-                        help="folder of the numbered notebooks (default: the checkout's notebooks/, else ./notebooks)")
+                        help="folder of the numbered notebooks (default: the checkout's notebooks/, else "
+                             "./notebooks, else those shipped with the installed package)")
     parser.add_argument("--only", nargs="*", default=(), help="notebook numbers to run, e.g. 01 02")
     parser.add_argument("--fresh", action="store_true",
                         help="move the run folder aside (<run-dir>.old-<time>) before the first notebook")
