@@ -152,3 +152,27 @@ def test_06_writes_the_report(ci_run):
     figures = {p.name for p in (ci_run[0] / "figures").glob("06_*")}
     assert {"06_comparison_table.md", "06_roc_auc_bars.png", "06_gan_differences.png",
             "06_accuracy_over_epochs.png"} <= figures
+
+
+def test_07_trains_the_multilabel_cnn_with_and_without_gan_images(ci_run):
+    from helpers.artifacts import read_rows
+    from helpers.config import PROFILES
+
+    prof = PROFILES["ci"]
+    m = _metrics(ci_run, "07")
+    assert m["dataset"] == "phantom" and len(m["findings"]) == 6 and len(m["scarce"]) == prof.k_scarce
+    assert m["seeds"] == list(prof.nih_seeds) and set(m["scarce"]) <= set(m["findings"])
+    for arm in ("original", "gan"):
+        assert 0 <= m["mean_auroc"][arm] <= 1
+        assert 0 <= m["elementwise_accuracy"][arm] <= 1 and 0 <= m["exact_match"][arm] <= 1
+    assert 0.5 < m["all_negative_elementwise"] < 1 and 0 < m["all_negative_exact_match"] < 1
+    assert all(n > 0 for n in m["n_synthetic"].values()) and len(m["effect"]) == len(m["findings"])
+    rows = read_rows(ci_run[0] / "results_07.csv")
+    assert len(rows) == 2 * len(m["findings"]) * len(prof.nih_seeds) == m["n_rows"]
+    assert set(rows["arm"]) == {"original", "gan"} and rows["fingerprint"].str.fullmatch("[0-9a-f]{12}").all()
+    assert rows["auroc"].dropna().between(0, 1).all() and not rows.duplicated(["arm", "seed", "finding"]).any()
+    gan = rows[rows["arm"] == "gan"].set_index("finding")
+    assert (gan.loc[m["scarce"], "n_synthetic"] > 0).all() and (rows.loc[rows["arm"] == "original", "n_synthetic"] == 0).all()
+    assert (ci_run[0] / "nih" / "provenance.json").exists()
+    assert {"07_label_frequency.png", "07_cooccurrence.png", "07_real_vs_synthetic.png", "07_auroc_per_finding.png",
+            "07_training_curves.png"} <= {p.name for p in (ci_run[0] / "figures").glob("07_*")}

@@ -328,3 +328,18 @@ def test_an_installed_package_falls_back_to_its_own_notebooks(tmp_path, monkeypa
         series.notebook_dir_with(["03"])
     monkeypatch.setattr(series, "_PACKAGED_NOTEBOOKS", tmp_path / "nothing")
     assert series.packaged_notebook_dir() is None
+
+
+def test_render_html_writes_pages_and_an_index(tmp_path):
+    import nbformat
+
+    executed = tmp_path / "notebooks"
+    executed.mkdir()
+    for name, title in (("01_a.ipynb", "Chapter 1: A"), ("02_b.ipynb", "Chapter 2: B")):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {title}\ntext"),
+                                             nbformat.v4.new_code_cell("1 + 1")])
+        nbformat.write(nb, executed / name)
+    index = series.render_html(executed, tmp_path / "html", title="ci run")
+    text = index.read_text()
+    assert "Chapter 1: A" in text and "02_b.html" in text and text.index("01_a.html") < text.index("02_b.html")
+    assert (tmp_path / "html" / "01_a.html").stat().st_size > 1000

@@ -11,7 +11,7 @@ from typing import Any
 
 import keras
 import numpy as np
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 __all__ = ["ValAUCCallback"]
 
@@ -101,6 +101,9 @@ class ValAUCCallback(keras.callbacks.Callback):
         self.aucs.append(auc)
         if logs is not None:
             logs["val_auc_exact"] = auc
+            # accuracy alone sits at the majority share on an imbalanced split; balanced accuracy does not
+            logs["val_balanced_accuracy"] = (
+                float(balanced_accuracy_score(self.y_val, scores >= 0.5)) if np.isfinite(auc) else float("nan"))
         improved = np.isfinite(auc) and (
             self.best_epoch is None or auc > self.best_auc + self.min_delta
         )

@@ -67,7 +67,8 @@ __all__ = [
 ]
 
 HISTORY_COLUMNS: tuple[str, ...] = (
-    "epoch", "loss", "accuracy", "auc", "val_loss", "val_accuracy", "val_auc_exact", "seconds",
+    "epoch", "loss", "accuracy", "auc", "val_loss", "val_accuracy", "val_auc_exact", "val_balanced_accuracy",
+    "seconds",
 )
 DENSENET_MIN_SIZE = 32
 

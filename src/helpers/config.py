@@ -48,6 +48,12 @@ def work_root() -> Path:
 
 
 DOWNLOADABLE = ("pneumoniamnist", "chestmnist", "kaggle_pneumonia")
+#: Share of images with each phantom finding (helpers.phantom.FINDINGS order: Cardiomegaly, Effusion,
+#: Nodule, Mass, Pneumothorax, Consolidation) in NIH's Data_Entry_2017.csv (112,120 images).
+NIH_PREVALENCE = (0.0248, 0.1188, 0.0565, 0.0516, 0.0473, 0.0416)
+#: Chapter 7's offline data: the phantom's multi-label mode with NIH's finding rates.
+NIH_PHANTOM_OPTIONS: dict[str, Any] = {"multi_label": True, "n_train": 2000, "n_val": 500, "n_test": 1000,
+                                       "finding_prevalence": list(NIH_PREVALENCE)}
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,16 @@ class Profile:
     batch_size: int = 64
     patience: int = 5
     max_steps_per_epoch: int | None = None
+    # NIH ChestX-ray14 multi-label study (notebook 07): its own data, GANs and CNN budget
+    nih_dataset: str = "phantom"  # phantom (multi-label mode) offline | chestmnist | nih (local folder)
+    nih_data_options: dict[str, Any] = field(default_factory=lambda: dict(NIH_PHANTOM_OPTIONS))
+    nih_image_size: int = 32
+    k_scarce: int = 3  # GAN images for the k scarcest findings of the training split
+    nih_gan_preset: str = "sn_diffaug_ema_cond"  # conditional: one GAN for the k findings
+    nih_gan_steps: int = 1500
+    nih_cnn_epochs: int = 12
+    nih_target_per_finding: int = 400  # training images per scarce finding after adding GAN images
+    nih_seeds: tuple[int, ...] = (0, 1)
 
     def __post_init__(self) -> None:
         check_strategies(self.classical_strategies, FEATURE_STRATEGIES, f"profile {self.name}: classical_strategies")
@@ -135,6 +151,13 @@ PROFILES: dict[str, Profile] = {
         batch_size=32,
         patience=2,
         max_steps_per_epoch=4,
+        nih_data_options={**NIH_PHANTOM_OPTIONS, "n_train": 256, "n_val": 96, "n_test": 128,
+                          "finding_prevalence": [2 * p for p in NIH_PREVALENCE]},
+        k_scarce=2,
+        nih_gan_steps=2,
+        nih_cnn_epochs=2,
+        nih_target_per_finding=32,
+        nih_seeds=(0,),
     ),
     "demo": Profile(
         name="demo",
@@ -160,6 +183,9 @@ PROFILES: dict[str, Profile] = {
                          "gan_weighted"),
         densenet_strategies=("none", "gan", "gan_improved"),
         patience=3,
+        nih_gan_steps=600,
+        nih_cnn_epochs=10,
+        nih_target_per_finding=300,
     ),
     "quick": Profile(
         name="quick",
@@ -177,6 +203,11 @@ PROFILES: dict[str, Profile] = {
         cnn_epochs=30,
         densenet_epochs=6,  # about 3 min a run from scratch on 2 CPU cores (28 px resized to 32)
         patience=6,
+        nih_data_options={**NIH_PHANTOM_OPTIONS, "n_train": 4000, "n_val": 1000, "n_test": 2000},
+        nih_gan_steps=1500,
+        nih_cnn_epochs=15,
+        nih_target_per_finding=600,
+        nih_seeds=(0, 1, 2),
     ),
     "colab": Profile(
         name="colab",
@@ -199,6 +230,13 @@ PROFILES: dict[str, Profile] = {
         densenet_input_size=64,
         densenet_weights="imagenet",
         patience=6,
+        nih_dataset="chestmnist",  # downloaded through pooch, md5 checked
+        nih_data_options={},
+        nih_image_size=64,
+        nih_gan_steps=5000,
+        nih_cnn_epochs=20,
+        nih_target_per_finding=2000,
+        nih_seeds=(0, 1, 2),
     ),
     "paper": Profile(
         name="paper",
@@ -221,6 +259,13 @@ PROFILES: dict[str, Profile] = {
         densenet_input_size=128,
         densenet_weights="imagenet",
         patience=10,
+        nih_dataset="chestmnist",
+        nih_data_options={},
+        nih_image_size=128,
+        nih_gan_steps=10000,
+        nih_cnn_epochs=30,
+        nih_target_per_finding=3000,
+        nih_seeds=(0, 1, 2, 3, 4),
     ),
 }
 

@@ -316,7 +316,7 @@ def history_curves(history, columns: Sequence[Sequence[str]], titles: Sequence[s
                 drawn[col] = line.get_color()
         for label, value in (references[i] if references is not None and i < len(references) else {}).items():
             ax.axhline(value, ls="--", lw=1.1, color=drawn.get(label, "0.25"), alpha=0.9,
-                       label=f"{label} at equilibrium ({value:.3g})" if label in drawn else f"{label} ({value:.3g})")
+                       label=f"{label} at equilibrium ({value:.4g})" if label in drawn else f"{label} ({value:.4g})")
         ax.set_xlabel(x)
         if ylabels is not None and i < len(ylabels):
             ax.set_ylabel(ylabels[i])
@@ -574,7 +574,8 @@ def _seed_note(results, metric: str) -> str:
         return "no runs"
     lo, hi = int(counts.min()), int(counts.max())
     seeds = f"{lo}" if lo == hi else f"{lo}-{hi}"
-    return f"mean ± sd over {seeds} seed{'s' if hi > 1 else ''}" + (" (one seed: no error bar)" if lo == 1 else "")
+    return f"mean over {seeds} seed{'s' if hi > 1 else ''}, error bars: sd over seeds" + (
+        " (none with one seed)" if lo == 1 else "")
 
 
 def metric_bars(results, metric: str = "roc_auc", title: str | None = None, *,
@@ -621,9 +622,9 @@ def metric_bars(results, metric: str = "roc_auc", title: str | None = None, *,
     ax.set_ylabel(_metric_name(metric))
     ax.grid(axis="x", visible=False)
     if handles:
-        ax.legend(handles=handles, fontsize=7, loc="lower right", framealpha=0.9)
+        ax.legend(handles=handles, fontsize=7, loc="lower left", bbox_to_anchor=(1.005, 0.0), framealpha=0.9)
     fig.suptitle(title or f"{_metric_name(metric)} on the test split", fontsize=11)
-    ax.set_title(f"bars: {_seed_note(results, metric)} (error bars: sd over seeds)", fontsize=7.5, color="0.3", pad=16)
+    ax.set_title(f"bars: {_seed_note(results, metric)}", fontsize=7.5, color="0.3", pad=16)
     fig.tight_layout()
     return fig
 
@@ -666,7 +667,7 @@ def metric_bars_with_without(results, metrics: Sequence[str] = ("precision", "re
     if any_missing:
         handles.append(mpatches.Patch(facecolor="none", edgecolor="0.55", hatch="////", label="n/a: not run"))
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, bbox_to_anchor=(0.5, -0.02))
-    fig.suptitle(title or f"With vs without GAN images: test metrics per classifier ({_seed_note(results, metrics[0])})",
+    fig.suptitle(title or f"With vs without GAN images: test metrics per classifier\n(bars: {_seed_note(results, metrics[0])})",
                  fontsize=10)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
@@ -687,7 +688,7 @@ def difference_forest(diffs, title: str, *, metric: str | None = None) -> plt.Fi
     target, baseline = ("target", "baseline") if "target" in diffs else ("strategy_a", "strategy_b")
     diffs = diffs.sort_values("mean_diff", ascending=False, kind="stable")
     metric = metric or (str(diffs["metric"].iloc[0]) if "metric" in diffs and diffs["metric"].nunique() == 1 else "the metric")
-    fig, ax = plt.subplots(figsize=(7, 0.42 * len(diffs) + 1.5))
+    fig, ax = plt.subplots(figsize=(9.0 if "p_holm" in diffs else 7.0, 0.42 * len(diffs) + 1.5))
     labels = [f"{r[0]}: {r[1]} − {r[2]}" for r in diffs[["classifier", target, baseline]].itertuples(index=False)]
     y = np.arange(len(diffs))
     means = diffs["mean_diff"].to_numpy(dtype=float)
@@ -699,15 +700,16 @@ def difference_forest(diffs, title: str, *, metric: str | None = None) -> plt.Fi
     for yi, m, e0, e1, c in zip(y, means, err[0], err[1], colors, strict=True):
         ax.errorbar(m, yi, xerr=[[e0], [e1]], fmt="o", color=c, capsize=3, ms=5)
     if "p_holm" in diffs:
-        for yi, p in zip(y, diffs["p_holm"].to_numpy(dtype=float), strict=True):
-            ax.text(1.01, yi, f"Holm p {p:.3f}" if p >= 0.001 else "Holm p < 0.001", transform=ax.get_yaxis_transform(),
-                    va="center", fontsize=7, color="0.3")
+        labels = [f"{label}  (Holm p {p:.3f})" if p >= 0.001 else f"{label}  (Holm p < 0.001)"
+                  for label, p in zip(labels, diffs["p_holm"].to_numpy(dtype=float), strict=True)]
     if "verdict" in diffs:
         handles = [mpatches.Patch(color=c, label=v) for v, c in (("better", "#2ca02c"), ("no clear difference", "#4c72b0"),
                                                                   ("worse", "#d62728"))]
-        ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.32 - 0.6 / (len(diffs) + 2)),
-                  ncol=3, title="verdict (Holm-adjusted p < alpha)", title_fontsize=7)
+        ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  title="verdict (Holm-adjusted)", title_fontsize=7)
     ax.set_yticks(y, labels, fontsize=8)
+    ax.tick_params(axis="x", labelsize=8)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(6))
     ax.set_ylim(len(diffs) - 0.5, -0.5)
     ax.set_xlabel(f"difference in {_metric_name(metric) if metric != 'the metric' else metric} (target − baseline)")
     ax.set_title(title)
@@ -1004,7 +1006,8 @@ def gan_system_diagram(*, diffaugment: str | bool | None = None, conditional: bo
                        minority: str = "minority", title: str | None = None) -> plt.Figure:
     """The GAN as a system (the seed's Figures 1-2), drawn with matplotlib patches.
 
-    Noise z → generator G → fake images; the training split's real ``minority`` images and the fakes
+    Noise z → generator G → fake images; the training split's real ``minority`` images (both classes
+    with their labels when ``conditional``) and the fakes
     → DiffAugment (only when ``diffaugment`` names a policy or is True) → discriminator D → real/fake
     loss (``"bce"`` or ``"hinge"``), whose gradients update D (tell real from fake) and G (make D call
     fakes real). ``conditional`` adds the class label fed to both networks; ``ema`` notes the averaged
@@ -1025,7 +1028,8 @@ def gan_system_diagram(*, diffaugment: str | bool | None = None, conditional: bo
     node(0.2, top, 1.9, f"noise z\n~ N(0, I$_{{{latent_dim}}}$)", "#e8e8e8")
     node(2.6, top, 1.9, "Generator G", "#fde2c8")
     node(5.0, top, 2.1, f"fake images\nG(z), {size}", "#f7d4d4")
-    node(5.0, bottom, 2.1, f"real {minority} images\n(training split only)", "#d6e6f5")
+    real = "real images, both classes\n+ their labels" if conditional else f"real {minority} images"
+    node(5.0, bottom, 2.1, f"{real}\n(training split only)", "#d6e6f5")
     _arrow(ax, (2.1, top + 0.5), (2.6, top + 0.5))
     _arrow(ax, (4.5, top + 0.5), (5.0, top + 0.5))
     policy = diffaugment if isinstance(diffaugment, str) and diffaugment else ("on" if diffaugment else "")

@@ -38,6 +38,7 @@ from .artifacts import atomic_write, load_json, save_json
 
 __all__ = [
     "PATH_PARAMETERS",
+    "render_html",
     "MERGED_TABLES",
     "Job",
     "NotebookFailed",
@@ -65,7 +66,7 @@ __all__ = [
 
 #: Notebook parameters that are paths: made absolute (from the caller's working directory) before
 #: they reach a kernel, which runs in the notebooks' folder.
-PATH_PARAMETERS = ("data_path", "run_dir", "figures_dir")
+PATH_PARAMETERS = ("data_path", "run_dir", "figures_dir", "tables_dir", "export_dir")
 #: Tables a batch concatenates from its runs into the batch folder (their rows carry their seed).
 MERGED_TABLES = ("results.csv", "fidelity.csv")
 BATCH_FILE = "batch.json"  # marks a folder that holds a batch's runs (seed<k>/ ...), not one run
@@ -78,13 +79,14 @@ NO_PREREQUISITES_ENV = "HELPERS_NO_PREREQUISITES"
 #: chapter's ``cfg.load_splits()`` binds the run folder to its data).
 CHAPTER_NEEDS: dict[str, tuple[str, ...]] = {
     "01": (), "02": (), "03": ("02",), "04": ("03",), "05": ("03",), "06": ("04", "05"),
+    "07": (),  # its own data, GANs and classifiers (run_dir/nih/)
 }
 #: Seconds per chapter and profile on a 2-core CPU without a GPU. Only the profiles in
 #: :data:`MEASURED_SECONDS` were measured; the others are rough estimates.
 CHAPTER_SECONDS: dict[str, dict[str, int]] = {
-    "ci": {"01": 8, "02": 12, "03": 15, "04": 15, "05": 90, "06": 10},
-    "demo": {"01": 10, "02": 300, "03": 60, "04": 120, "05": 600, "06": 15},
-    "quick": {"01": 10, "02": 2400, "03": 300, "04": 900, "05": 3600, "06": 20},
+    "ci": {"01": 8, "02": 12, "03": 15, "04": 15, "05": 90, "06": 10, "07": 20},
+    "demo": {"01": 10, "02": 300, "03": 60, "04": 120, "05": 600, "06": 15, "07": 240},
+    "quick": {"01": 10, "02": 2400, "03": 300, "04": 900, "05": 3600, "06": 20, "07": 900},
 }
 MEASURED_SECONDS: tuple[str, ...] = ("ci",)
 #: Where an installed package keeps the numbered notebooks it was built with (see pyproject.toml).
@@ -264,9 +266,13 @@ def run_series(
     parameters: dict[str, Any] | None = None,
     notebook_dir: str | os.PathLike | None = None,
     fresh: bool = False,
+    html: bool = True,
     log: Callable[[str], Any] = print,
 ) -> dict[str, float]:
     """Execute the notebooks in order; return ``{notebook: seconds}``. Raises :class:`NotebookFailed`.
+
+    With ``html`` (default) the executed notebooks are rendered as one HTML report with an index page
+    (``<run_dir>/html/index.html``, :func:`render_html`) at the end, also when a notebook failed.
 
     Relative paths (``run_dir``, ``figures_dir`` and the :data:`PATH_PARAMETERS` in ``parameters``)
     are taken from the current working directory; ``run_dir``/``figures_dir`` in ``parameters`` are
@@ -320,7 +326,47 @@ def run_series(
         old = load_json(path) if path.exists() else {}
         merged = {**(old.get("seconds", {}) if old.get("profile") == profile else {}), **timings}
         save_json(path, {"profile": profile, "seconds": merged})
+        if html:
+            index = render_html(out_dir, run_dir / "html", title=f"{profile} run: {run_dir.name}")
+            log(f"HTML report: {index}")
     return timings
+
+
+def render_html(executed_dir: str | os.PathLike, out_dir: str | os.PathLike, title: str = "Report") -> Path:
+    """Render every executed notebook in ``executed_dir`` to HTML (nbconvert) with an index page.
+
+    Returns the index page's path. Each page is written atomically; the index lists the chapters in
+    order with their first heading.
+    """
+    import html as _html
+
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    from .artifacts import atomic_write
+
+    executed_dir, out_dir = Path(executed_dir), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    exporter = HTMLExporter()
+    items = []
+    for path in sorted(executed_dir.glob("[0-9][0-9]_*.ipynb")):
+        try:
+            nb = nbformat.read(path, as_version=4)
+            body, _ = exporter.from_notebook_node(nb)
+        except Exception as exc:  # a kernel that died mid-write: list it, render the others
+            items.append(f"<li>{_html.escape(path.name)}: not rendered ({_html.escape(type(exc).__name__)})</li>")
+            continue
+        page = out_dir / f"{path.stem}.html"
+        with atomic_write(page) as tmp:
+            tmp.write_text(body, encoding="utf-8")
+        heading = next((line.lstrip("# ").strip() for c in nb.cells if c.cell_type == "markdown"
+                        for line in c.source.splitlines() if line.startswith("# ")), path.stem)
+        items.append(f'<li><a href="{page.name}">{_html.escape(heading)}</a></li>')
+    index = out_dir / "index.html"
+    with atomic_write(index) as tmp:
+        tmp.write_text(f"<!doctype html><meta charset='utf-8'><title>{_html.escape(title)}</title>"
+                       f"<h1>{_html.escape(title)}</h1><ol>{''.join(items)}</ol>\n", encoding="utf-8")
+    return index
 
 
 def plan_jobs(
