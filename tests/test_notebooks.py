@@ -90,21 +90,33 @@ def test_02_trains_the_gan_and_saves_it(ci_run):
 
 def test_03_balances_the_training_split_and_measures_the_fakes(ci_run):
     import numpy as np
+    import pandas as pd
 
     from helpers.artifacts import read_rows
-    from helpers.synthetic import load_synthetic
+    from helpers.config import PROFILES
+    from helpers.generators import load_synthetic_sets
 
+    prof = PROFILES["ci"]
     counts = _metrics(ci_run, "01")["counts"]["train"]
     m = _metrics(ci_run, "03")
     assert m["n_synthetic"] == counts["PNEUMONIA"] - counts["NORMAL"]
-    fakes = load_synthetic(ci_run[0] / "synthetic", image_size=32)
-    assert len(fakes) == m["n_synthetic"] and fakes.class_name == "NORMAL"
-    for key in ("fd_fake_train", "fd_fake_test", "fd_train_test", "fd_train_halves", "precision", "recall"):
+    data_id = json.loads((ci_run[0] / "provenance.json").read_text())
+    from helpers.provenance import fingerprint_id
+
+    for seed in prof.seeds:  # one set per generator and seed, bound to the run's data
+        sets = load_synthetic_sets(ci_run[0], seed, data_id=fingerprint_id(data_id), image_size=32)
+        assert {k: len(v) for k, v in sets.items()} == {"reference": m["n_synthetic"], "default": m["n_synthetic"]}
+    for key in ("fd_fake_train", "fd_train_halves", "precision", "recall", "coverage", "c2st_auc_pixels"):
         assert np.isfinite(m[key]) and m[key] >= 0, key
     assert 0 <= m["memorization_share_pixels"] <= 1 and 0 <= m["reclassification_share"] <= 1
     rows = read_rows(ci_run[0] / "fidelity.csv")
-    assert {"fd_fake_test", "fd_train_test", "precision", "memorization_share_pixels"} <= set(rows["metric"])
-    assert not rows.duplicated(["dataset", "image_size", "seed", "feature_space", "metric"]).any()
+    assert {"kid_z_train", "c2st_auc_pixels", "coverage", "collapsed"} <= set(rows["metric"])
+    assert set(rows["role"]) == {"reference", "default"}
+    assert not rows.duplicated(["dataset", "image_size", "seed", "generator", "feature_space", "metric"]).any()
+    ablation = pd.read_csv(ci_run[0] / "gan_ablation.csv")
+    assert len(ablation) == len({f"dcgan_{prof.gan_epochs}epochs", *(f"{p}_{prof.gan_steps}steps" for p in
+                                                                     (prof.gan_preset, *prof.gan_ablation))})
+    assert m["ablation_pick"] in set(ablation["variant"])
 
 
 def _rows(ci_run, notebook):
@@ -146,12 +158,34 @@ def test_05_trains_cnn_and_densenet(ci_run):
 
 
 def test_06_writes_the_report(ci_run):
+    import pandas as pd
+
     m = _metrics(ci_run, "06")
     assert m["n_runs"] == len(_rows(ci_run, "04")) + len(_rows(ci_run, "05"))
-    assert m["verdict"] and all("GAN" in line or "gan" in line for line in m["verdict"])
-    figures = {p.name for p in (ci_run[0] / "figures").glob("06_*")}
-    assert {"06_comparison_table.md", "06_roc_auc_bars.png", "06_gan_differences.png",
-            "06_accuracy_over_epochs.png"} <= figures
+    # every paired comparison got exactly one verdict word
+    assert m["n_comparisons"] > 0 and sum(m["verdict_counts"].values()) == m["n_comparisons"]
+    assert set(m["verdict_counts"]) <= {"better", "worse", "no clear difference"}
+    figures = ci_run[0] / "figures"
+    expected = {"06_table_1.md", "06_comparison_table.md", "06_roc_auc_bars.png", "06_f1_normal_bars.png",
+                "06_precision_recall_f1.png", "06_roc_none.png", "06_roc_gan.png", "06_roc_gan_improved.png",
+                "06_gan_differences.png", "06_accuracy_over_epochs.png", "06_paired_comparisons.csv"}
+    assert expected <= {p.name for p in figures.glob("06_*")}
+    for name in expected:
+        assert (figures / name).stat().st_size > 0, name
+    table_1 = pd.read_csv(figures / "06_table_1.csv")
+    assert set(table_1["Configuration"]) == {"without DCGAN", "with DCGAN (seed)", "with improved GAN"}
+    assert table_1["ROC-AUC"].str.fullmatch(r"[01]\.\d{3} \[[01]\.\d{3}, [01]\.\d{3}\]").all()
+    assert (ci_run[0] / "html" / "index.html").exists()
+
+
+def test_chapter_figures_are_written_and_not_empty(ci_run):
+    _metrics(ci_run, "05")
+    figures = ci_run[0] / "figures"
+    for name in ("01_label_cooccurrence", "02_gan_curves", "02_gan_system", "02_generator_diagram",
+                 "02_discriminator_diagram", "03_mean_real_vs_synthetic", "03_memorization_pairs",
+                 "03_nn_distances", "04_feature_vectors", "04_feature_embedding", "04_resnet18_diagram",
+                 "04_roc_curves", "05_learning_curves", "05_densenet121_diagram", "05_class_counts"):
+        assert (figures / f"{name}.png").stat().st_size > 1000, name
 
 
 def test_07_trains_the_multilabel_cnn_with_and_without_gan_images(ci_run):

@@ -20,7 +20,7 @@ class ValAUCCallback(keras.callbacks.Callback):
     """Exact validation ROC-AUC (scikit-learn) each epoch, best-weight restore and early stopping.
 
     Why: ``keras.metrics.AUC`` (200 thresholds) read exactly 0.500 for several epochs with batch-
-    normalised CNNs whose outputs were all > 0.995 (FINDINGS pitfall 1), so early stopping on it
+    normalised CNNs whose outputs were all > 0.995 in a reference run, so early stopping on it
     kept epoch 1. This callback predicts ``x_val`` at each epoch end, writes
     ``logs["val_auc_exact"]`` (History and later callbacks see it), keeps the best weights in
     memory, optionally writes them atomically to ``checkpoint_path`` (``*.weights.h5`` -> weights,

@@ -10,7 +10,8 @@ notebooks stack into one results table:
 
 * threshold-free: ``roc_auc``, ``pr_auc`` (average precision, PNEUMONIA positive),
   ``pr_auc_normal`` (average precision with NORMAL positive, ranking by 1 - score) - lead with
-  these (FINDINGS pitfall 2: the official test split is shifted away from train/val);
+  these (the official test split is shifted away from train/val, so thresholds chosen on val transfer
+  badly);
 * at threshold 0.5: ``precision``, ``recall``, ``f1`` (PNEUMONIA positive), ``precision_normal``,
   ``recall_normal`` (= specificity), ``f1_normal`` (NORMAL positive), ``macro_f1``,
   ``balanced_accuracy``, ``accuracy``, ``tn``, ``fp``, ``fn``, ``tp``;
