@@ -1,4 +1,4 @@
-"""Chapter 7's NIH path on the real NIH sample in ../shared/data (see its README); skipped when it is absent.
+"""Chapter 7's NIH path on the real NIH sample the realdata tests use; skipped when it is absent.
 
 The sample is the NIH distribution layout with the full Data_Entry_2017.csv, the official lists and 24
 of the 1024 px PNGs: the loader finds those 24, the streaming cache decodes them once, and chapter 7's

@@ -278,7 +278,7 @@ def test_missing_prerequisites_follow_the_chapters_needs(tmp_path):
     _finish(tmp_path, "05")
     assert series.missing_prerequisites("06", tmp_path) == []
     with pytest.raises(ValueError, match="unknown chapter"):
-        series.missing_prerequisites("07", tmp_path)
+        series.missing_prerequisites("08", tmp_path)
 
 
 def test_expected_time_says_measured_or_estimate():

@@ -68,7 +68,7 @@ __all__ = [
 #: they reach a kernel, which runs in the notebooks' folder.
 PATH_PARAMETERS = ("data_path", "run_dir", "figures_dir", "tables_dir", "export_dir")
 #: Tables a batch concatenates from its runs into the batch folder (their rows carry their seed).
-MERGED_TABLES = ("results.csv", "fidelity.csv")
+MERGED_TABLES = ("results.csv", "fidelity.csv", "results_07.csv")
 BATCH_FILE = "batch.json"  # marks a folder that holds a batch's runs (seed<k>/ ...), not one run
 _POLL_SECONDS = 0.5
 
