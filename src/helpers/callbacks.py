@@ -91,6 +91,18 @@ class ValAUCCallback(keras.callbacks.Callback):
         else:
             raise ValueError(f"checkpoint_path must end in .weights.h5 or .keras, got {path.name}")
 
+    def _update_best(self, auc: float, epoch: int) -> bool:
+        """Keep (and checkpoint) the weights when ``auc`` beats the best so far; count patience otherwise."""
+        improved = bool(np.isfinite(auc) and (self.best_epoch is None or auc > self.best_auc + self.min_delta))
+        if improved:
+            self.best_auc, self.best_epoch, self._wait = auc, epoch, 0
+            self.best_weights = [np.array(w, copy=True) for w in self.model.get_weights()]
+            if self.checkpoint_path is not None:
+                self._save_checkpoint()
+        else:
+            self._wait += 1
+        return improved
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         scores = self._val_scores()
         auc = (
@@ -104,16 +116,7 @@ class ValAUCCallback(keras.callbacks.Callback):
             # accuracy alone sits at the majority share on an imbalanced split; balanced accuracy does not
             logs["val_balanced_accuracy"] = (
                 float(balanced_accuracy_score(self.y_val, scores >= 0.5)) if np.isfinite(auc) else float("nan"))
-        improved = np.isfinite(auc) and (
-            self.best_epoch is None or auc > self.best_auc + self.min_delta
-        )
-        if improved:
-            self.best_auc, self.best_epoch, self._wait = auc, epoch, 0
-            self.best_weights = [np.array(w, copy=True) for w in self.model.get_weights()]
-            if self.checkpoint_path is not None:
-                self._save_checkpoint()
-        else:
-            self._wait += 1
+        improved = self._update_best(auc, epoch)
         if self.verbose:
             mark = " (best)" if improved else ""
             print(f"epoch {epoch + 1}: val_auc_exact = {auc:.4f}{mark}")

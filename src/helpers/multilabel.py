@@ -492,14 +492,7 @@ class MeanAUROCCallback(ValAUCCallback):
         self.aucs.append(auc)
         if logs is not None:
             logs.update(values)
-        improved = np.isfinite(auc) and (self.best_epoch is None or auc > self.best_auc + self.min_delta)
-        if improved:
-            self.best_auc, self.best_epoch, self._wait = auc, epoch, 0
-            self.best_weights = [np.array(w, copy=True) for w in self.model.get_weights()]
-            if self.checkpoint_path is not None:
-                self._save_checkpoint()
-        else:
-            self._wait += 1
+        improved = self._update_best(auc, epoch)
         row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items() if k in ("loss", "accuracy")},
                **values, "seconds": time.perf_counter() - self._t0}
         self.rows.append(row)

@@ -76,14 +76,9 @@ def cache_key(paths: Sequence[str | os.PathLike], image_size: int, decoder: str 
     that moves keeps its cache; a file that is replaced by one of another size does not.
     """
     names, size = _check(paths, image_size, decoder)
-    h = hashlib.sha256(f"v{_CACHE_VERSION};{size};{decoder};{len(names)};".encode())
-    for p in names:
-        try:
-            nbytes = os.path.getsize(p)
-        except OSError:
-            nbytes = -1
-        h.update(f"{os.path.basename(p)}:{nbytes};".encode())
-    return h.hexdigest()[:16]
+    from helpers.provenance import files_digest
+
+    return files_digest(names, prefix=f"v{_CACHE_VERSION};{size};{decoder};{len(names)};")
 
 
 def cache_folder(cache_root: str | os.PathLike, paths: Sequence[str | os.PathLike], image_size: int,
