@@ -106,7 +106,7 @@ def run_prerequisites(
         parameters["data_path"] = cfg.data_path
     try:
         timings = series.run_series(profile, run_dir=cfg.run_dir, figures_dir=cfg.figures_dir, only=missing,
-                                    parameters=parameters, notebook_dir=notebook_dir, log=log)
+                                    parameters=parameters, notebook_dir=notebook_dir, html=False, log=log)
     except series.NotebookFailed as err:
         where = f"; its executed copy with the traceback is {err.executed}" if err.executed else ""
         raise RuntimeError(f"an earlier chapter failed: {err}{where}") from err

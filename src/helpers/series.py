@@ -327,8 +327,11 @@ def run_series(
         merged = {**(old.get("seconds", {}) if old.get("profile") == profile else {}), **timings}
         save_json(path, {"profile": profile, "seconds": merged})
         if html:
-            index = render_html(out_dir, run_dir / "html", title=f"{profile} run: {run_dir.name}")
-            log(f"HTML report: {index}")
+            try:
+                index = render_html(out_dir, run_dir / "html", title=f"{profile} run: {run_dir.name}")
+                log(f"HTML report: {index}")
+            except Exception as exc:  # e.g. nbconvert without its templates: the run itself succeeded
+                log(f"HTML report skipped ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})")
     return timings
 
 
