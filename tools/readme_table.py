@@ -1,7 +1,7 @@
-"""Put a generated Markdown table into README.md between the ``<!-- results:start -->`` and
-``<!-- results:end -->`` markers (``make figures`` runs it with chapter 6's Table 1).
+"""Put generated Markdown (tables, verdicts) into README.md between the ``<!-- results:start -->`` and
+``<!-- results:end -->`` markers (``make figures`` runs it with chapter 6's Table 1 and verdict).
 
-    python tools/readme_table.py figures/06_table_1.md README.md
+    python tools/readme_table.py figures/06_table_1.md figures/06_verdict.md README.md
 """
 
 from __future__ import annotations
@@ -22,15 +22,17 @@ def insert(table_md: str, readme: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
+    if len(argv) < 2:
         print(__doc__)
         return 2
-    table, readme = Path(argv[0]), Path(argv[1])
-    if not table.exists():
-        print(f"{table} does not exist: run `make figures` (chapter 6 writes it)")
+    parts, readme = [Path(p) for p in argv[:-1]], Path(argv[-1])
+    missing = [str(p) for p in parts if not p.exists()]
+    if missing:
+        print(f"{', '.join(missing)} missing: run `make figures` (chapter 6 writes them)")
         return 1
-    readme.write_text(insert(table.read_text(), readme.read_text()))
-    print(f"{readme}: results table updated from {table}")
+    text = "\n\n".join(p.read_text().strip() for p in parts)
+    readme.write_text(insert(text, readme.read_text()))
+    print(f"{readme}: results section updated from {', '.join(map(str, parts))}")
     return 0
 
 
