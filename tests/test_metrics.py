@@ -61,7 +61,7 @@ def test_val_threshold_chosen_on_val_and_applied_to_test():
     # Val: positives score >= 0.8, negatives <= 0.7 -> Youden threshold is 0.8.
     y_val = np.array([0, 0, 0, 1, 1, 1])
     s_val = np.array([0.1, 0.6, 0.7, 0.8, 0.9, 0.95])
-    # Test: at 0.5 everything is positive (shifted test set, FINDINGS pitfall 2).
+    # Test: at 0.5 everything is positive (the test set is shifted against train/val).
     y = np.array([0, 0, 1, 1])
     s = np.array([0.6, 0.75, 0.85, 0.99])
     row = classification_row(y, s, y_true_val=y_val, y_score_val=s_val)

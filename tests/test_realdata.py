@@ -1,4 +1,4 @@
-"""Loaders on the real samples in ../shared/data (see its README); skipped when it is absent.
+"""Loaders on the real-data samples next to the checkout (tests/conftest.py: SHARED_DATA); skipped when absent.
 
 Run with ``-s`` to see the counts each loader returned.
 """
