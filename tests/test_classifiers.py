@@ -240,3 +240,50 @@ def test_grid_reuses_one_model_per_architecture_and_redraws_weights(tmp_path, ti
     seed0 = ResultsTable(tmp_path / "both").load_scores("05", "cnn", "none", 0)[1]
     assert not np.allclose(seed0, scores["both"])
     assert len(both) == 2 and len(alone) == len(again) == 1
+
+
+def test_strong_recipe_resets_per_run_and_is_named_in_rows(tmp_path, tiny):
+    """cnn_strong: the schedule's length is set per run on one compiled model; same seed, same scores."""
+    splits = _splits(tiny)
+    kw = dict(
+        splits=splits, synthetic_images=None, synthetic_class=None, synthetic_realism_scores=None,
+        models=["cnn_strong"], strategies=["none"], epochs={"cnn": 2}, batch_size=16, patience=None,
+        max_steps_per_epoch=2, densenet_input_size=32, densenet_weights=None,
+        context={"run_id": "test"}, provenance_base={"data": "squares"},
+    )
+    both = deep.run_deep_grid(seeds=[0, 1], run_dir=tmp_path / "both", **kw)
+    deep.run_deep_grid(seeds=[1], run_dir=tmp_path / "alone", **kw)
+    s_both = ResultsTable(tmp_path / "both").load_scores("05", "cnn_strong", "none", 1)[1]
+    s_alone = ResultsTable(tmp_path / "alone").load_scores("05", "cnn_strong", "none", 1)[1]
+    np.testing.assert_allclose(s_both, s_alone, rtol=1e-6)
+    assert set(both["recipe"]) == {"strong"} and set(both["dtype_policy"]) == {"float32"}
+    spec = json.loads((tmp_path / "both" / "deep" / "cnn_strong_none_seed0" / "spec.json").read_text())
+    assert spec["recipe"]["optimizer"] == "adamw" and spec["recipe"]["label_smoothing"] > 0
+    # the reference recipe's rows differ from the strong ones on the same data and seed
+    ref = deep.run_deep_grid(seeds=[1], run_dir=tmp_path / "ref", **{**kw, "models": ["cnn"]})
+    assert set(ref["recipe"]) == {"reference"}
+    assert not np.allclose(ResultsTable(tmp_path / "ref").load_scores("05", "cnn", "none", 1)[1], s_alone)
+
+
+def test_warmup_cosine_schedule():
+    sched = classifiers.WarmupCosine(1e-3, total=100, warmup=10)
+    lr = [float(sched(step)) for step in (0, 5, 10, 55, 100, 150)]
+    np.testing.assert_allclose(lr, [0.0, 5e-4, 1e-3, 5e-4, 0.0, 0.0], atol=1e-9)
+    sched.set_steps(total=20, warmup=0)  # another run's length, same object (no re-compile)
+    np.testing.assert_allclose([float(sched(0)), float(sched(10)), float(sched(20))], [1e-3, 5e-4, 0.0], atol=1e-9)
+
+
+def test_recipe_names_round_trip_and_bad_names_raise():
+    from helpers import recipes
+
+    for name in recipes.DEEP_CLASSIFIERS:
+        arch, recipe = recipes.parse_classifier(name)
+        assert recipes.classifier_name(arch, recipe.name) == name
+    assert recipes.parse_classifier("densenet121_strong")[1] is recipes.RECIPES["strong"]
+    with pytest.raises(ValueError, match="unknown deep classifier 'cnn_fast'"):
+        recipes.parse_classifier("cnn_fast")
+    with pytest.raises(ValueError, match="schedule"):
+        recipes.Recipe("x", schedule="step")
+    with pytest.raises(ValueError, match="warm-up"):
+        recipes.Recipe("x", warmup_epochs=1.0)
+    assert recipes.RECIPES["strong"].augmentation(0) is not None and recipes.RECIPES["reference"].augmentation(0) is None

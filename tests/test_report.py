@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.metrics import roc_auc_score
 
 from helpers import metrics, report
@@ -111,3 +112,39 @@ def test_gan_summary_line_counts_paired_verdicts():
     assert line.endswith("Paired tests on the test images (ROC-AUC, Holm-adjusted over 6 comparisons, alpha 0.05): "
                          "GAN better in 2, worse in 2, no clear difference in 0 of 4.")
     assert report.gan_summary_line(results) == line[: line.index(" Paired tests")]
+
+
+def test_seed_ensembles_average_probabilities_and_give_intervals():
+    rng = np.random.default_rng(0)
+    y = np.array([0] * 40 + [1] * 60)
+    base = y + rng.normal(0, 0.9, size=(3, len(y)))  # three noisy "seeds"
+    scores = {s: 1 / (1 + np.exp(-base[s])) for s in range(3)}
+    rows = []
+    for s in range(3):
+        p = scores[s]
+        rows.append({"classifier": "cnn", "strategy": "none", "seed": s,
+                     "roc_auc": roc_auc_score(y, p), "pr_auc": 0.0, "accuracy": float(np.mean((p >= 0.5) == y)),
+                     "f1_normal": 0.0})
+    rows.append({"classifier": "svm", "strategy": "none", "seed": 0, "roc_auc": 0.5, "pr_auc": 0.5,
+                 "accuracy": 0.5, "f1_normal": 0.5})  # one seed: no ensemble
+    results = pd.DataFrame(rows)
+    ens = report.seed_ensembles(results, lambda clf, st, seed: (y, scores[seed]), n_boot=200)
+    assert list(ens["classifier"]) == ["cnn"] and int(ens["seeds"].iloc[0]) == 3
+    mean_p = np.mean([scores[s] for s in range(3)], axis=0)
+    assert ens["roc_auc"].iloc[0] == pytest.approx(roc_auc_score(y, mean_p))
+    assert ens["roc_auc_low"].iloc[0] < ens["roc_auc"].iloc[0] < ens["roc_auc_high"].iloc[0]
+    assert ens["roc_auc_single"].iloc[0] == pytest.approx(np.mean([roc_auc_score(y, scores[s]) for s in range(3)]))
+    assert ens["roc_auc"].iloc[0] > ens["roc_auc_single"].iloc[0]  # averaging noisy seeds helps here
+    text = " ".join(report.ensemble_lines(ens))
+    assert f"{ens['roc_auc'].iloc[0]:.3f}" in text and "3 seeds" in text
+    assert "no seed ensemble" in report.ensemble_lines(ens.iloc[:0])[0]
+
+
+def test_recipe_lines_compare_only_shared_runs():
+    rows = [{"classifier": c, "strategy": s, "seed": seed, "roc_auc": auc, "accuracy": acc}
+            for c, auc, acc in (("cnn", 0.90, 0.80), ("cnn_strong", 0.95, 0.85))
+            for s in ("none", "gan") for seed in (0, 1)]
+    rows.append({"classifier": "cnn", "strategy": "random", "seed": 0, "roc_auc": 0.1, "accuracy": 0.1})  # not shared
+    (line,) = report.recipe_lines(pd.DataFrame(rows))
+    assert "0.950 vs 0.900 (+0.050)" in line and "0.850 vs 0.800 (+0.050)" in line and "4 runs each" in line
+    assert report.recipe_lines(pd.DataFrame(rows[:4])) == []  # one recipe only

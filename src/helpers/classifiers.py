@@ -24,6 +24,7 @@ rescaling happens inside the model, so the same arrays go to every model.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import time
@@ -47,6 +48,7 @@ from helpers.provenance import (
     mismatch_error,
     normalise,
 )
+from helpers.recipes import RECIPES, Recipe
 from helpers.runtime import enable_mixed_precision_if_gpu
 
 if TYPE_CHECKING:
@@ -62,6 +64,7 @@ __all__ = [
     "build_densenet121",
     "fit_classifier",
     "reset_weights",
+    "WarmupCosine",
     "predict_scores",
     "to_model_input",
 ]
@@ -230,7 +233,7 @@ def _train_dataset(
     seed: int,
     start_epoch: int,
     epochs: int,
-    augment: keras.Model | None,
+    augment: Sequence[keras.Model] = (),
 ) -> tf.data.Dataset:
     """Batches for epochs ``start_epoch..epochs-1``; each epoch's order depends only on (seed, epoch).
 
@@ -257,9 +260,9 @@ def _train_dataset(
         return xb, yb, tf.gather(w_t, idx)
 
     ds = ds.map(gather)  # cheap; a parallel map only adds TF log noise here
-    if augment is not None:
+    for layers in augment:
         # sequential: the augmentation layers draw from one seeded generator, in batch order
-        ds = ds.map(lambda xb, *rest: (augment(xb, training=True), *rest))
+        ds = ds.map(lambda xb, *rest, layers=layers: (layers(xb, training=True), *rest))
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -436,25 +439,60 @@ def _spec(model: keras.Model, train: Any, n_val: int, **kw: Any) -> dict[str, An
     }
 
 
-def _compile_once(model: keras.Model, learning_rate: float) -> None:
-    """Compile ``model`` the first time; afterwards only clear the optimizer state and metrics.
+class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up from 0 to ``peak``, then a cosine decay to 0 at ``total`` steps.
+
+    The step counts live in variables so one compiled (and traced) model can train runs of other
+    lengths: :meth:`set_steps` changes them without re-compiling.
+    """
+
+    def __init__(self, peak: float, total: int = 1, warmup: int = 0) -> None:
+        self.peak = float(peak)
+        self.total = tf.Variable(float(max(total, 1)), trainable=False, dtype=tf.float32)
+        self.warmup = tf.Variable(float(warmup), trainable=False, dtype=tf.float32)
+
+    def set_steps(self, total: int, warmup: int) -> None:
+        self.total.assign(float(max(int(total), 1)))
+        self.warmup.assign(float(min(int(warmup), max(int(total) - 1, 0))))
+
+    def __call__(self, step: Any) -> tf.Tensor:
+        step = tf.cast(step, tf.float32)
+        warm = self.peak * step / tf.maximum(self.warmup, 1.0)
+        frac = tf.clip_by_value((step - self.warmup) / tf.maximum(self.total - self.warmup, 1.0), 0.0, 1.0)
+        cos = 0.5 * self.peak * (1.0 + tf.cos(math.pi * frac))
+        return tf.where(step < self.warmup, warm, cos)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"peak": self.peak, "total": int(self.total.numpy()), "warmup": int(self.warmup.numpy())}
+
+
+def _compile_once(model: keras.Model, recipe: Recipe, *, epochs: int, steps_per_epoch: int) -> None:
+    """Compile ``model`` for ``recipe`` the first time; afterwards clear the optimizer state and metrics.
 
     Re-compiling drops Keras' traced train function, and tracing DenseNet121 costs about 40-50 s on
     a CPU: a grid that re-uses one model per architecture (see :func:`reset_weights`) traces once.
+    A cosine schedule's length is a variable, set here for each run without re-compiling.
     """
-    signature = ("adam", float(learning_rate))
+    signature = normalise(recipe.settings())
+    total, warmup = int(epochs) * int(steps_per_epoch), int(round(recipe.warmup_epochs * steps_per_epoch))
     if getattr(model, "_helpers_compiled", None) == signature and model.optimizer.built:
         for v in model.optimizer.variables:
             if not v.path.endswith("learning_rate"):
                 v.assign(np.zeros(v.shape, dtype=v.dtype))
         model.reset_metrics()
-        return
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.BinaryCrossentropy(),
-        metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")],
-    )
-    model._helpers_compiled = signature
+    else:
+        with model.distribute_strategy.scope():  # the strategy the model was built under (tf.distribute)
+            lr: Any = WarmupCosine(recipe.learning_rate) if recipe.schedule == "cosine" else recipe.learning_rate
+            opt = (keras.optimizers.AdamW(lr, weight_decay=recipe.weight_decay) if recipe.optimizer == "adamw"
+                   else keras.optimizers.Adam(lr))
+            model.compile(
+                optimizer=opt, loss=keras.losses.BinaryCrossentropy(label_smoothing=recipe.label_smoothing),
+                metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")],
+            )
+        model._helpers_compiled = signature
+        model._helpers_schedule = lr if isinstance(lr, WarmupCosine) else None
+    if model._helpers_schedule is not None:
+        model._helpers_schedule.set_steps(total, warmup)
 
 
 def reset_weights(model: keras.Model, template: keras.Model) -> keras.Model:
@@ -486,7 +524,8 @@ def fit_classifier(
     patience: int | None,
     run_dir: str | Path,
     max_steps_per_epoch: int | None = None,
-    learning_rate: float = 1e-3,
+    learning_rate: float | None = None,
+    recipe: Recipe | None = None,
     verbose: int = 0,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     fingerprint: Mapping[str, Any] | None = None,
@@ -497,6 +536,10 @@ def fit_classifier(
     ``class_weight``, ``augment``, ...). Class weights are folded into per-sample weights (the
     same loss as ``fit(class_weight=...)``, and combinable with synthetic-sample weights). With
     ``train.augment`` the batches go through ``oversample.augmentation_layers(seed)``.
+    ``recipe`` (:mod:`helpers.recipes`; default the reference recipe, Adam at ``learning_rate``
+    or 1e-3) sets the optimizer, schedule, loss and the augmentation every batch gets.
+    ``batch_size`` is per replica: a model built in a ``tf.distribute`` strategy's scope (the deep
+    grid uses :func:`helpers.runtime.distribution_strategy`) trains on ``batch_size x replicas``.
 
     Each epoch: ``loss``, ``accuracy``, ``auc`` (``keras.metrics.AUC``, for curves only) on train;
     ``val_loss``, ``val_accuracy``, ``val_auc_exact`` on val. Early stopping (``patience``) and the
@@ -534,12 +577,21 @@ def fit_classifier(
     if tuple(model.input_shape[1:3]) != x.shape[1:]:
         raise ValueError(f"model expects {model.input_shape[1:3]} images, training images are {x.shape[1:]}")
 
+    if recipe is None:
+        recipe = RECIPES["reference"]
+    if learning_rate is not None:
+        recipe = dataclasses.replace(recipe, learning_rate=float(learning_rate))
+    replicas = int(model.distribute_strategy.num_replicas_in_sync)
+    per_replica, batch_size = int(batch_size), int(batch_size) * replicas  # batch_size is per replica
     steps = math.ceil(len(y) / batch_size)
     if max_steps_per_epoch:
         steps = min(steps, int(max_steps_per_epoch))
+    extra: dict[str, Any] = {} if recipe.name == "reference" else {"recipe": recipe.settings()}
+    if replicas > 1:
+        extra["replicas"] = replicas
     spec = _spec(
-        model, train, len(yv), epochs=int(epochs), batch_size=int(batch_size), seed=int(seed),
-        patience=patience, steps_per_epoch=int(steps), learning_rate=float(learning_rate),
+        model, train, len(yv), epochs=int(epochs), batch_size=per_replica, seed=int(seed),
+        patience=patience, steps_per_epoch=int(steps), learning_rate=float(recipe.learning_rate), **extra,
         data_digest=array_digest(x, y, w, xv, yv),
         fingerprint=fingerprint_id(fingerprint) if fingerprint is not None else None,
     )
@@ -560,18 +612,20 @@ def fit_classifier(
     done_path.unlink(missing_ok=True)
     save_json(spec_path, spec)
 
-    _compile_once(model, learning_rate)
+    _compile_once(model, recipe, epochs=epochs, steps_per_epoch=steps)
     model._initial_epoch = None  # Keras never resets what BackupAndRestore set on an earlier fit
     backup_dir = run_dir / "backup"
     start = min(_backup_epoch(backup_dir), epochs)
     if start == 0:
         history_path.unlink(missing_ok=True)
         best_path.unlink(missing_ok=True)
-    augment = None
+    augment = []
     if getattr(train, "augment", False):
         from helpers.oversample import augmentation_layers
 
-        augment = augmentation_layers(seed)
+        augment.append(augmentation_layers(seed))
+    if recipe.augments:
+        augment.append(recipe.augmentation(seed + 100))
     ds = _train_dataset(
         x, y, w, batch_size=batch_size, steps=steps, seed=seed, start_epoch=start,
         epochs=epochs, augment=augment,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .recipes import parse_classifier
 from .strategies import FEATURE_STRATEGIES, PIXEL_STRATEGIES, check_strategies
 
 __all__ = ["Profile", "RunConfig", "PROFILES", "REPO_ROOT", "SUPPORTED_SIZES", "default_profile", "get_profile",
@@ -94,12 +95,13 @@ class Profile:
     densenet_epochs: int = 30
     densenet_input_size: int = 32
     densenet_weights: str | None = None  # "imagenet" when it can be downloaded
-    deep_models: tuple[str, ...] = ("cnn", "densenet121")
+    deep_models: tuple[str, ...] = ("cnn", "densenet121")  # <architecture>[_<recipe>], helpers.recipes
     deep_strategies: tuple[str, ...] = (
         "none", "class_weight", "random", "classical_aug", "gan", "gan_improved", "gan_filtered", "gan_weighted",
         "gan_aug",
     )
-    densenet_strategies: tuple[str, ...] | None = None  # None: the same as deep_strategies
+    model_strategies: dict[str, tuple[str, ...]] = field(default_factory=dict)  # classifier -> strategies
+    # (a classifier not named runs deep_strategies; "densenet121" also covers densenet121_<recipe>)
     batch_size: int = 64
     patience: int = 5
     max_steps_per_epoch: int | None = None
@@ -118,8 +120,13 @@ class Profile:
         check_strategies(self.classical_strategies, FEATURE_STRATEGIES, f"profile {self.name}: classical_strategies")
         check_strategies(self.ann_strategies, PIXEL_STRATEGIES, f"profile {self.name}: ann_strategies")
         check_strategies(self.deep_strategies, PIXEL_STRATEGIES, f"profile {self.name}: deep_strategies")
-        if self.densenet_strategies is not None:
-            check_strategies(self.densenet_strategies, PIXEL_STRATEGIES, f"profile {self.name}: densenet_strategies")
+        for model in (*self.deep_models, *self.model_strategies):
+            try:
+                parse_classifier(model)
+            except ValueError as err:
+                raise ValueError(f"profile {self.name}: {err}") from None
+        for model, chosen in self.model_strategies.items():
+            check_strategies(chosen, PIXEL_STRATEGIES, f"profile {self.name}: model_strategies[{model!r}]")
 
 
 PROFILES: dict[str, Profile] = {
@@ -146,8 +153,9 @@ PROFILES: dict[str, Profile] = {
         embedding="pca",
         cnn_epochs=2,
         densenet_epochs=1,
-        deep_models=("cnn", "densenet121"),
+        deep_models=("cnn", "densenet121", "cnn_strong"),
         deep_strategies=("none", "gan", "gan_improved"),
+        model_strategies={"cnn_strong": ("none", "gan_improved")},
         batch_size=32,
         patience=2,
         max_steps_per_epoch=4,
@@ -183,7 +191,7 @@ PROFILES: dict[str, Profile] = {
         deep_models=("cnn",),
         deep_strategies=("none", "class_weight", "random", "classical_aug", "gan", "gan_improved", "gan_filtered",
                          "gan_weighted"),
-        densenet_strategies=("none", "gan", "gan_improved"),
+        model_strategies={"densenet121": ("none", "gan", "gan_improved")},
         patience=3,
         nih_gan_steps=600,
         nih_cnn_epochs=10,
@@ -204,7 +212,10 @@ PROFILES: dict[str, Profile] = {
         ann_epochs=40,
         cnn_epochs=30,
         densenet_epochs=6,  # about 1.5 min a run from scratch on 2 CPU cores (28 px resized to 32), traced once
-        densenet_strategies=("none", "class_weight", "random", "gan", "gan_improved"),
+        deep_models=("cnn", "densenet121", "cnn_strong", "densenet121_strong"),
+        model_strategies={"densenet121": ("none", "class_weight", "random", "gan", "gan_improved"),
+                          "cnn_strong": ("none", "class_weight", "random", "gan", "gan_improved"),
+                          "densenet121_strong": ("none", "gan_improved")},
         patience=6,
         nih_data_options={**NIH_PHANTOM_OPTIONS, "n_train": 4000, "n_val": 1000, "n_test": 2000},
         nih_gan_steps=1500,
@@ -274,9 +285,14 @@ PROFILES: dict[str, Profile] = {
 
 
 def strategies_for(profile: Profile, model: str) -> tuple[str, ...]:
-    """The oversampling strategies a deep model runs in this profile (DenseNet121 may run fewer)."""
-    if model == "densenet121" and profile.densenet_strategies is not None:
-        return profile.densenet_strategies
+    """The oversampling strategies a deep classifier runs in this profile (some run fewer).
+
+    Its own ``model_strategies`` entry, else its architecture's, else ``deep_strategies``.
+    """
+    arch = parse_classifier(model)[0]
+    for key in (model, arch):
+        if key in profile.model_strategies:
+            return tuple(profile.model_strategies[key])
     return profile.deep_strategies
 
 

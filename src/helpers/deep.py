@@ -31,6 +31,7 @@ import pandas as pd
 
 from helpers import artifacts, metrics, oversample, provenance
 from helpers.images import image_hashes
+from helpers.recipes import DEEP_CLASSIFIERS, parse_classifier
 from helpers.results import ResultsTable
 from helpers.strategies import GAN_STRATEGIES, PIXEL_STRATEGIES, check_strategies, synthetic_source
 
@@ -43,11 +44,13 @@ __all__ = [
 ]
 
 NOTEBOOK = "05"
-DEEP_MODELS: tuple[str, ...] = ("cnn", "densenet121")
+#: Classifier names: an architecture (``cnn``, ``densenet121``) with the reference recipe, or
+#: ``<architecture>_<recipe>`` (``cnn_strong``); see :mod:`helpers.recipes`.
+DEEP_MODELS: tuple[str, ...] = DEEP_CLASSIFIERS
 _RESERVED = ("notebook", "classifier", "strategy", "seed", "features", "model_weights", "input_size",
              *metrics.METRIC_COLUMNS, "n_train", "n_synthetic", "synthetic_weight",
              "synthetic_keep_fraction", "weight_selection", "epochs_run", "best_epoch", "best_val_auc",
-             "fit_seconds", "seconds_per_epoch", "run_folder", "fingerprint")
+             "fit_seconds", "seconds_per_epoch", "dtype_policy", "recipe", "run_folder", "fingerprint")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -126,10 +129,13 @@ class _Grid:
 
     def fingerprint(self, model_name: str, strategy: str, seed: int, synthetic_weight: float) -> dict[str, Any]:
         """Everything that shapes one run (the results row and the run folder carry it)."""
+        arch, recipe = parse_classifier(model_name)
         fp = {**self.inputs, "classifier": model_name, "strategy": strategy, "seed": int(seed),
-              "epochs": int(self.epochs[model_name]), "batch_size": self.batch_size,
+              "epochs": self.epochs_for(model_name), "batch_size": self.batch_size,
               "patience": self.patience, "max_steps_per_epoch": self.max_steps_per_epoch}
-        if model_name == "densenet121":
+        if recipe.name != "reference":
+            fp["recipe"] = recipe.settings()
+        if arch == "densenet121":
             fp.update(densenet_input_size=self.densenet_input_size, densenet_weights=self.densenet_weights)
         if strategy in GAN_STRATEGIES:
             fakes = self.synthetic_sets[synthetic_source(strategy)]
@@ -139,11 +145,21 @@ class _Grid:
                 fp["synthetic_keep_digest"] = provenance.array_digest(self.keep_mask)
         return fp
 
+    def epochs_for(self, model_name: str) -> int:
+        """The epoch budget of a classifier: its own entry, else its architecture's."""
+        return int(self.epochs[model_name] if model_name in self.epochs else self.epochs[parse_classifier(model_name)[0]])
+
     def _fresh(self, model_name: str) -> tuple[Any, str, int]:
+        from helpers.runtime import distribution_strategy
+
+        with distribution_strategy().scope():  # one replica per GPU where there are several
+            return self._build(model_name)
+
+    def _build(self, model_name: str) -> tuple[Any, str, int]:
         from helpers import classifiers
 
         size = int(self.x_train.shape[1])
-        if model_name == "cnn":
+        if parse_classifier(model_name)[0] == "cnn":
             return classifiers.build_cnn(size), "from scratch (random init)", size
         model, desc = classifiers.build_densenet121(
             self.densenet_input_size, self.densenet_weights_now, image_size=size
@@ -202,7 +218,8 @@ class _Grid:
                 "role": role, "model_weights": description}
         artifacts.save_json(folder / "run.json", info)
         model, history, fit_seconds = classifiers.fit_classifier(
-            model, ts, self.x_val, self.y_val, epochs=int(self.epochs[model_name]),
+            model, ts, self.x_val, self.y_val, epochs=self.epochs_for(model_name),
+            recipe=parse_classifier(model_name)[1],
             batch_size=self.batch_size, seed=seed, patience=self.patience, run_dir=folder,
             max_steps_per_epoch=self.max_steps_per_epoch, verbose=self.verbose,
             fingerprint=self.fingerprint(model_name, strategy, seed, synthetic_weight),
@@ -270,7 +287,7 @@ def run_deep_grid(
     ``synthetic_realism_scores`` (scored by the caller with a model fitted on real *train* data
     only). ``gan_weighted`` picks its synthetic-sample weight from ``gan_weight_grid`` by val AUC
     with the first seed, once per model, and reuses it for every seed (the first seed's run is
-    the selection run itself). ``epochs`` maps model name -> epoch budget. ``context`` columns
+    the selection run itself). ``epochs`` maps a model name (or its architecture) -> epoch budget. ``context`` columns
     (e.g. profile) go into every row; ``dataset``/``image_size`` default to the splits'.
     ``provenance_base`` (e.g. ``{"data": cfg.data_id}``) joins every run's fingerprint.
     ``model_cache``: a dict shared by several calls (e.g. one per seed) so each architecture is
@@ -284,7 +301,7 @@ def run_deep_grid(
                                        "(SMOTE/ADASYN are feature-space methods: chapter 4)"))
     if not seeds:
         raise ValueError("seeds must name at least one seed")
-    missing_epochs = [m for m in models if m not in epochs]
+    missing_epochs = [m for m in models if m not in epochs and parse_classifier(m)[0] not in epochs]
     if missing_epochs:
         raise ValueError(f"epochs lacks a budget for {missing_epochs} (e.g. {{'cnn': 30, 'densenet121': 12}})")
     x_train, y_train = _binary_split(splits, "train")
@@ -375,6 +392,7 @@ def run_deep_grid(
                     epochs_run=epochs_run, best_epoch=run["best_epoch"], best_val_auc=run["best_val_auc"],
                     fit_seconds=round(run["fit_seconds"], 3),
                     seconds_per_epoch=round(run["fit_seconds"] / max(epochs_run, 1), 3),
+                    dtype_policy=model.dtype_policy.name, recipe=parse_classifier(model_name)[1].name,
                     run_folder=run["folder"],
                 )
                 row = table.record(notebook=NOTEBOOK, classifier=model_name, strategy=strategy, seed=seed,

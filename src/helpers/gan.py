@@ -72,6 +72,7 @@ from helpers.artifacts import (
 )
 from helpers.diffaugment import DEFAULT_POLICY, diff_augment, policy_string
 from helpers.images import tile_grid, to_uint8
+from helpers.runtime import distribution_strategy, global_batch_size
 
 __all__ = [
     "SUPPORTED_SIZES",
@@ -393,12 +394,13 @@ class DCGAN(keras.Model):
         self.r1_tracker = keras.metrics.Mean(name="r1") if self.r1_gamma > 0 else None
         self.steps_trained = 0
         self.epochs_trained = 0
+        self.built = True  # its networks are built; under a tf.distribute strategy fit would else trace call()
 
     def compile(  # type: ignore[override]
         self,
         d_optimizer: keras.optimizers.Optimizer | None = None,
         g_optimizer: keras.optimizers.Optimizer | None = None,
-        loss_fn: keras.losses.Loss | None = None,
+        loss_fn: Any = None,
         *,
         d_lr: float = 2e-4,
         g_lr: float = 2e-4,
@@ -410,7 +412,9 @@ class DCGAN(keras.Model):
         super().compile(**kwargs)
         self.d_optimizer = d_optimizer or keras.optimizers.Adam(d_lr, beta_1=beta_1)
         self.g_optimizer = g_optimizer or keras.optimizers.Adam(g_lr, beta_1=beta_1)
-        self.loss_fn = loss_fn or keras.losses.BinaryCrossentropy(from_logits=self.d_logits)
+        # a plain function, not a keras.losses.Loss: those divide by the replica count under a
+        # tf.distribute strategy by themselves, and train_step scales every loss term once
+        self.loss_fn = loss_fn or self._bce
 
     def build_optimizers(self) -> None:
         """Create the optimizers' slot variables (needed before restoring their state)."""
@@ -473,6 +477,10 @@ class DCGAN(keras.Model):
             return -tf.reduce_mean(s_gen)
         return self.loss_fn(tf.ones_like(s_gen), s_gen)
 
+    def _bce(self, target: Any, s: Any) -> Any:
+        """Mean binary cross-entropy of D's outputs (logits or probabilities) against ``target``."""
+        return tf.reduce_mean(keras.losses.binary_crossentropy(target, s, from_logits=self.d_logits))
+
     def _probability(self, s: Any) -> Any:
         return tf.reduce_mean(tf.sigmoid(s) if self.d_logits else s)
 
@@ -483,6 +491,9 @@ class DCGAN(keras.Model):
         else:
             real, labels = (data[0] if isinstance(data, (tuple, list)) else data), None
         batch = tf.shape(real)[0]
+        # Under a tf.distribute strategy each replica sees batch/replicas images and the optimizer
+        # sums the replicas' gradients, so each replica's loss is divided by the replica count.
+        scale = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
 
@@ -497,12 +508,13 @@ class DCGAN(keras.Model):
                         fake_for_d = self.generator(self._g_inputs(z, labels), training=True)
                 with g_tape.stop_recording(), tf.GradientTape() as d_tape:
                     d_loss, penalty, s_real, s_fake = self.discriminator_loss(real, fake_for_d, labels)
-                    total = d_loss if penalty is None else d_loss + penalty
+                    total = (d_loss if penalty is None else d_loss + penalty) * scale
                 grads = d_tape.gradient(total, d_vars)
                 with g_tape.stop_recording():
                     self.d_optimizer.apply_gradients(zip(grads, d_vars, strict=True))
             g_loss = self.generator_loss(self.score(fake, labels))  # D sees augmented fakes here too
-        grads = g_tape.gradient(g_loss, g_vars)
+            g_scaled = g_loss * scale
+        grads = g_tape.gradient(g_scaled, g_vars)
         self.g_optimizer.apply_gradients(zip(grads, g_vars, strict=True))
         if self.ema_generator is not None:
             self._update_ema()
@@ -518,8 +530,18 @@ class DCGAN(keras.Model):
     def _update_ema(self) -> None:
         t = tf.cast(self.g_optimizer.iterations, "float32")
         decay = tf.minimum(self.ema_decay, (1.0 + t) / (10.0 + t))
-        for avg, w in zip(self.ema_generator.weights, self.generator.weights, strict=True):
-            avg.assign(decay * avg + (1.0 - decay) * w)
+        pairs = list(zip(self.ema_generator.weights, self.generator.weights, strict=True))
+        if tf.distribute.get_strategy().num_replicas_in_sync == 1:
+            for avg, w in pairs:
+                avg.assign(decay * avg + (1.0 - decay) * w)
+            return
+
+        def update(strategy: Any) -> None:  # cross-replica: every replica holds the same weights
+            for avg, w in pairs:
+                strategy.extended.update(avg.value, lambda a, v: a.assign(decay * a + (1.0 - decay) * v),
+                                         args=(w.value,))
+
+        tf.distribute.get_replica_context().merge_call(update)
 
 
 class ConditionalDCGAN(DCGAN):
@@ -948,6 +970,10 @@ def train_gan(
     :class:`helpers.provenance.ProvenanceError`. Unreadable checkpoints are moved aside (the previous
     one is used, ``keep_checkpoints`` >= 2); temporary files of a killed write are removed.
 
+    **Devices**: the networks are built in :func:`helpers.runtime.distribution_strategy`'s scope;
+    ``batch_size`` is per replica, so on several GPUs each step sees ``batch_size x replicas``
+    images (the replica count joins the fingerprint) and each replica's loss is scaled by 1/replicas.
+
     Returns the model and the whole history (a DataFrame with step, epoch, d_loss, g_loss,
     d_real, d_fake[, r1], seconds). Seeds Python, NumPy and TensorFlow with
     ``keras.utils.set_random_seed(seed)``; extra ``callbacks`` go to ``fit`` after the run-folder one.
@@ -980,8 +1006,11 @@ def train_gan(
         raise ValueError("epochs, steps, checkpoint_every, grid_every and keep_checkpoints must be >= 1.")
     run_dir = Path(run_dir)
     keras.utils.set_random_seed(seed)  # before the dataset: tf.data also reads the global seed
-    dataset = make_gan_dataset(images, batch_size=batch_size, seed=seed, labels=labels)
-    spe = int(steps_per_epoch or len(images) // batch_size)
+    strategy = distribution_strategy()  # the default one on one device; MirroredStrategy on several GPUs
+    replicas = int(strategy.num_replicas_in_sync)
+    global_batch = global_batch_size(batch_size, strategy)  # batch_size images per replica and step
+    dataset = make_gan_dataset(images, batch_size=global_batch, seed=seed, labels=labels)
+    spe = int(steps_per_epoch or len(images) // global_batch)
     total = int(steps) if steps is not None else int(epochs) * spe
     n_rounds = math.ceil(total / spe)
     grid_every = int(grid_every or max(1, n_rounds // 8))
@@ -990,7 +1019,7 @@ def train_gan(
         "discriminator_filters": int(discriminator_filters), "num_classes": num_classes if labels is not None else None,
         "seed": int(seed), "batch_size": int(batch_size), "d_steps": int(d_steps),
         "label_smoothing": float(label_smoothing), **options, "d_output": "logit" if _d_logits(options) else "sigmoid",
-        "steps": total,
+        "steps": total, **({"replicas": replicas} if replicas > 1 else {}),
     }
     fingerprint = _fingerprint(provenance, images, labels, settings)
 
@@ -1005,15 +1034,18 @@ def train_gan(
         _check_unstamped_folder(run_dir, fingerprint)
 
     keras.utils.set_random_seed(seed)
-    generator, discriminator = build_networks(image_size, options, generator_filters=generator_filters,
-                                              discriminator_filters=discriminator_filters, latent_dim=latent_dim,
-                                              num_classes=num_classes)
-    cls = ConditionalDCGAN if labels is not None else DCGAN
-    extra = {"num_classes": num_classes} if labels is not None else {}
-    gan = cls(generator, discriminator, latent_dim=latent_dim, d_steps=d_steps, label_smoothing=label_smoothing,
-              seed=seed, loss=options["loss"], d_logits=_d_logits(options), r1_gamma=options["r1_gamma"],
-              diffaugment=options["diffaugment"], ema_decay=options["ema_decay"], **extra)
-    gan.compile(d_lr=options["d_lr"], g_lr=options["g_lr"], beta_1=options["beta_1"])
+    with strategy.scope():  # variables (networks, optimizer slots) mirrored on each replica
+        generator, discriminator = build_networks(image_size, options, generator_filters=generator_filters,
+                                                  discriminator_filters=discriminator_filters,
+                                                  latent_dim=latent_dim, num_classes=num_classes)
+        cls = ConditionalDCGAN if labels is not None else DCGAN
+        extra = {"num_classes": num_classes} if labels is not None else {}
+        gan = cls(generator, discriminator, latent_dim=latent_dim, d_steps=d_steps,
+                  label_smoothing=label_smoothing, seed=seed, loss=options["loss"], d_logits=_d_logits(options),
+                  r1_gamma=options["r1_gamma"], diffaugment=options["diffaugment"],
+                  ema_decay=options["ema_decay"], **extra)
+        gan.compile(d_lr=options["d_lr"], g_lr=options["g_lr"], beta_1=options["beta_1"])
+        gan.build_optimizers()  # in the scope, before fit (a replica cannot create variables)
 
     done = _restore_arrays(gan, found, found["path"]) if found is not None else 0
     _truncate_after(run_dir, done)

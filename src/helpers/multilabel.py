@@ -391,16 +391,19 @@ def build_cnn_multilabel(
 
     The body is the same network (Rescaling, Conv-BN-ReLU-MaxPool blocks, Dense + Dropout); only the
     single sigmoid unit is replaced by a Dense(``n_outputs``, sigmoid) layer named ``findings`` (kept
-    in float32): one independent probability per finding, trained with binary cross-entropy.
+    in float32): one independent probability per finding, trained with binary cross-entropy. Built
+    in :func:`helpers.runtime.distribution_strategy`'s scope (one replica per GPU where there are several).
     """
     from .classifiers import build_cnn
+    from .runtime import distribution_strategy
 
     if int(n_outputs) < 1:
         raise ValueError(f"n_outputs must be >= 1, got {n_outputs}")
-    body = build_cnn(int(input_size), filters=filters, dense=dense, dropout=dropout, head=head, name=name)
-    x = body.get_layer("dropout").output
-    outputs = keras.layers.Dense(int(n_outputs), activation="sigmoid", dtype="float32", name="findings")(x)
-    return keras.Model(body.input, outputs, name=name)
+    with distribution_strategy().scope():
+        body = build_cnn(int(input_size), filters=filters, dense=dense, dropout=dropout, head=head, name=name)
+        x = body.get_layer("dropout").output
+        outputs = keras.layers.Dense(int(n_outputs), activation="sigmoid", dtype="float32", name="findings")(x)
+        return keras.Model(body.input, outputs, name=name)
 
 
 def predict_multilabel(model: keras.Model, images: Any, batch_size: int = 256) -> np.ndarray:
@@ -546,13 +549,15 @@ def fit_multilabel(
         raise ValueError(f"y_train must be ({n}, {model.output_shape[-1]}) multi-hot, got {y.shape}")
     if tuple(model.input_shape[1:3]) != tuple(np.shape(srcs[0])[1:]):
         raise ValueError(f"model expects {model.input_shape[1:3]} images, training images are {np.shape(srcs[0])[1:]}")
-    steps = -(-n // int(batch_size))
+    replicas = int(model.distribute_strategy.num_replicas_in_sync)
+    per_replica, batch_size = int(batch_size), int(batch_size) * replicas  # batch_size is per replica
+    steps = -(-n // batch_size)
     if max_steps_per_epoch:
         steps = min(steps, int(max_steps_per_epoch))
     spec = {
         "model": model.name, "n_params": int(model.count_params()), "input_shape": list(model.input_shape[1:]),
         "n_outputs": int(y.shape[1]), "n_train": n, "n_val": len(yv), "epochs": int(epochs),
-        "batch_size": int(batch_size), "steps_per_epoch": int(steps), "seed": int(seed), "patience": patience,
+        "batch_size": per_replica, **({"replicas": replicas} if replicas > 1 else {}), "steps_per_epoch": int(steps), "seed": int(seed), "patience": patience,
         "augment": bool(augment), "learning_rate": float(learning_rate),
         "data_digest": provenance.array_digest(streaming.sources_digest(srcs), y, yv),
         "fingerprint": provenance.fingerprint_id(fingerprint) if fingerprint is not None else None,
@@ -572,8 +577,9 @@ def fit_multilabel(
     for stale in (done_path, best_path, history_path):
         stale.unlink(missing_ok=True)
     artifacts.save_json(spec_path, spec)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.BinaryCrossentropy(),
-                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
+    with model.distribute_strategy.scope():
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.BinaryCrossentropy(),
+                      metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
     ds = streaming.training_dataset(srcs, y, batch_size=int(batch_size), seed=int(seed), epochs=int(epochs),
                                     steps_per_epoch=steps, augment=augmentation_layers(int(seed)) if augment else None)
     cb = MeanAUROCCallback(x_val, yv, patience=patience, checkpoint_path=best_path, verbose=verbose)

@@ -246,13 +246,16 @@ def prepare_training_set(
 
 
 def augmentation_layers(
-    seed: int, rotation: float = 0.05, zoom: float = 0.1, flip: bool = True
+    seed: int, rotation: float = 0.05, zoom: float = 0.1, flip: bool = True, *,
+    shift: float = 0.0, contrast: float = 0.0, brightness: float = 0.0,
 ):
-    """Seeded ``keras.Sequential`` of RandomFlip("horizontal"), RandomRotation, RandomZoom.
+    """Seeded ``keras.Sequential`` of RandomFlip("horizontal"), RandomRotation, RandomZoom, and
+    optionally RandomTranslation (``shift``), RandomContrast and RandomBrightness.
 
-    For float image batches ``(N, H, W, 1)``; call with ``training=True`` (inference leaves images
-    unchanged). ``rotation`` is a fraction of a full turn (0.05 = ±18°). Works inside a ``tf.data``
-    map.
+    For float image batches ``(N, H, W, 1)`` in the 0-255 range; call with ``training=True``
+    (inference leaves images unchanged). ``rotation`` is a fraction of a full turn (0.05 = ±18°),
+    ``zoom`` and ``shift`` fractions of the image size, ``contrast`` and ``brightness`` fractions of
+    the intensity range. Works inside a ``tf.data`` map.
     """
     import keras
 
@@ -264,6 +267,15 @@ def augmentation_layers(
                                                   name="rotation"))
     if zoom:
         layers.append(keras.layers.RandomZoom(zoom, fill_mode="reflect", seed=seed + 2, name="zoom"))
+    if shift:
+        layers.append(keras.layers.RandomTranslation(shift, shift, fill_mode="reflect", seed=seed + 3,
+                                                     name="shift"))
+    if contrast:
+        layers.append(keras.layers.RandomContrast(contrast, value_range=(0, 255), seed=seed + 4,
+                                                  name="contrast"))
+    if brightness:
+        layers.append(keras.layers.RandomBrightness(brightness, value_range=(0, 255), seed=seed + 5,
+                                                    name="brightness"))
     if not layers:
-        raise ValueError("augmentation_layers: flip, rotation and zoom are all off")
+        raise ValueError("augmentation_layers: every transform is off")
     return keras.Sequential(layers, name="augmentation")

@@ -21,7 +21,7 @@ from . import metrics
 __all__ = [
     "save_table", "accuracy_over_epochs", "confusion_from_row", "LEAD_METRICS", "comparison_table",
     "strategy_verdicts", "paired_verdicts", "best_runs", "gan_summary_line", "SEED_REPORTED", "table_1",
-    "export_tables", "run_id_of",
+    "export_tables", "run_id_of", "seed_ensembles", "ENSEMBLE_METRICS", "recipe_lines", "ensemble_lines",
 ]
 
 # Threshold-free metrics lead (val and test distributions differ).
@@ -90,7 +90,8 @@ def strategy_verdicts(
     return lines
 
 
-_METRIC_LABELS = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "pr_auc_normal": "PR-AUC (NORMAL positive)"}
+_METRIC_LABELS = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "pr_auc_normal": "PR-AUC (NORMAL positive)",
+                  "accuracy": "accuracy at 0.5"}
 
 
 def _signed(x: float, digits: int) -> str:
@@ -250,10 +251,13 @@ def table_1(results: pd.DataFrame, load_scores: Callable[[str, str, int], Any], 
     resample for every seed; :func:`helpers.metrics.bootstrap_interval`). The last column holds the
     seed paper's reported value for that model where :data:`SEED_REPORTED` has one.
     """
+    from .recipes import DEEP_CLASSIFIERS, parse_classifier
     from .results import CLASSIFIERS
 
     rows = []
-    order = [c for c in CLASSIFIERS if c in set(results["classifier"])]
+    # like with like: the seed papers' plain recipe only (cnn_strong & co. have their own table)
+    order = [c for c in CLASSIFIERS if c in set(results["classifier"])
+             and (c not in DEEP_CLASSIFIERS or parse_classifier(c)[1].name == "reference")]
     for clf in order:
         for arm, label in TABLE_1_ARMS.items():
             sub = results[(results["classifier"] == clf) & (results["strategy"] == arm)].sort_values("seed")
@@ -270,6 +274,85 @@ def table_1(results: pd.DataFrame, load_scores: Callable[[str, str, int], Any], 
                 if arm == "none" and reported else ""
             rows.append(row)
     return pd.DataFrame(rows).set_index(["Classifier", "Configuration"])
+
+
+#: What :func:`seed_ensembles` reports for each ensemble.
+ENSEMBLE_METRICS: tuple[str, ...] = ("roc_auc", "pr_auc", "accuracy", "f1_normal")
+
+
+def seed_ensembles(results: pd.DataFrame, load_scores: Callable[[str, str, int], Any], *,
+                   metrics_: Sequence[str] = ENSEMBLE_METRICS, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """One row per classifier x strategy run with two or more seeds: the seeds as one ensemble.
+
+    The ensemble's test score is the mean of its seeds' scores (probabilities); each metric gets a
+    95% bootstrap interval over the test images (``<metric>_low``/``_high``) and, beside it, the
+    mean of the single seeds (``<metric>_single``) so the gain of ensembling is visible.
+    Thresholded metrics use 0.5.
+    """
+    rows = []
+    for (clf, strategy), sub in results.groupby(["classifier", "strategy"], sort=False):
+        seeds = sorted(int(s) for s in sub["seed"])
+        if len(seeds) < 2:
+            continue
+        pairs = [load_scores(clf, strategy, s) for s in seeds]
+        y = np.asarray(pairs[0][0])
+        if any(not np.array_equal(np.asarray(p[0]), y) for p in pairs):
+            raise ValueError(f"{clf} / {strategy}: the seeds were scored on different test labels")
+        ensemble = np.mean([np.asarray(p[1], dtype=float) for p in pairs], axis=0)
+        row: dict[str, Any] = {"classifier": clf, "strategy": strategy, "seeds": len(seeds)}
+        for m in metrics_:
+            value, low, high = metrics.bootstrap_interval(y, ensemble, m, n_boot=n_boot, seed=seed)
+            row.update({m: value, f"{m}_low": low, f"{m}_high": high, f"{m}_single": float(sub[m].mean())})
+        rows.append(row)
+    columns = ["classifier", "strategy", "seeds"] + [f"{m}{s}" for m in metrics_ for s in ("", "_low", "_high", "_single")]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def recipe_lines(results: pd.DataFrame, metrics_: Sequence[str] = ("roc_auc", "accuracy"), digits: int = 3) -> list[str]:
+    """One sentence per architecture run with more than one recipe: each recipe's mean over the
+    strategies and seeds they share, and the difference to the reference recipe."""
+    from .recipes import DEEP_CLASSIFIERS, parse_classifier
+
+    deep = results[results["classifier"].isin(DEEP_CLASSIFIERS)].copy()
+    if deep.empty:
+        return []
+    deep["architecture"] = [parse_classifier(c)[0] for c in deep["classifier"]]
+    deep["recipe"] = [parse_classifier(c)[1].name for c in deep["classifier"]]
+    lines = []
+    for arch, sub in deep.groupby("architecture", sort=False):
+        by_recipe = {r: set(zip(g["strategy"], g["seed"], strict=True)) for r, g in sub.groupby("recipe")}
+        if "reference" not in by_recipe or len(by_recipe) < 2:
+            continue
+        for recipe, runs in by_recipe.items():
+            if recipe == "reference":
+                continue
+            shared = runs & by_recipe["reference"]
+            if not shared:
+                continue
+            keep = [(s, int(seed)) in shared for s, seed in zip(sub["strategy"], sub["seed"], strict=True)]
+            means = sub[keep].groupby("recipe")[list(metrics_)].mean()
+            parts = [f"{_METRIC_LABELS.get(m, m)} {means.loc[recipe, m]:.{digits}f} vs {means.loc['reference', m]:.{digits}f} "
+                     f"({_signed(means.loc[recipe, m] - means.loc['reference', m], digits)})" for m in metrics_]
+            n_strat = len({s for s, _ in shared})
+            lines.append(f"{arch}, `{recipe}` vs `reference` recipe over the same {n_strat} strategies x seeds "
+                         f"({len(shared)} runs each): " + "; ".join(parts) + ".")
+    return lines
+
+
+def ensemble_lines(ensembles: pd.DataFrame, digits: int = 3) -> list[str]:
+    """Sentences on :func:`seed_ensembles`: the best ensemble with its interval, and what ensembling added."""
+    if ensembles.empty:
+        return ["No classifier and strategy ran with two or more seeds, so there is no seed ensemble here."]
+    top = ensembles.sort_values("roc_auc", ascending=False).iloc[0]
+    gain = ensembles["roc_auc"] - ensembles["roc_auc_single"]
+    acc_gain = ensembles["accuracy"] - ensembles["accuracy_single"] if "accuracy" in ensembles else None
+    lines = [f"Best seed ensemble: {top['classifier']} / `{top['strategy']}` ({int(top['seeds'])} seeds), ROC-AUC "
+             f"{top['roc_auc']:.{digits}f} [{top['roc_auc_low']:.{digits}f}, {top['roc_auc_high']:.{digits}f}] against "
+             f"{top['roc_auc_single']:.{digits}f} for its seeds one by one.",
+             f"Averaging the seeds changed ROC-AUC by {_signed(gain.mean(), digits)} on average over {len(ensembles)} "
+             f"classifier/strategy pairs (from {_signed(gain.min(), digits)} to {_signed(gain.max(), digits)})"
+             + (f" and accuracy at 0.5 by {_signed(acc_gain.mean(), digits)}." if acc_gain is not None else ".")]
+    return lines
 
 
 #: What :func:`export_tables` copies from a run folder (numbers only; small).

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from . import artifacts, provenance
+from .recipes import DEEP_CLASSIFIERS
 from .strategies import ALL_STRATEGIES
 
 __all__ = [
@@ -43,7 +44,7 @@ __all__ = [
 #: Columns identifying one run (the run folder is bound to one data set, see RunConfig.load_splits).
 RUN_KEY: tuple[str, ...] = ("notebook", "classifier", "strategy", "seed")
 #: Every classifier name a row may carry.
-CLASSIFIERS: tuple[str, ...] = ("decision_tree", "random_forest", "svm", "ann", "cnn", "densenet121")
+CLASSIFIERS: tuple[str, ...] = ("decision_tree", "random_forest", "svm", "ann", *DEEP_CLASSIFIERS)
 _UNIT_METRICS = ("roc_auc", "pr_auc", "precision", "recall", "f1", "f1_normal", "val_roc_auc")
 
 

@@ -3,6 +3,7 @@ Google Drive), and the ``tf.distribute`` strategy that fits the hardware (TPU, s
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import sys
@@ -136,8 +137,9 @@ def tpu_address() -> str | None:
     return None
 
 
+@functools.cache
 def distribution_strategy():
-    """The ``tf.distribute`` strategy for this machine; build and compile models in its ``scope()``.
+    """The ``tf.distribute`` strategy for this machine (one per process); build and compile models in its ``scope()``.
 
     * a TPU (Colab TPU runtime, :func:`tpu_address`): ``TPUStrategy`` over its cores;
     * several GPUs: ``MirroredStrategy`` over all of them (and over several *logical* CPU devices,
