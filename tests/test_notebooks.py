@@ -146,12 +146,13 @@ def test_04_writes_one_row_per_classifier_strategy_seed(ci_run):
 
 
 def test_05_trains_cnn_and_densenet(ci_run):
-    from helpers.config import PROFILES
+    from helpers.config import PROFILES, strategies_for
 
     prof = PROFILES["ci"]
     rows = _rows(ci_run, "05")
-    assert len(rows) == len(prof.deep_models) * len(prof.deep_strategies) * len(prof.seeds)
-    assert set(rows["classifier"]) == {"cnn", "densenet121"}
+    assert len(rows) == sum(len(strategies_for(prof, m)) for m in prof.deep_models) * len(prof.seeds)
+    assert set(rows["classifier"]) == {"cnn", "densenet121", "cnn_strong"}
+    assert set(rows.loc[rows["classifier"] == "cnn_strong", "recipe"]) == {"strong"}
     assert rows["roc_auc"].between(0, 1).all() and (rows["fit_seconds"] > 0).all()
     assert {"05_augmentations.png", "05_learning_curves.png", "05_confusion_matrices.png"} <= {
         p.name for p in (ci_run[0] / "figures").glob("05_*")}
@@ -227,3 +228,22 @@ def test_make_figures_rebuilds_the_report_offline_from_results(tmp_path):
     rows = pd.read_csv(results_dir / "results.csv")
     assert read_metrics(tmp_path / "run", "06")["n_runs"] == len(rows)
     assert (tmp_path / "figures" / "06_gan_differences.png").stat().st_size > 1000
+
+
+def test_01_explores_multilabel_nih_data_and_02_refuses_it(tmp_path, clean_env):
+    """Chapter 1 on the NIH sample (multi-label): per-finding counts on a log scale, the scarcest finding;
+    chapter 2 stops at once with an error that points to chapter 7."""
+    from helpers.data import DataError
+    from helpers.notebook import setup
+
+    nih = Path(__file__).resolve().parents[2] / "shared" / "data" / "nih_sample"
+    if not (nih / "Data_Entry_2017.csv").exists():
+        pytest.skip("the NIH ChestX-ray14 sample is not on this machine")
+    params = {"dataset": "nih", "data_path": str(nih)}
+    series.run_series("ci", only=["01"], run_dir=tmp_path / "run", parameters=params, html=False, log=print)
+    m = read_metrics(tmp_path / "run", "01")
+    assert m["multi_label"] is True and m["minority_class"] in m["counts"]["train"]
+    assert m["counts"]["train"][m["minority_class"]] == min(v for v in m["counts"]["train"].values() if v > 0)
+    assert (tmp_path / "run" / "figures" / "01_label_frequency.png").stat().st_size > 1000
+    with pytest.raises(DataError, match="chapter 02 compares two classes.*'nih' is multi-label.*chapter 7"):
+        setup(profile="ci", run_dir=str(tmp_path / "run"), chapter="02", **params)

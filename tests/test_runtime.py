@@ -173,3 +173,19 @@ def test_gan_and_classifier_train_under_mirrored_strategy(tmp_path):
     # losses read as on one device (each replica's loss is scaled once): BCE near ln 4 and ln 2 at the start
     assert 0.9 < out["d_loss"][0] < 2.2 and 0.3 < out["g_loss"][0] < 1.5 and 0.2 < out["d_real"][0] < 0.8
     assert 0.0 <= out["auc"] <= 1.0
+
+
+def test_precision_policy_can_be_chosen_and_bad_names_raise(monkeypatch):
+    import keras
+
+    try:
+        monkeypatch.setenv("HELPERS_PRECISION", "mixed_bfloat16")
+        assert runtime.enable_mixed_precision_if_gpu() == "mixed_bfloat16"
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+        monkeypatch.setenv("HELPERS_PRECISION", "half")
+        with pytest.raises(ValueError, match="HELPERS_PRECISION='half' is not a precision policy"):
+            runtime.enable_mixed_precision_if_gpu()
+        monkeypatch.delenv("HELPERS_PRECISION")
+        assert runtime.enable_mixed_precision_if_gpu() == ("mixed_float16" if runtime.has_gpu() else "float32")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

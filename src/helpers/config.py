@@ -365,6 +365,15 @@ class RunConfig:
         return splits
 
     @property
+    def multi_label(self) -> bool:
+        """Whether this run's data carry several findings per image (chestmnist, nih, the multi-label phantom)."""
+        from .data import DATASETS
+
+        info = DATASETS.get(self.dataset)
+        opts = self.profile.data_options if self.dataset == self.profile.dataset else {}
+        return bool((info is not None and info.multi_label) or opts.get("multi_label"))
+
+    @property
     def data_id(self) -> str:
         """Short hash of the run's data fingerprint (call :meth:`load_splits` first)."""
         from .provenance import fingerprint_id

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["class_counts", "imbalance_ratio", "intensity_table", "size_table", "label_frequencies", "images_of_class",
+__all__ = ["class_counts", "imbalance_ratio", "focus_class", "absent_note", "intensity_groups", "intensity_table", "size_table", "label_frequencies", "images_of_class",
            "synthetic_neighbours", "last_epoch_values"]
 
 
@@ -17,10 +17,49 @@ def class_counts(splits: Mapping[str, object]) -> dict[str, dict[str, int]]:
     return {name: ds.class_counts() for name, ds in splits.items()}
 
 
-def imbalance_ratio(counts: Mapping[str, int]) -> float:
-    """Largest class count over smallest (inf when a class is empty)."""
-    values = list(counts.values())
+def imbalance_ratio(counts: Mapping[str, int], present_only: bool = False) -> float:
+    """Largest class count over smallest (inf when a class is empty; ``present_only``: over the
+    classes or findings with at least one image, nan when none has)."""
+    values = [v for v in counts.values() if v > 0] if present_only else list(counts.values())
+    if not values:
+        return float("nan")
     return float("inf") if min(values) == 0 else max(values) / min(values)
+
+
+def focus_class(dataset) -> tuple[int, str, int]:
+    """``(id, name, training count)`` of the class the series is about: the minority class of binary
+    data; for multi-label data the scarcest finding with at least one positive (ties: the lower index)."""
+    counts = dataset.class_counts()
+    if dataset.multi_label:
+        values = np.array(list(counts.values()), dtype=float)
+        if not (values > 0).any():
+            raise ValueError(f"{dataset.name} {dataset.split}: no image carries any finding")
+        cid = int(np.argmin(np.where(values > 0, values, np.inf)))
+    else:
+        cid = dataset.minority_class()
+    name = dataset.class_names[cid]
+    return cid, name, int(counts[name])
+
+
+def absent_note(counts: Mapping[str, int]) -> str:
+    """``"; 2 findings (Hernia, Mass) have no image here"`` for the classes or findings counted 0, else ``""``."""
+    absent = [k for k, v in counts.items() if v == 0]
+    if not absent:
+        return ""
+    return f"; {len(absent)} finding{'s' if len(absent) > 1 else ''} ({', '.join(absent)}) {'have' if len(absent) > 1 else 'has'} no image here"
+
+
+def intensity_groups(dataset, limit: int | None = None) -> dict[str, np.ndarray]:
+    """Images to compare intensities across: one group per class for binary data; ``No Finding`` and
+    ``Any finding`` for multi-label data (per-finding groups overlap, so their differences mix findings)."""
+    labels = np.asarray(dataset.labels)
+    if not dataset.multi_label:
+        return {name: images_of_class(dataset, cid, limit) for cid, name in enumerate(dataset.class_names)}
+    groups = {}
+    for name, mask in (("No Finding", labels.sum(axis=1) == 0), ("Any finding", labels.sum(axis=1) > 0)):
+        idx = np.flatnonzero(mask)[:limit]
+        groups[name] = np.asarray(dataset.images[idx])
+    return groups
 
 
 def images_of_class(dataset, class_id: int, limit: int | None = None) -> np.ndarray:
@@ -33,11 +72,11 @@ def images_of_class(dataset, class_id: int, limit: int | None = None) -> np.ndar
 
 
 def intensity_table(splits: Mapping[str, object], max_images: int = 2000) -> pd.DataFrame:
-    """Mean, sd and percentiles of pixel intensity per split and class (binary datasets)."""
+    """Mean, sd and percentiles of pixel intensity per split and :func:`intensity_groups` group."""
     rows = []
     for split, ds in splits.items():
-        for cid, cname in enumerate(ds.class_names):
-            imgs = images_of_class(ds, cid, limit=max_images).astype(np.float32)
+        for cname, imgs in intensity_groups(ds, limit=max_images).items():
+            imgs = imgs.astype(np.float32)
             if imgs.size == 0:
                 continue
             per_image_mean = imgs.reshape(len(imgs), -1).mean(axis=1)

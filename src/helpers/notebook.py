@@ -44,10 +44,29 @@ def setup(
     print(cfg.describe())
     print(f"Python {platform.python_version()} | {runtime.device_summary()} | Colab: {runtime.IS_COLAB}")
     if chapter is not None:
+        _check_labels_fit(cfg, f"{int(chapter):02d}")
         run_prerequisites(cfg, chapter, auto=auto_prerequisites)
     runtime.set_seeds(cfg.seed)
     plots.set_style()
     return cfg
+
+
+#: Chapters that compare two classes (a minority class oversampled against the rest).
+BINARY_CHAPTERS: tuple[str, ...] = ("02", "03", "04", "05", "06")
+
+
+def _check_labels_fit(cfg: Any, chapter: str) -> None:
+    """Chapters 2-6 need two classes; say so for multi-label data instead of failing deep inside."""
+    if chapter in BINARY_CHAPTERS and cfg.multi_label:
+        from .data import DataError
+
+        raise DataError(
+            f"chapter {chapter} compares two classes (a minority class oversampled with GAN images), but "
+            f"{cfg.dataset!r} is multi-label: an image carries any of several findings, so there is no single "
+            "minority class. Chapter 1 explores multi-label data and chapter 7 is its study (a GAN per scarce "
+            "finding, a CNN with one sigmoid output per finding). For chapters 2-6 pick a binary data set: "
+            "phantom, pneumoniamnist or kaggle_pneumonia."
+        )
 
 
 def _run_dir_on_drive(parameters: dict[str, Any]) -> dict[str, Any]:

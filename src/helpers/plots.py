@@ -175,8 +175,11 @@ def image_grid(
     return fig
 
 
-def class_balance_bars(counts: Mapping[str, Mapping[str, int]], title: str = "Images per class and split") -> plt.Figure:
-    """Grouped bars: one group per split, one bar per class, counts written on the bars."""
+def class_balance_bars(counts: Mapping[str, Mapping[str, int]], title: str = "Images per class and split",
+                       log: bool = False) -> plt.Figure:
+    """Grouped bars: one group per split, one bar per class (or finding), counts written on the bars.
+
+    ``log=True`` draws a log axis (multi-label data, where findings differ by orders of magnitude)."""
     import pandas as pd
     import seaborn as sns
 
@@ -187,8 +190,13 @@ def class_balance_bars(counts: Mapping[str, Mapping[str, int]], title: str = "Im
     if any(v is None for v in palette.values()):
         palette = None
     sns.barplot(data=table, x="split", y="images", hue="class", ax=ax, palette=palette)
-    for container in ax.containers:
-        ax.bar_label(container, fontsize=8)
+    if log:
+        ax.set_yscale("log")
+        ax.set_ylabel("images (log scale)")
+        ax.legend(fontsize=7, ncol=2, bbox_to_anchor=(1.01, 1), loc="upper left")
+    else:
+        for container in ax.containers:
+            ax.bar_label(container, fontsize=8)
     ax.set_title(title)
     ax.set_xlabel("")
     fig.tight_layout()
@@ -248,16 +256,20 @@ def intensity_histograms(images_by_class: Mapping[str, np.ndarray], bins: int = 
     return fig
 
 
-def label_frequency_bars(frequencies: Mapping[str, float], title: str = "Label frequency") -> plt.Figure:
-    """Horizontal bars of per-label counts (multi-label data)."""
+def label_frequency_bars(frequencies: Mapping[str, float], title: str = "Label frequency",
+                         log: bool = True) -> plt.Figure:
+    """Horizontal bars of per-label counts (multi-label data), on a log axis by default: the rarest
+    findings are orders of magnitude below the commonest and would vanish on a linear one."""
     names = list(frequencies)
     values = [frequencies[n] for n in names]
     fig, ax = plt.subplots(figsize=(5, 0.35 * len(names) + 1))
     ax.barh(names, values, color="#4c72b0")
     ax.invert_yaxis()
     for y, v in enumerate(values):
-        ax.text(v, y, f" {v:g}", va="center", fontsize=8)
-    ax.set_xlabel("images")
+        ax.text(max(v, 1), y, f" {v:g}", va="center", fontsize=8)
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel("images (log scale)" if log else "images")
     ax.set_title(title)
     fig.tight_layout()
     return fig

@@ -95,11 +95,23 @@ def device_summary() -> str:
     return f"CPU only ({os.cpu_count()} cores); TensorFlow {tf.__version__}"
 
 
+#: Environment variable that picks chapter 5's precision policy instead of the default below.
+PRECISION_ENV = "HELPERS_PRECISION"
+PRECISION_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
 def enable_mixed_precision_if_gpu() -> str:
-    """Use ``mixed_float16`` on a GPU and ``float32`` elsewhere; return the policy name."""
+    """Use ``mixed_float16`` on a GPU and ``float32`` elsewhere; return the policy name.
+
+    ``HELPERS_PRECISION=mixed_bfloat16`` (or any of :data:`PRECISION_POLICIES`) overrides the
+    choice, e.g. to try bfloat16 on a CPU with AVX512_BF16 (``benchmarks/bench_precision.py``
+    measures what it does to speed and AUC); chapter 5 records the policy in every row.
+    """
     import keras
 
-    policy = "mixed_float16" if has_gpu() else "float32"
+    policy = os.environ.get(PRECISION_ENV) or ("mixed_float16" if has_gpu() else "float32")
+    if policy not in PRECISION_POLICIES:
+        raise ValueError(f"{PRECISION_ENV}={policy!r} is not a precision policy; use one of {PRECISION_POLICIES}")
     keras.mixed_precision.set_global_policy(policy)
     return policy
 
