@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import pytest
 
@@ -125,9 +126,15 @@ def test_memory_growth_is_set_on_every_gpu(monkeypatch):
 
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: gpus if kind == "GPU" else [])
     monkeypatch.setattr(tf.config.experimental, "set_memory_growth", set_growth)
+    growth = {"/physical_device:GPU:1": False}
+    monkeypatch.setattr(tf.config.experimental, "get_memory_growth", lambda device: growth[device.name])
     with pytest.warns(RuntimeWarning, match="GPU:1"):
         assert runtime.enable_memory_growth() == ["/physical_device:GPU:0"]
     assert set_calls == [("/physical_device:GPU:0", True)]
+    growth["/physical_device:GPU:1"] = True  # set by an earlier call (a setup cell run twice): no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert runtime.enable_memory_growth() == ["/physical_device:GPU:0", "/physical_device:GPU:1"]
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
     assert runtime.enable_memory_growth() == []
 

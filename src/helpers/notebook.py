@@ -40,6 +40,7 @@ def setup(
 
     if drive:
         parameters = _run_dir_on_drive(parameters)
+    runtime.enable_memory_growth()  # before anything touches a GPU (does nothing without one)
     cfg = _config.resolve(**parameters)
     print(cfg.describe())
     print(f"Python {platform.python_version()} | {runtime.device_summary()} | Colab: {runtime.IS_COLAB}")

@@ -132,7 +132,10 @@ def enable_memory_growth() -> list[str]:
             tf.config.experimental.set_memory_growth(gpu, True)
             done.append(gpu.name)
         except (RuntimeError, ValueError) as err:  # already initialised, or virtual devices configured
-            warnings.warn(f"memory growth not set on {gpu.name}: {err}", RuntimeWarning, stacklevel=2)
+            if tf.config.experimental.get_memory_growth(gpu):  # set before (a notebook's setup cell run twice)
+                done.append(gpu.name)
+            else:
+                warnings.warn(f"memory growth not set on {gpu.name}: {err}", RuntimeWarning, stacklevel=2)
     return done
 
 
