@@ -1,7 +1,7 @@
 """Put generated Markdown (tables, verdicts) into README.md between the ``<!-- results:start -->`` and
-``<!-- results:end -->`` markers (``make figures`` runs it with chapter 6's Table 1 and verdict).
+``<!-- results:end -->`` markers (``make figures`` runs it with chapter 6's Table 1, seed ensembles and verdict).
 
-    python tools/readme_table.py figures/06_table_1.md figures/06_verdict.md README.md
+    python tools/readme_table.py figures/06_table_1.md figures/06_seed_ensembles_deep.md figures/06_verdict.md README.md
 """
 
 from __future__ import annotations
