@@ -146,5 +146,6 @@ def test_recipe_lines_compare_only_shared_runs():
             for s in ("none", "gan") for seed in (0, 1)]
     rows.append({"classifier": "cnn", "strategy": "random", "seed": 0, "roc_auc": 0.1, "accuracy": 0.1})  # not shared
     (line,) = report.recipe_lines(pd.DataFrame(rows))
-    assert "0.950 vs 0.900 (+0.050)" in line and "0.850 vs 0.800 (+0.050)" in line and "4 runs each" in line
+    assert "ROC-AUC 0.950 vs 0.900 (+0.050)" in line and "0.850 vs 0.800 (+0.050)" in line and "4 runs each" in line
+    assert "validation" not in line  # no val_roc_auc column here
     assert report.recipe_lines(pd.DataFrame(rows[:4])) == []  # one recipe only

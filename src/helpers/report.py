@@ -91,7 +91,7 @@ def strategy_verdicts(
 
 
 _METRIC_LABELS = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "pr_auc_normal": "PR-AUC (NORMAL positive)",
-                  "accuracy": "accuracy at 0.5"}
+                  "accuracy": "accuracy at 0.5", "val_roc_auc": "validation ROC-AUC"}
 
 
 def _signed(x: float, digits: int) -> str:
@@ -308,11 +308,14 @@ def seed_ensembles(results: pd.DataFrame, load_scores: Callable[[str, str, int],
     return pd.DataFrame(rows, columns=columns)
 
 
-def recipe_lines(results: pd.DataFrame, metrics_: Sequence[str] = ("roc_auc", "accuracy"), digits: int = 3) -> list[str]:
+def recipe_lines(results: pd.DataFrame, metrics_: Sequence[str] = ("roc_auc", "accuracy", "val_roc_auc"),
+                 digits: int = 3) -> list[str]:
     """One sentence per architecture run with more than one recipe: each recipe's mean over the
-    strategies and seeds they share, and the difference to the reference recipe."""
+    strategies and seeds they share, and the difference to the reference recipe (test metrics, and
+    validation ROC-AUC, on which the recipe was chosen; metrics absent from ``results`` are left out)."""
     from .recipes import DEEP_CLASSIFIERS, parse_classifier
 
+    metrics_ = [m for m in metrics_ if m in results.columns]
     deep = results[results["classifier"].isin(DEEP_CLASSIFIERS)].copy()
     if deep.empty:
         return []
