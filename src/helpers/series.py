@@ -85,7 +85,7 @@ CHAPTER_NEEDS: dict[str, tuple[str, ...]] = {
 #: :data:`MEASURED_SECONDS` were measured; the others are rough estimates.
 CHAPTER_SECONDS: dict[str, dict[str, int]] = {
     "ci": {"01": 8, "02": 12, "03": 15, "04": 15, "05": 90, "06": 10, "07": 27},
-    "demo": {"01": 10, "02": 300, "03": 60, "04": 120, "05": 600, "06": 15, "07": 240},
+    "demo": {"01": 8, "02": 552, "03": 32, "04": 111, "05": 255, "06": 14, "07": 207},
     "quick": {"01": 9, "02": 3104, "03": 157, "04": 693, "05": 4500, "06": 20, "07": 900},
 }
 MEASURED_SECONDS: tuple[str, ...] = ("ci",)
