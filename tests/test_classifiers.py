@@ -287,3 +287,21 @@ def test_recipe_names_round_trip_and_bad_names_raise():
     with pytest.raises(ValueError, match="warm-up"):
         recipes.Recipe("x", warmup_epochs=1.0)
     assert recipes.RECIPES["strong"].augmentation(0) is not None and recipes.RECIPES["reference"].augmentation(0) is None
+
+
+def test_a_run_trained_in_float32_is_not_reused_for_another_precision(tmp_path, tiny, monkeypatch):
+    splits = _splits(tiny)
+    kw = dict(
+        splits=splits, synthetic_images=None, synthetic_class=None, synthetic_realism_scores=None,
+        models=["cnn"], strategies=["none"], seeds=[0], epochs={"cnn": 1}, batch_size=16, patience=None,
+        max_steps_per_epoch=2, densenet_input_size=32, densenet_weights=None, run_dir=tmp_path,
+        context={}, provenance_base={"data": "squares"},
+    )
+    rows = deep.run_deep_grid(**kw)
+    assert set(rows["dtype_policy"]) == {"float32"}
+    monkeypatch.setenv("HELPERS_PRECISION", "mixed_bfloat16")
+    try:
+        with pytest.raises(ProvenanceError, match="dtype_policy"):
+            deep.run_deep_grid(**kw)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

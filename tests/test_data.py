@@ -66,8 +66,8 @@ def test_phantom_multilabel_and_size():
     from helpers import phantom
 
     ds = splits["train"]
-    assert ds.multi_label and ds.class_names == tuple(phantom.PHANTOM_FINDINGS)
-    assert ds.labels.dtype == np.uint8 and ds.labels.shape == (10, len(phantom.PHANTOM_FINDINGS))
+    assert ds.multi_label and ds.class_names == tuple(phantom.PHANTOM_LABELS)
+    assert ds.labels.dtype == np.uint8 and ds.labels.shape == (10, len(phantom.PHANTOM_LABELS))
     assert ds.images.shape == (10, 32, 32)
     with pytest.raises(DataError, match="multi-label"):
         ds.minority_class()

@@ -8,7 +8,7 @@ import pytest
 from helpers.phantom import (
     CLASS_NAMES,
     DEFAULT_MINORITY_FRACTION,
-    PHANTOM_FINDINGS,
+    PHANTOM_LABELS,
     generate_phantoms,
     render_phantom,
 )
@@ -23,7 +23,7 @@ def _lung_region(size: int) -> np.ndarray:
 
 def test_constants() -> None:
     assert CLASS_NAMES == ("NORMAL", "PNEUMONIA")
-    assert PHANTOM_FINDINGS[:5] == ("Cardiomegaly", "Effusion", "Nodule", "Mass", "Pneumothorax")
+    assert PHANTOM_LABELS[:5] == ("Cardiomegaly", "Effusion", "Nodule", "Mass", "Pneumothorax")
     assert DEFAULT_MINORITY_FRACTION == pytest.approx(1 / 3.9)
 
 
@@ -41,7 +41,7 @@ def test_large_size_and_empty() -> None:
     x, y = generate_phantoms(0, 32)
     assert x.shape == (0, 32, 32) and y.shape == (0,)
     x, y = generate_phantoms(0, 32, multi_label=True)
-    assert x.shape == (0, 32, 32) and y.shape == (0, len(PHANTOM_FINDINGS))
+    assert x.shape == (0, 32, 32) and y.shape == (0, len(PHANTOM_LABELS))
 
 
 @pytest.mark.parametrize(("n", "fraction"), [(10, 0.3), (37, DEFAULT_MINORITY_FRACTION),
@@ -76,16 +76,16 @@ def test_does_not_touch_global_random_state() -> None:
 
 
 def test_render_phantom_direct() -> None:
-    img = render_phantom(np.random.default_rng(0), 64, pneumonia=True, findings=PHANTOM_FINDINGS)
+    img = render_phantom(np.random.default_rng(0), 64, pneumonia=True, findings=PHANTOM_LABELS)
     assert img.shape == (64, 64) and img.dtype == np.uint8
-    img2 = render_phantom(np.random.default_rng(0), 64, pneumonia=True, findings=PHANTOM_FINDINGS)
+    img2 = render_phantom(np.random.default_rng(0), 64, pneumonia=True, findings=PHANTOM_LABELS)
     np.testing.assert_array_equal(img, img2)
 
 
 def test_multi_label_shape_and_cooccurrence() -> None:
     x, y = generate_phantoms(300, 16, seed=2, multi_label=True, finding_prevalence=0.3)
     assert x.shape == (300, 16, 16) and x.dtype == np.uint8
-    assert y.shape == (300, len(PHANTOM_FINDINGS)) and y.dtype == np.uint8
+    assert y.shape == (300, len(PHANTOM_LABELS)) and y.dtype == np.uint8
     assert set(np.unique(y)) <= {0, 1}
     per_row = y.sum(axis=1)
     assert (per_row >= 2).any(), "findings should co-occur"
@@ -94,7 +94,7 @@ def test_multi_label_shape_and_cooccurrence() -> None:
 
 
 def test_multi_label_per_finding_prevalence() -> None:
-    prev = [0.0, 1.0] + [0.0] * (len(PHANTOM_FINDINGS) - 2)
+    prev = [0.0, 1.0] + [0.0] * (len(PHANTOM_LABELS) - 2)
     _, y = generate_phantoms(20, 16, seed=0, multi_label=True, finding_prevalence=prev)
     assert y[:, 0].sum() == 0 and y[:, 1].sum() == 20 and y[:, 2:].sum() == 0
 
@@ -109,7 +109,7 @@ def test_pneumonia_raises_lung_intensity() -> None:
 
 def test_findings_change_the_image() -> None:
     base = render_phantom(np.random.default_rng(4), 64)
-    for name in PHANTOM_FINDINGS:
+    for name in PHANTOM_LABELS:
         img = render_phantom(np.random.default_rng(4), 64, findings=[name])
         assert not np.array_equal(img, base), name
 

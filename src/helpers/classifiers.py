@@ -50,6 +50,7 @@ from helpers.provenance import (
 )
 from helpers.recipes import RECIPES, Recipe
 from helpers.runtime import enable_mixed_precision_if_gpu
+from helpers.streaming import epoch_orders
 
 if TYPE_CHECKING:
     from helpers.oversample import TrainSet
@@ -218,11 +219,6 @@ def _train_weights(train: Any, y: np.ndarray) -> np.ndarray | None:
     return w
 
 
-def _epoch_order(n: int, per_epoch: int, seed: int, epoch: int) -> np.ndarray:
-    """The training order of one epoch: a permutation seeded by ``(seed, epoch)``, cut to ``per_epoch``."""
-    return np.random.default_rng([int(seed), int(epoch)]).permutation(n)[:per_epoch].astype(np.int32)
-
-
 def _train_dataset(
     x: np.ndarray,
     y: np.ndarray,
@@ -242,9 +238,7 @@ def _train_dataset(
     """
     n = len(y)
     per_epoch = min(n, steps * batch_size)
-    order = np.stack([_epoch_order(n, per_epoch, seed, e) for e in range(start_epoch, epochs)]) if (
-        epochs > start_epoch
-    ) else np.zeros((0, per_epoch), dtype=np.int32)
+    order = epoch_orders(n, per_epoch, seed, start_epoch, epochs)
     x_t = tf.constant(x)
     y_t = tf.constant(y.astype(np.float32).reshape(-1, 1))
     w_t = None if w is None else tf.constant(w.astype(np.float32))
@@ -554,7 +548,7 @@ def fit_classifier(
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    enable_mixed_precision_if_gpu()
+    policy = enable_mixed_precision_if_gpu()
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
     x = np.asarray(train.x)
@@ -589,6 +583,8 @@ def fit_classifier(
     extra: dict[str, Any] = {} if recipe.name == "reference" else {"recipe": recipe.settings()}
     if replicas > 1:
         extra["replicas"] = replicas
+    if policy != "float32":
+        extra["dtype_policy"] = policy
     spec = _spec(
         model, train, len(yv), epochs=int(epochs), batch_size=per_replica, seed=int(seed),
         patience=patience, steps_per_epoch=int(steps), learning_rate=float(recipe.learning_rate), **extra,

@@ -49,7 +49,7 @@ def work_root() -> Path:
 
 
 DOWNLOADABLE = ("pneumoniamnist", "chestmnist", "kaggle_pneumonia")
-#: Share of images with each phantom finding (helpers.phantom.PHANTOM_FINDINGS order: Cardiomegaly, Effusion,
+#: Share of images with each phantom finding (helpers.phantom.PHANTOM_LABELS order: Cardiomegaly, Effusion,
 #: Nodule, Mass, Pneumothorax, Consolidation) in NIH's Data_Entry_2017.csv (112,120 images).
 NIH_PREVALENCE = (0.0248, 0.1188, 0.0565, 0.0516, 0.0473, 0.0416)
 #: Chapter 7's offline data: the phantom's multi-label mode with NIH's finding rates.

@@ -550,7 +550,7 @@ def _load_phantom(
         normal_fraction = phantom.DEFAULT_MINORITY_FRACTION
     if eval_normal_fraction is None:
         eval_normal_fraction = normal_fraction
-    class_names = tuple(phantom.PHANTOM_FINDINGS) if multi_label else tuple(phantom.CLASS_NAMES)
+    class_names = tuple(phantom.PHANTOM_LABELS) if multi_label else tuple(phantom.CLASS_NAMES)
     sizes = {"train": n_train, "val": n_val, "test": n_test}
     out = {}
     for split, child in zip(SPLITS, _child_seeds(seed), strict=True):

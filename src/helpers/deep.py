@@ -33,6 +33,7 @@ from helpers import artifacts, metrics, oversample, provenance
 from helpers.images import image_hashes
 from helpers.recipes import DEEP_CLASSIFIERS, parse_classifier
 from helpers.results import ResultsTable
+from helpers.runtime import precision_policy
 from helpers.strategies import GAN_STRATEGIES, PIXEL_STRATEGIES, check_strategies, synthetic_source
 
 __all__ = [
@@ -135,6 +136,9 @@ class _Grid:
               "patience": self.patience, "max_steps_per_epoch": self.max_steps_per_epoch}
         if recipe.name != "reference":
             fp["recipe"] = recipe.settings()
+        policy = precision_policy()
+        if policy != "float32":  # float32 runs keep the fingerprints they always had
+            fp["dtype_policy"] = policy
         if arch == "densenet121":
             fp.update(densenet_input_size=self.densenet_input_size, densenet_weights=self.densenet_weights)
         if strategy in GAN_STRATEGIES:

@@ -557,7 +557,9 @@ def fit_multilabel(
     spec = {
         "model": model.name, "n_params": int(model.count_params()), "input_shape": list(model.input_shape[1:]),
         "n_outputs": int(y.shape[1]), "n_train": n, "n_val": len(yv), "epochs": int(epochs),
-        "batch_size": per_replica, **({"replicas": replicas} if replicas > 1 else {}), "steps_per_epoch": int(steps), "seed": int(seed), "patience": patience,
+        "batch_size": per_replica, **({"replicas": replicas} if replicas > 1 else {}),
+        **({"dtype_policy": model.dtype_policy.name} if model.dtype_policy.name != "float32" else {}),
+        "steps_per_epoch": int(steps), "seed": int(seed), "patience": patience,
         "augment": bool(augment), "learning_rate": float(learning_rate),
         "data_digest": provenance.array_digest(streaming.sources_digest(srcs), y, yv),
         "fingerprint": provenance.fingerprint_id(fingerprint) if fingerprint is not None else None,

@@ -15,7 +15,7 @@ Two labelling modes:
 * binary (default): ``NORMAL`` versus ``PNEUMONIA`` (1-3 patchy consolidations clipped to
   the lung fields, from subtle to lobar, sometimes with air bronchograms), with the NORMAL
   share of the Kaggle pediatric training split (about 1 : 2.9) by default;
-* multi-label: the :data:`PHANTOM_FINDINGS` (cardiomegaly, pleural effusion, nodule, mass,
+* multi-label: the :data:`PHANTOM_LABELS` (cardiomegaly, pleural effusion, nodule, mass,
   pneumothorax, consolidation), each drawn independently, so findings co-occur and an
   all-zero row means "No Finding".
 
@@ -35,7 +35,7 @@ import numpy as np
 
 __all__ = [
     "CLASS_NAMES",
-    "PHANTOM_FINDINGS",
+    "PHANTOM_LABELS",
     "DEFAULT_MINORITY_FRACTION",
     "MIN_IMAGE_SIZE",
     "MAX_IMAGE_SIZE",
@@ -46,7 +46,7 @@ __all__ = [
 CLASS_NAMES: tuple[str, str] = ("NORMAL", "PNEUMONIA")
 """Binary class names; the label is the index (0 = NORMAL, 1 = PNEUMONIA)."""
 
-PHANTOM_FINDINGS: tuple[str, ...] = (
+PHANTOM_LABELS: tuple[str, ...] = (
     "Cardiomegaly",
     "Effusion",
     "Nodule",
@@ -195,9 +195,9 @@ def _check_findings(findings: Sequence[str]) -> tuple[str, ...]:
     if isinstance(findings, str):
         findings = (findings,)
     out = tuple(findings)
-    bad = [f for f in out if f not in PHANTOM_FINDINGS]
+    bad = [f for f in out if f not in PHANTOM_LABELS]
     if bad:
-        raise ValueError(f"findings: unknown {bad!r}; allowed values are {PHANTOM_FINDINGS}")
+        raise ValueError(f"findings: unknown {bad!r}; allowed values are {PHANTOM_LABELS}")
     return out
 
 
@@ -215,7 +215,7 @@ def render_phantom(rng: np.random.Generator, image_size: int, pneumonia: bool = 
     """Render one synthetic PA chest radiograph, uint8 (image_size, image_size).
 
     ``rng`` drives every random choice (anatomy, exposure, noise, lesions); ``pneumonia`` adds
-    1-3 patchy consolidations; ``findings`` is any subset of :data:`PHANTOM_FINDINGS`
+    1-3 patchy consolidations; ``findings`` is any subset of :data:`PHANTOM_LABELS`
     ("Consolidation" renders like ``pneumonia``).
     """
     size = _check_size(image_size)
@@ -469,7 +469,7 @@ def generate_phantoms(n: int, image_size: int = 128, *, seed: int = 0,
 
     ``images`` is uint8 ``(n, image_size, image_size)``. Binary mode: ``labels`` is int64
     ``(n,)`` with 0 = NORMAL and 1 = PNEUMONIA, exactly ``round(n * normal_fraction)`` NORMAL,
-    in a seeded shuffled order. Multi-label mode: ``labels`` is uint8 ``(n, len(PHANTOM_FINDINGS))``
+    in a seeded shuffled order. Multi-label mode: ``labels`` is uint8 ``(n, len(PHANTOM_LABELS))``
     multi-hot, each finding drawn independently with its prevalence (a scalar for all or one
     per finding), so findings co-occur and all-zero rows are "No Finding". The output is fully
     determined by ``seed``; image ``i`` depends only on ``seed``, ``i`` and its labels.
@@ -489,18 +489,18 @@ def generate_phantoms(n: int, image_size: int = 128, *, seed: int = 0,
 
     if multi_label:
         if isinstance(finding_prevalence, numbers.Real):
-            prev = [_check_fraction("finding_prevalence", finding_prevalence)] * len(PHANTOM_FINDINGS)
+            prev = [_check_fraction("finding_prevalence", finding_prevalence)] * len(PHANTOM_LABELS)
         else:
             prev = list(finding_prevalence)
-            if len(prev) != len(PHANTOM_FINDINGS):
+            if len(prev) != len(PHANTOM_LABELS):
                 raise ValueError(
                     f"finding_prevalence must be a number in [0, 1] or a sequence of "
-                    f"{len(PHANTOM_FINDINGS)} such numbers (one per finding in {PHANTOM_FINDINGS}), "
+                    f"{len(PHANTOM_LABELS)} such numbers (one per finding in {PHANTOM_LABELS}), "
                     f"got {len(prev)} values")
             prev = [_check_fraction("finding_prevalence", p) for p in prev]
-        labels = (label_rng.random((n, len(PHANTOM_FINDINGS))) < np.asarray(prev)).astype(np.uint8)
+        labels = (label_rng.random((n, len(PHANTOM_LABELS))) < np.asarray(prev)).astype(np.uint8)
         for i, child in enumerate(image_ss.spawn(n)):
-            names = [f for f, on in zip(PHANTOM_FINDINGS, labels[i], strict=True) if on]
+            names = [f for f, on in zip(PHANTOM_LABELS, labels[i], strict=True) if on]
             images[i] = render_phantom(np.random.default_rng(child), size, findings=names)
         return images, labels
 

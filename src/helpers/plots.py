@@ -971,6 +971,26 @@ def _arrow(ax: plt.Axes, start: tuple[float, float], end: tuple[float, float], *
                                           linestyle=ls, connectionstyle=f"arc3,rad={rad}", shrinkA=1, shrinkB=1))
 
 
+def _box_stack(ax: plt.Axes, boxes: Sequence[dict[str, Any]], *, x: float, width: float, h: float,
+               detail_size: float) -> None:
+    """Boxes top to bottom joined by arrows, each with a bold ``title`` and a ``detail`` line on the
+    left, its ``shape`` and parameter count on the right, filled with ``color`` (the model and
+    backbone diagrams)."""
+    n = len(boxes)
+    for i, b in enumerate(boxes):
+        y = n - 1 - i + (1 - h) / 2
+        _box(ax, x, y, width, h, b["color"])
+        ax.text(x + 0.03, y + h * 0.68, b["title"], fontsize=8.5, fontweight="bold", va="center")
+        if b["detail"]:
+            ax.text(x + 0.03, y + h * 0.27, b["detail"], fontsize=detail_size, va="center", color="0.2")
+        right = x + width - 0.02
+        ax.text(right, y + h * 0.68, b["shape"], fontsize=8, va="center", ha="right", family="monospace")
+        ax.text(right, y + h * 0.27, f"{b['params']:,} params", fontsize=detail_size, va="center", ha="right",
+                color="0.3")
+        if i + 1 < n:
+            _arrow(ax, (0.5, y), (0.5, y - (1 - h)))
+
+
 def model_diagram(model: Any, title: str | None = None, max_rows: int = 22) -> plt.Figure:
     """A block diagram of a built Keras model: one box per layer, top to bottom.
 
@@ -986,17 +1006,8 @@ def model_diagram(model: Any, title: str | None = None, max_rows: int = 22) -> p
     ax.set_xlim(0, 1)
     ax.set_ylim(-0.35, n)
     ax.axis("off")
-    h = 0.62
-    for i, row in enumerate(rows):
-        y = n - 1 - i + (1 - h) / 2
-        _box(ax, 0.03, y, 0.94, h, _BOX_COLORS.get(row["color"], "white"))
-        ax.text(0.06, y + h * 0.68, row["kind"], fontsize=8.5, fontweight="bold", va="center")
-        if row["detail"]:
-            ax.text(0.06, y + h * 0.27, row["detail"], fontsize=7.5, va="center", color="0.2")
-        ax.text(0.95, y + h * 0.68, row["shape"], fontsize=8, va="center", ha="right", family="monospace")
-        ax.text(0.95, y + h * 0.27, f"{row['params']:,} params", fontsize=7.5, va="center", ha="right", color="0.3")
-        if i + 1 < n:
-            _arrow(ax, (0.5, y), (0.5, y - (1 - h)))
+    boxes = [{**row, "title": row["kind"], "color": _BOX_COLORS.get(row["color"], "white")} for row in rows]
+    _box_stack(ax, boxes, x=0.03, width=0.94, h=0.62, detail_size=7.5)
     total = int(model.count_params())
     trainable = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
     ax.text(0.5, -0.3, f"{total:,} parameters ({trainable:,} trainable) · shapes without the batch axis",
@@ -1218,16 +1229,9 @@ def backbone_diagram(stages: Any, title: str | None = None) -> plt.Figure:
     ax.set_xlim(0, 1)
     ax.set_ylim(-0.4, n)
     ax.axis("off")
-    h = 0.64
-    for i, row in enumerate(rows):
-        y = n - 1 - i + (1 - h) / 2
-        _box(ax, 0.02, y, 0.96, h, _STAGE_COLORS.get(row["kind"], "white"))
-        ax.text(0.04, y + h * 0.68, row["label"], fontsize=8.5, fontweight="bold", va="center")
-        ax.text(0.04, y + h * 0.27, "\n".join(textwrap.wrap(row["detail"], 70))[:140], fontsize=7, va="center", color="0.2")
-        ax.text(0.96, y + h * 0.68, row["shape"], fontsize=8, ha="right", va="center", family="monospace")
-        ax.text(0.96, y + h * 0.27, f"{row['params']:,} params", fontsize=7, ha="right", va="center", color="0.3")
-        if i + 1 < n:
-            _arrow(ax, (0.5, y), (0.5, y - (1 - h)))
+    boxes = [{**row, "title": row["label"], "color": _STAGE_COLORS.get(row["kind"], "white"),
+              "detail": "\n".join(textwrap.wrap(row["detail"], 70))[:140]} for row in rows]
+    _box_stack(ax, boxes, x=0.02, width=0.96, h=0.64, detail_size=7)
     ax.text(0.5, -0.35, f"{spec['total_params']:,} parameters · output shapes without the batch axis",
             ha="center", va="bottom", fontsize=7.5, color="0.3")
     ax2 = fig.add_subplot(grid[1])

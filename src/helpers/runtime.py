@@ -20,6 +20,7 @@ __all__ = [
     "device_summary",
     "has_gpu",
     "enable_mixed_precision_if_gpu",
+    "precision_policy",
     "enable_memory_growth",
     "tpu_address",
     "distribution_strategy",
@@ -109,10 +110,17 @@ def enable_mixed_precision_if_gpu() -> str:
     """
     import keras
 
+    policy = precision_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def precision_policy() -> str:
+    """The policy :func:`enable_mixed_precision_if_gpu` sets, without setting it (run fingerprints
+    carry it, so a run trained in one precision is not reused for another)."""
     policy = os.environ.get(PRECISION_ENV) or ("mixed_float16" if has_gpu() else "float32")
     if policy not in PRECISION_POLICIES:
         raise ValueError(f"{PRECISION_ENV}={policy!r} is not a precision policy; use one of {PRECISION_POLICIES}")
-    keras.mixed_precision.set_global_policy(policy)
     return policy
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "sources_digest",
     "gather",
     "training_dataset",
+    "epoch_orders",
     "stream_files",
 ]
 
@@ -256,10 +257,19 @@ def gather(sources: Any, indices: Any) -> np.ndarray:
     return out
 
 
-def _epoch_order(n: int, per_epoch: int, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
+def epoch_orders(n: int, per_epoch: int, seed: int, start_epoch: int, epochs: int, shuffle: bool = True) -> np.ndarray:
+    """Row indices for epochs ``start_epoch..epochs-1``, shape ``(epochs - start_epoch, per_epoch)``.
+
+    Each epoch's order is a permutation seeded by ``(seed, epoch)`` alone, cut to ``per_epoch``, so a
+    run resumed at epoch ``k`` sees the same batches as an uninterrupted one (``shuffle=False``:
+    ``0, 1, 2, ...``). Chapter 5's and chapter 7's training pipelines both draw from it.
+    """
+    if epochs <= start_epoch:
+        return np.zeros((0, per_epoch), dtype=np.int64)
     if not shuffle:
-        return np.arange(per_epoch, dtype=np.int64) % n
-    return np.random.default_rng([int(seed), int(epoch)]).permutation(n)[:per_epoch].astype(np.int64)
+        return np.tile(np.arange(per_epoch, dtype=np.int64) % n, (epochs - start_epoch, 1))
+    return np.stack([np.random.default_rng([int(seed), int(e)]).permutation(n)[:per_epoch]
+                     for e in range(start_epoch, epochs)]).astype(np.int64)
 
 
 def training_dataset(
@@ -298,8 +308,7 @@ def training_dataset(
         raise ValueError(f"need images, batch_size >= 1 and epochs >= 1 (got {n}, {batch_size}, {epochs})")
     steps = steps_per_epoch or -(-n // batch_size)
     per_epoch = min(n, int(steps) * int(batch_size))
-    order = np.stack([_epoch_order(n, per_epoch, seed, e, shuffle) for e in range(start_epoch, epochs)]) if (
-        epochs > start_epoch) else np.zeros((0, per_epoch), dtype=np.int64)
+    order = epoch_orders(n, per_epoch, seed, start_epoch, epochs, shuffle)
     size = int(np.shape(srcs[0])[1])
     y_t = tf.constant(y)
     w_t = None if sample_weight is None else tf.constant(np.asarray(sample_weight, dtype=np.float32).ravel())
