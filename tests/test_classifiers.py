@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import keras
@@ -163,12 +164,11 @@ def test_deep_grid_rows_resume_and_no_leak(tmp_path, tiny, capsys):
     fakes = squares(12, 3)[0]
     fakes[:, 10:20, 10:20] = 60  # fakes of class 0 (NORMAL) without a square
     kw = dict(
-        splits=splits, synthetic_images={"reference": fakes, "default": fakes[::-1].copy()},
-        synthetic_class=0, synthetic_realism_scores=None,
-        models=["cnn"], strategies=["none", "gan", "gan_weighted"], seeds=[0], epochs={"cnn": 1},
-        batch_size=16, patience=2, max_steps_per_epoch=2, densenet_input_size=32, densenet_weights=None,
+        splits=splits, fakes=deep.Fakes({"reference": fakes, "default": fakes[::-1].copy()}, class_id=0),
+        models=["cnn"], strategies=["none", "gan", "gan_weighted"], seeds=[0],
+        settings=deep.GridSettings(epochs={"cnn": 1}, batch_size=16, patience=2, max_steps_per_epoch=2,
+                                   gan_weight_grid=(0.5, 1.0)),
         run_dir=tmp_path, context={"run_id": "test"}, provenance_base={"data": "squares"},
-        gan_weight_grid=(0.5, 1.0),
     )
     rows = deep.run_deep_grid(**kw)
     assert len(rows) == 3
@@ -195,17 +195,33 @@ def test_deep_grid_rows_resume_and_no_leak(tmp_path, tiny, capsys):
     again = deep.run_deep_grid(**kw)
     assert len(pd.read_csv(tmp_path / "results.csv")) == before and len(again) == 3
 
-    leaky = dict(kw, synthetic_images={"reference": np.concatenate([fakes, tiny["val"][0][:1]]),
-                                       "default": fakes})
+    leaky = dict(kw, fakes=deep.Fakes({"reference": np.concatenate([fakes, tiny["val"][0][:1]]),
+                                       "default": fakes}, class_id=0))
     with pytest.raises(AssertionError, match="val split"):
         deep.run_deep_grid(**leaky)
 
     # the stale-reuse case: same run folder, other fakes -> an error naming what differs, no refit
-    other = dict(kw, synthetic_images={"reference": np.roll(fakes, 1, axis=0)}, strategies=["gan"])
+    other = dict(kw, fakes=deep.Fakes({"reference": np.roll(fakes, 1, axis=0)}, class_id=0), strategies=["gan"])
     with pytest.raises(ProvenanceError, match="cnn / gan / seed 0.*synthetic_digest: saved"):
         deep.run_deep_grid(**other)
     with pytest.raises(ProvenanceError, match="data: saved 'squares', now 'other'"):
         deep.run_deep_grid(**dict(kw, provenance_base={"data": "other"}))
+
+
+def test_a_callers_cnn_trains_like_the_package_one_and_joins_the_fingerprint(tmp_path, tiny):
+    """Chapter 5 hands its own CNN to the grid: the same network gives the same scores; another one is
+    not mistaken for the finished run."""
+    settings = deep.GridSettings(epochs={"cnn": 1}, batch_size=16, patience=None, max_steps_per_epoch=2)
+    kw = dict(splits=_splits(tiny), models=["cnn"], strategies=["none"], seeds=[0], context={},
+              provenance_base={"data": "squares"})
+    deep.run_deep_grid(run_dir=tmp_path / "package", settings=settings, **kw)
+    same = dataclasses.replace(settings, build_cnn=lambda size: classifiers.build_cnn(size))
+    deep.run_deep_grid(run_dir=tmp_path / "caller", settings=same, **kw)
+    scores = [ResultsTable(tmp_path / d).load_scores("05", "cnn", "none", 0)[1] for d in ("package", "caller")]
+    np.testing.assert_allclose(scores[0], scores[1], rtol=1e-6)
+    other = dataclasses.replace(settings, build_cnn=lambda size: classifiers.build_cnn(size, dense=16))
+    with pytest.raises(ProvenanceError, match="architecture"):
+        deep.run_deep_grid(run_dir=tmp_path / "caller", settings=other, **kw)
 
 
 def test_fit_classifier_refuses_a_folder_of_other_inputs(tmp_path, tiny):
@@ -224,9 +240,8 @@ def test_grid_reuses_one_model_per_architecture_and_redraws_weights(tmp_path, ti
     """Reset per run: one traced model per grid; same seed -> same scores as a new model; seeds differ."""
     splits = _splits(tiny)
     kw = dict(
-        splits=splits, synthetic_images=None, synthetic_class=None, synthetic_realism_scores=None,
-        models=["cnn"], strategies=["none"], epochs={"cnn": 1}, batch_size=16, patience=2,
-        max_steps_per_epoch=2, densenet_input_size=32, densenet_weights=None,
+        splits=splits, models=["cnn"], strategies=["none"],
+        settings=deep.GridSettings(epochs={"cnn": 1}, batch_size=16, patience=2, max_steps_per_epoch=2),
         context={"run_id": "test"}, provenance_base={"data": "squares"},
     )
     both = deep.run_deep_grid(seeds=[0, 1], run_dir=tmp_path / "both", **kw)
@@ -246,9 +261,8 @@ def test_strong_recipe_resets_per_run_and_is_named_in_rows(tmp_path, tiny):
     """cnn_strong: the schedule's length is set per run on one compiled model; same seed, same scores."""
     splits = _splits(tiny)
     kw = dict(
-        splits=splits, synthetic_images=None, synthetic_class=None, synthetic_realism_scores=None,
-        models=["cnn_strong"], strategies=["none"], epochs={"cnn": 2}, batch_size=16, patience=None,
-        max_steps_per_epoch=2, densenet_input_size=32, densenet_weights=None,
+        splits=splits, models=["cnn_strong"], strategies=["none"],
+        settings=deep.GridSettings(epochs={"cnn": 2}, batch_size=16, patience=None, max_steps_per_epoch=2),
         context={"run_id": "test"}, provenance_base={"data": "squares"},
     )
     both = deep.run_deep_grid(seeds=[0, 1], run_dir=tmp_path / "both", **kw)
@@ -292,10 +306,9 @@ def test_recipe_names_round_trip_and_bad_names_raise():
 def test_a_run_trained_in_float32_is_not_reused_for_another_precision(tmp_path, tiny, monkeypatch):
     splits = _splits(tiny)
     kw = dict(
-        splits=splits, synthetic_images=None, synthetic_class=None, synthetic_realism_scores=None,
-        models=["cnn"], strategies=["none"], seeds=[0], epochs={"cnn": 1}, batch_size=16, patience=None,
-        max_steps_per_epoch=2, densenet_input_size=32, densenet_weights=None, run_dir=tmp_path,
-        context={}, provenance_base={"data": "squares"},
+        splits=splits, models=["cnn"], strategies=["none"], seeds=[0],
+        settings=deep.GridSettings(epochs={"cnn": 1}, batch_size=16, patience=None, max_steps_per_epoch=2),
+        run_dir=tmp_path, context={}, provenance_base={"data": "squares"},
     )
     rows = deep.run_deep_grid(**kw)
     assert set(rows["dtype_policy"]) == {"float32"}

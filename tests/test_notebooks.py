@@ -247,3 +247,26 @@ def test_01_explores_multilabel_nih_data_and_02_refuses_it(tmp_path, clean_env):
     assert (tmp_path / "run" / "figures" / "01_label_frequency.png").stat().st_size > 1000
     with pytest.raises(DataError, match="chapter 02 compares two classes.*'nih' is multi-label.*chapter 7"):
         setup(profile="ci", run_dir=str(tmp_path / "run"), chapter="02", **params)
+
+
+def test_ci_numbers_did_not_move(ci_run):
+    """What chapters 1, 2, 4, 5 and 7 compute on `ci` equals the numbers recorded before the package was
+    restructured (tests/data/ci_numbers.json, see tests/ci_numbers.py)."""
+    import numpy as np
+    import pandas as pd
+    from ci_numbers import ci_numbers
+
+    _metrics(ci_run, "07")
+    recorded = json.loads((Path(__file__).parent / "data" / "ci_numbers.json").read_text())
+    now = ci_numbers(ci_run[0])
+    assert now["01"] == recorded["01"] and now["03"] == recorded["03"]
+    assert set(now["results"]) == set(recorded["results"])
+    moved = [f"{key} {m}: recorded {value}, now {now['results'][key][m]}"
+             for key, row in recorded["results"].items() for m, value in row.items()
+             if not np.isclose(now["results"][key][m], value, rtol=1e-6, atol=1e-9, equal_nan=True)]
+    flat = {f"{c} {k}": v for c in ("02", "07") for k, v in recorded[c].items()}
+    flat_now = {f"{c} {k}": v for c in ("02", "07") for k, v in now[c].items()}
+    moved += [f"{key}: recorded {value}, now {flat_now[key]}" for key, value in flat.items()
+              if not np.allclose(pd.Series(flat_now[key], dtype=float).sort_index(), pd.Series(value, dtype=float).sort_index(),
+                                 rtol=1e-6, atol=1e-9)]
+    assert not moved, "\n".join(moved)

@@ -158,10 +158,9 @@ MIRRORED_TRAINING_SCRIPT = textwrap.dedent("""
     y = (x.mean(axis=(1, 2)) > np.median(x.mean(axis=(1, 2)))).astype(np.int64)
     splits = {s: Dataset(name="t", split=s, images=x, labels=y, class_names=("NORMAL", "PNEUMONIA"), source="test",
                          multi_label=False, image_size=32) for s in ("train", "val", "test")}
-    rows = deep.run_deep_grid(splits=splits, synthetic_images=None, synthetic_class=None,
-                              synthetic_realism_scores=None, models=["cnn_strong"], strategies=["none"], seeds=[0],
-                              epochs={"cnn": 1}, batch_size=8, patience=None, max_steps_per_epoch=3,
-                              densenet_input_size=32, densenet_weights=None, run_dir="clf", context={})
+    settings = deep.GridSettings(epochs={"cnn": 1}, batch_size=8, patience=None, max_steps_per_epoch=3)
+    rows = deep.run_deep_grid(splits, models=["cnn_strong"], strategies=["none"], seeds=[0], settings=settings,
+                              run_dir="clf")
     spec = json.load(open("clf/deep/cnn_strong_none_seed0/spec.json"))
     print("RESULT " + json.dumps({"gan_replicas": fp.get("gan_replicas"), "d_loss": hist["d_loss"].tolist(),
                                   "g_loss": hist["g_loss"].tolist(), "d_real": hist["d_real"].tolist(),

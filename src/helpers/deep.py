@@ -19,9 +19,10 @@ only); the grid also checks that no fake is byte-identical to a val or test imag
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ from helpers.strategies import GAN_STRATEGIES, PIXEL_STRATEGIES, check_strategie
 __all__ = [
     "NOTEBOOK",
     "DEEP_MODELS",
+    "GridSettings",
+    "Fakes",
     "run_deep_grid",
     "load_histories",
     "run_folder_name",
@@ -110,37 +113,37 @@ class _Grid:
     synthetic_sets: dict[str, np.ndarray]  # generator ("reference"/"default") -> uint8 fakes
     synthetic_class: int | None
     keep_mask: np.ndarray | None
-    epochs: dict[str, int]
-    batch_size: int
-    patience: int | None
-    max_steps_per_epoch: int | None
-    densenet_input_size: int
-    densenet_weights: str | None
+    settings: GridSettings
     deep_dir: Path
     seeds: list[int]
-    gan_weight_grid: tuple[float, ...]
     inputs: dict[str, Any]  # fingerprint of the data every run sees (train/val/test digests, base)
-    verbose: int = 0
     densenet_weights_now: str | None = field(init=False)
     densenet_description: str | None = field(init=False, default=None)
     models: dict[str, Any] = field(init=False, default_factory=dict)  # one built model per architecture
+    cnn_architecture: str | None = field(init=False, default=None)  # digest of a caller's CNN
 
     def __post_init__(self) -> None:
-        self.densenet_weights_now = self.densenet_weights
+        self.densenet_weights_now = self.settings.densenet_weights
+        if self.settings.build_cnn is not None:  # what the caller's CNN is, before any run is looked up
+            spec = self.settings.build_cnn(int(self.x_train.shape[1])).to_json()
+            self.cnn_architecture = hashlib.sha256(spec.encode()).hexdigest()[:16]
 
     def fingerprint(self, model_name: str, strategy: str, seed: int, synthetic_weight: float) -> dict[str, Any]:
         """Everything that shapes one run (the results row and the run folder carry it)."""
         arch, recipe = parse_classifier(model_name)
+        st = self.settings
         fp = {**self.inputs, "classifier": model_name, "strategy": strategy, "seed": int(seed),
-              "epochs": self.epochs_for(model_name), "batch_size": self.batch_size,
-              "patience": self.patience, "max_steps_per_epoch": self.max_steps_per_epoch}
+              "epochs": self.epochs_for(model_name), "batch_size": st.batch_size,
+              "patience": st.patience, "max_steps_per_epoch": st.max_steps_per_epoch}
+        if arch == "cnn" and st.build_cnn is not None:
+            fp["architecture"] = self.cnn_architecture
         if recipe.name != "reference":
             fp["recipe"] = recipe.settings()
         policy = precision_policy()
         if policy != "float32":  # float32 runs keep the fingerprints they always had
             fp["dtype_policy"] = policy
         if arch == "densenet121":
-            fp.update(densenet_input_size=self.densenet_input_size, densenet_weights=self.densenet_weights)
+            fp.update(densenet_input_size=st.densenet_input_size, densenet_weights=st.densenet_weights)
         if strategy in GAN_STRATEGIES:
             fakes = self.synthetic_sets[synthetic_source(strategy)]
             fp["synthetic_digest"] = provenance.array_digest(fakes, self.synthetic_class)
@@ -151,7 +154,8 @@ class _Grid:
 
     def epochs_for(self, model_name: str) -> int:
         """The epoch budget of a classifier: its own entry, else its architecture's."""
-        return int(self.epochs[model_name] if model_name in self.epochs else self.epochs[parse_classifier(model_name)[0]])
+        epochs = self.settings.epochs
+        return int(epochs[model_name] if model_name in epochs else epochs[parse_classifier(model_name)[0]])
 
     def _fresh(self, model_name: str) -> tuple[Any, str, int]:
         from helpers.runtime import distribution_strategy
@@ -162,17 +166,19 @@ class _Grid:
     def _build(self, model_name: str) -> tuple[Any, str, int]:
         from helpers import classifiers
 
-        size = int(self.x_train.shape[1])
+        size, st = int(self.x_train.shape[1]), self.settings
         if parse_classifier(model_name)[0] == "cnn":
-            return classifiers.build_cnn(size), "from scratch (random init)", size
+            if st.build_cnn is None:
+                return classifiers.build_cnn(size), "from scratch (random init)", size
+            return st.build_cnn(size), "from scratch (random init)", size
         model, desc = classifiers.build_densenet121(
-            self.densenet_input_size, self.densenet_weights_now, image_size=size
+            st.densenet_input_size, self.densenet_weights_now, image_size=size
         )
         if self.densenet_weights_now is not None and desc.startswith("from scratch"):
             # the weights failed once: say so in every row, but do not retry the download per run
             self.densenet_weights_now = None
             self.densenet_description = desc
-        return model, self.densenet_description or desc, int(self.densenet_input_size)
+        return model, self.densenet_description or desc, int(st.densenet_input_size)
 
     def build(self, model_name: str) -> tuple[Any, str, int]:
         """The model for a run, with initial weights drawn from the current (run's) seed.
@@ -224,8 +230,8 @@ class _Grid:
         model, history, fit_seconds = classifiers.fit_classifier(
             model, ts, self.x_val, self.y_val, epochs=self.epochs_for(model_name),
             recipe=parse_classifier(model_name)[1],
-            batch_size=self.batch_size, seed=seed, patience=self.patience, run_dir=folder,
-            max_steps_per_epoch=self.max_steps_per_epoch, verbose=self.verbose,
+            batch_size=self.settings.batch_size, seed=seed, patience=self.settings.patience, run_dir=folder,
+            max_steps_per_epoch=self.settings.max_steps_per_epoch, verbose=0,
             fingerprint=self.fingerprint(model_name, strategy, seed, synthetic_weight),
         )
         done = artifacts.load_json(folder / "done.json")
@@ -236,7 +242,7 @@ class _Grid:
     def select_weight(self, model_name: str) -> tuple[float, str]:
         """Fit gan_weighted once per weight (first seed); pick the best exact val AUC (ties: first)."""
         seed = int(self.seeds[0])
-        grid = [float(w) for w in self.gan_weight_grid]
+        grid = [float(w) for w in self.settings.gan_weight_grid]
         path = self.deep_dir / f"{model_name}_gan_weighted_selection.json"
         fp_id = provenance.fingerprint_id(self.fingerprint(model_name, "gan_weighted", seed, 0.0))
         if path.exists():
@@ -259,44 +265,76 @@ class _Grid:
         return chosen, summary
 
 
+@dataclass(frozen=True)
+class GridSettings:
+    """How chapter 5 trains every run of a grid: one profile's budgets, and optionally its own CNN.
+
+    ``epochs`` maps a classifier (or its architecture) -> epoch budget. ``gan_weighted`` picks its
+    synthetic-sample weight from ``gan_weight_grid`` by val AUC on the first seed; ``gan_filtered`` keeps
+    the ``filter_keep_fraction`` most realistic default fakes. ``build_cnn(image_size) -> keras.Model``
+    replaces :func:`helpers.classifiers.build_cnn` (chapter 5 passes the CNN it writes out); its
+    architecture then joins every CNN run's fingerprint, so an edited CNN never reuses old runs.
+    """
+
+    epochs: Mapping[str, int]
+    batch_size: int = 64
+    patience: int | None = 5
+    max_steps_per_epoch: int | None = None
+    densenet_input_size: int = 32
+    densenet_weights: str | None = None
+    gan_weight_grid: tuple[float, ...] = (0.25, 0.5, 1.0)
+    filter_keep_fraction: float = 0.5
+    build_cnn: Callable[[int], Any] | None = None
+
+    @classmethod
+    def from_profile(cls, profile: Any, **changes: Any) -> GridSettings:
+        """The settings of a :class:`helpers.config.Profile`, with ``changes`` on top."""
+        base = dict(epochs={"cnn": profile.cnn_epochs, "densenet121": profile.densenet_epochs},
+                    batch_size=profile.batch_size, patience=profile.patience,
+                    max_steps_per_epoch=profile.max_steps_per_epoch,
+                    densenet_input_size=profile.densenet_input_size, densenet_weights=profile.densenet_weights)
+        return cls(**{**base, **changes})
+
+
+@dataclass(frozen=True)
+class Fakes:
+    """A seed's GAN images for the ``gan*`` strategies.
+
+    ``images``: generator role (``"reference"``, ``"default"``; :data:`helpers.strategies.SYNTHETIC_SOURCE`)
+    -> uint8 fakes of class ``class_id``. ``realism``: one score per default fake, higher = more realistic,
+    from a model fitted on real *train* data only (``gan_filtered`` needs it).
+    """
+
+    images: Mapping[str, np.ndarray]
+    class_id: int
+    realism: np.ndarray | None = None
+
+
 def run_deep_grid(
-    *,
     splits: Mapping[str, Any],
-    synthetic_images: Mapping[str, np.ndarray] | None,
-    synthetic_class: int | None,
-    synthetic_realism_scores: np.ndarray | None,
+    *,
     models: Sequence[str],
     strategies: Sequence[str],
     seeds: Sequence[int],
-    epochs: Mapping[str, int],
-    batch_size: int,
-    patience: int | None,
-    max_steps_per_epoch: int | None,
-    densenet_input_size: int,
-    densenet_weights: str | None,
+    settings: GridSettings,
     run_dir: str | Path,
-    context: Mapping[str, Any],
+    fakes: Fakes | None = None,
+    context: Mapping[str, Any] | None = None,
     provenance_base: Mapping[str, Any] | None = None,
-    gan_weight_grid: Sequence[float] = (0.25, 0.5, 1.0),
-    filter_keep_fraction: float = 0.5,
     model_cache: dict[str, Any] | None = None,
-    verbose: int = 0,
 ) -> pd.DataFrame:
     """Train models x strategies x seeds on pixels; record one results row per run; return the grid's rows.
 
-    ``splits``: ``helpers.data.Dataset`` train/val/test with binary labels. ``synthetic_images``:
-    generator name (``"reference"``, ``"default"``; :data:`helpers.strategies.SYNTHETIC_SOURCE`) ->
-    uint8 fakes of class ``synthetic_class``, for the ``gan*`` strategies.
-    ``gan_filtered`` keeps the ``filter_keep_fraction`` of the default generator's fakes with the highest
-    ``synthetic_realism_scores`` (scored by the caller with a model fitted on real *train* data
-    only). ``gan_weighted`` picks its synthetic-sample weight from ``gan_weight_grid`` by val AUC
-    with the first seed, once per model, and reuses it for every seed (the first seed's run is
-    the selection run itself). ``epochs`` maps a model name (or its architecture) -> epoch budget. ``context`` columns
-    (e.g. profile) go into every row; ``dataset``/``image_size`` default to the splits'.
-    ``provenance_base`` (e.g. ``{"data": cfg.data_id}``) joins every run's fingerprint.
-    ``model_cache``: a dict shared by several calls (e.g. one per seed) so each architecture is
-    built and traced once for all of them; its weights are re-drawn for every run.
+    ``splits``: ``helpers.data.Dataset`` train/val/test with binary labels; ``fakes``: the GAN images
+    (:class:`Fakes`), needed by the ``gan*`` strategies. ``context`` columns (e.g. profile) go into every
+    row; ``dataset``/``image_size`` default to the splits'. ``provenance_base`` (e.g. ``{"data": cfg.data_id}``)
+    joins every run's fingerprint. ``model_cache``: a dict shared by several calls (e.g. one per seed) so
+    each architecture is built and traced once for all of them; its weights are re-drawn for every run.
     """
+    epochs, context = settings.epochs, dict(context or {})
+    synthetic_images = None if fakes is None else fakes.images
+    synthetic_class = None if fakes is None else fakes.class_id
+    synthetic_realism_scores = None if fakes is None else fakes.realism
     models, seeds = list(models), [int(s) for s in seeds]
     unknown = [m for m in models if m not in DEEP_MODELS]
     if unknown:
@@ -318,26 +356,26 @@ def run_deep_grid(
     sets: dict[str, np.ndarray] = {}
     keep_mask = None
     for src in sources:
-        fakes = None if synthetic_images is None else synthetic_images.get(src)
-        if fakes is None or synthetic_class is None:
-            raise ValueError(f"the GAN strategies need the {src!r} generator's fakes in synthetic_images "
-                             "and synthetic_class (chapter 3 writes them)")
-        fakes = np.asarray(fakes)
-        if fakes.ndim == 4 and fakes.shape[-1] == 1:
-            fakes = fakes[..., 0]
-        if fakes.dtype != np.uint8 or fakes.shape[1:] != x_train.shape[1:]:
-            raise ValueError(f"synthetic_images[{src!r}] must be uint8 {x_train.shape[1:]} like the "
-                             f"training images, got {fakes.dtype} {fakes.shape[1:]}")
-        _assert_no_synthetic_in_eval(fakes, x_val, x_test)
-        sets[src] = fakes
+        images = None if synthetic_images is None else synthetic_images.get(src)
+        if images is None or synthetic_class is None:
+            raise ValueError(f"the GAN strategies need the {src!r} generator's images in fakes "
+                             "(chapter 3 writes them)")
+        images = np.asarray(images)
+        if images.ndim == 4 and images.shape[-1] == 1:
+            images = images[..., 0]
+        if images.dtype != np.uint8 or images.shape[1:] != x_train.shape[1:]:
+            raise ValueError(f"fakes.images[{src!r}] must be uint8 {x_train.shape[1:]} like the "
+                             f"training images, got {images.dtype} {images.shape[1:]}")
+        _assert_no_synthetic_in_eval(images, x_val, x_test)
+        sets[src] = images
     if "gan_filtered" in strategies:
         if synthetic_realism_scores is None:
-            raise ValueError("gan_filtered needs synthetic_realism_scores (one per default fake, higher "
+            raise ValueError("gan_filtered needs fakes.realism (one score per default fake, higher "
                              "= more realistic, from a model fitted on real train data only)")
         scores = np.asarray(synthetic_realism_scores, dtype=float).ravel()
         if len(scores) != len(sets["default"]):
             raise ValueError(f"{len(scores)} realism scores for {len(sets['default'])} synthetic images")
-        keep_mask = oversample.select_realistic(scores, filter_keep_fraction)
+        keep_mask = oversample.select_realistic(scores, settings.filter_keep_fraction)
 
     ctx = dict(context)
     clash = [k for k in ctx if k in _RESERVED]
@@ -354,11 +392,8 @@ def run_deep_grid(
               "test_digest": provenance.array_digest(x_test, y_test)}
     grid = _Grid(
         x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val, synthetic_sets=sets,
-        synthetic_class=synthetic_class, keep_mask=keep_mask, epochs=dict(epochs),
-        batch_size=int(batch_size), patience=patience, max_steps_per_epoch=max_steps_per_epoch,
-        densenet_input_size=int(densenet_input_size), densenet_weights=densenet_weights,
-        deep_dir=deep_dir, seeds=seeds, gan_weight_grid=tuple(gan_weight_grid), inputs=inputs,
-        verbose=verbose,
+        synthetic_class=synthetic_class, keep_mask=keep_mask, settings=settings,
+        deep_dir=deep_dir, seeds=seeds, inputs=inputs,
     )
     if model_cache is not None:
         grid.models = model_cache
@@ -391,7 +426,7 @@ def run_deep_grid(
                 columns.update(
                     n_train=int(len(ts.y)), n_synthetic=int(ts.n_synthetic),
                     synthetic_weight=float(weight) if is_gan else float("nan"),
-                    synthetic_keep_fraction=float(filter_keep_fraction) if strategy == "gan_filtered" else float("nan"),
+                    synthetic_keep_fraction=float(settings.filter_keep_fraction) if strategy == "gan_filtered" else float("nan"),
                     weight_selection=selection or "",
                     epochs_run=epochs_run, best_epoch=run["best_epoch"], best_val_auc=run["best_val_auc"],
                     fit_seconds=round(run["fit_seconds"], 3),
