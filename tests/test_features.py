@@ -1,17 +1,19 @@
-"""helpers.features: ResNet-18 backbone, offline ImageNet fallback, extraction, caches."""
+"""helpers.features and helpers.resnet: ResNet-18 backbone, keras-hub weights, offline ImageNet fallback,
+extraction, caches."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-keras_hub = pytest.importorskip("keras_hub")
-
-from helpers import features  # noqa: E402
-from helpers.provenance import ProvenanceError  # noqa: E402
+from helpers import features, resnet
+from helpers.provenance import ProvenanceError
+from helpers.runtime import set_seeds
 
 
 def _images(n: int, size: int = 32, seed: int = 0) -> np.ndarray:
@@ -30,7 +32,7 @@ def offline_extractor(tmp_path_factory):
     y = np.arange(32) % 2
     out = io.StringIO()
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out):
-        mp.setattr(keras_hub.models.ResNetBackbone, "from_preset", _offline)
+        mp.setattr(features, "imagenet_resnet18", _offline)
         model, desc, _ = features.feature_extractor_cached(
             run_dir, "imagenet", 32, seed=0, epochs=1, provenance_base={"data": "abc"},
             train_images=x, train_labels=y, batch_size=16,
@@ -38,8 +40,84 @@ def offline_extractor(tmp_path_factory):
     return model, desc, out.getvalue(), run_dir
 
 
-def test_build_resnet18_param_count():
-    assert features.build_resnet18(32).count_params() == features.RESNET18_PARAMS == 11_186_112
+def test_build_resnet18_param_count_and_stage_maps():
+    model = features.build_resnet18(64)
+    assert model.count_params() == features.RESNET18_PARAMS == resnet.RESNET18_PARAMS == 11_186_112
+    shapes = [tuple(model.get_layer(f"stack{s}_block1_out").output.shape[1:]) for s in range(4)]
+    assert shapes == [(16, 16, 64), (8, 8, 128), (4, 4, 256), (2, 2, 512)]
+    with pytest.raises(ValueError, match=">= 32"):
+        resnet.resnet18(16)
+
+
+def _keras_hub_resnet18(size):
+    keras_hub = pytest.importorskip("keras_hub")
+    return keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64], input_conv_kernel_sizes=[7], stackwise_num_filters=[64, 128, 256, 512],
+        stackwise_num_blocks=[2, 2, 2, 2], stackwise_num_strides=[1, 2, 2, 2], block_type="basic_block",
+        use_pre_activation=False, image_shape=(size, size, 3))
+
+
+def test_random_init_equals_keras_hubs_after_the_same_seed():
+    set_seeds(5)
+    hub = _keras_hub_resnet18(32)
+    set_seeds(5)
+    ours = resnet.resnet18(32)
+    assert [layer.name for layer in ours.layers[1:]] == [layer.name for layer in hub.layers[1:]]
+    for layer in (layer for layer in ours.layers if layer.weights):
+        for a, b in zip(layer.get_weights(), hub.get_layer(layer.name).get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=layer.name)
+
+
+def test_copy_weights_from_a_saved_keras_hub_backbone_gives_the_same_outputs(tmp_path):
+    set_seeds(1)
+    hub = _keras_hub_resnet18(64)
+    rng = np.random.default_rng(0)
+    for layer in hub.layers:  # random weights everywhere, BN statistics included (not the init)
+        layer.set_weights([(rng.uniform(0.5, 1.5, w.shape) if "variance" in w.path else rng.normal(0, 0.1, w.shape))
+                           .astype("float32") for w in layer.weights])
+    hub.save(tmp_path / "hub.keras")
+    import keras
+
+    reloaded = keras.models.load_model(tmp_path / "hub.keras", compile=False)
+    set_seeds(2)  # another init: only the copy can make them agree
+    ours = resnet.copy_weights(reloaded, resnet.resnet18(64))
+    x = rng.normal(0, 1, (3, 64, 64, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(ours(x)), np.asarray(hub(x)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(ours(x, training=True)), np.asarray(hub(x, training=True)),
+                               rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="no counterpart"):
+        resnet.copy_weights(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]), resnet.resnet18(32))
+
+
+def test_imagenet_weights_arrive_in_our_architecture(monkeypatch):
+    keras_hub = pytest.importorskip("keras_hub")
+    set_seeds(7)
+    hub = _keras_hub_resnet18(32)
+    monkeypatch.setattr(keras_hub.models.ResNetBackbone, "from_preset", lambda preset: hub)
+    model, desc = features.load_feature_extractor("imagenet", 32)
+    assert desc == "imagenet (keras-hub resnet_18_imagenet)"
+    backbone = model.get_layer("resnet18")
+    np.testing.assert_array_equal(backbone.get_layer("stack3_block1_2_conv").get_weights()[0],
+                                  hub.get_layer("stack3_block1_2_conv").get_weights()[0])
+
+
+def test_keras_hub_is_installed_with_everything_installed_pinned(monkeypatch):
+    calls = []
+
+    def fake_pip(cmd, **kwargs):
+        constraints = cmd[cmd.index("-c") + 1]
+        calls.append((cmd, open(constraints).read().splitlines()))
+        return subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution found for keras-hub")
+
+    monkeypatch.setattr(subprocess, "run", fake_pip)
+    monkeypatch.setattr(features, "_installed_versions",
+                        lambda: {"tensorflow": "2.19.1", "keras": "3.10.0", "numpy": "2.0.2", "protobuf": "5.29.5"})
+    with pytest.raises(RuntimeError, match="(?s)without changing installed packages.*No matching distribution"):
+        features.install_keras_hub()
+    ((cmd, pins),) = calls
+    assert cmd[:4] == [sys.executable, "-m", "pip", "install"]
+    assert cmd[-2:] == ["keras-hub", "tensorflow-text==2.19.*"]
+    assert pins == ["keras==3.10.0", "numpy==2.0.2", "protobuf==5.29.5", "tensorflow==2.19.1"]
 
 
 def test_bad_weights_and_missing_training_data():

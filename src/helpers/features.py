@@ -1,13 +1,16 @@
 """ResNet-18 features for the classical classifiers (notebook 04).
 
 The seed extracted 512-d ResNet-18 features (global average pooling of the last stage) and fed them
-to a decision tree, a random forest and an SVM. Here the backbone is keras-hub's
-``ResNetBackbone`` with basic blocks ``[2, 2, 2, 2]`` (11,186,112 parameters, the same as the
-``resnet_18_imagenet`` preset):
+to a decision tree, a random forest and an SVM. Here the backbone is :func:`helpers.resnet.resnet18`
+(basic blocks ``[2, 2, 2, 2]``, 11,186,112 parameters, plain Keras, laid out like keras-hub's
+``ResNetBackbone`` so the ``resnet_18_imagenet`` preset's weights copy into it by layer name):
 
-* ``weights="imagenet"`` loads the preset (needs internet the first time). When it cannot be loaded
-  the series says so in one printed line and trains the backbone on the task instead; the returned
-  description records it, so tables never claim ImageNet features that were not used.
+* ``weights="imagenet"`` copies the keras-hub preset's weights into it (keras-hub is needed only
+  here: when it is missing it is pip-installed on demand with every installed package pinned, so
+  TensorFlow, Keras, NumPy and protobuf stay as they are; the preset needs internet the first time).
+  When the weights cannot be had the series says so in one printed line and trains the backbone on
+  the task instead; the returned description records it, so tables never claim ImageNet features
+  that were not used.
 * ``weights="task"`` trains the randomly initialised backbone with a ``Dense(1, sigmoid)`` head on
   the training split for a few epochs ("trained the model on the dataset with a small
   configuration"), then keeps the model up to the pooled features.
@@ -32,6 +35,7 @@ import numpy as np
 
 from helpers.images import IMAGENET_MEAN, IMAGENET_STD, as_model_batch
 from helpers.layers import GrayToRGB
+from helpers.resnet import RESNET18_PARAMS, copy_weights, resnet18
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -40,6 +44,8 @@ __all__ = [
     "PRESET",
     "GrayToRGB",
     "build_resnet18",
+    "imagenet_resnet18",
+    "install_keras_hub",
     "build_extractor",
     "load_feature_extractor",
     "extract_features",
@@ -49,33 +55,85 @@ __all__ = [
     "extractor_path",
 ]
 
-RESNET18_PARAMS = 11_186_112
 PRESET = "resnet_18_imagenet"
 FEATURE_DIM = 512
 
 
 def build_resnet18(input_size: int) -> keras.Model:
-    """Randomly initialised keras-hub ResNet-18 backbone for ``input_size`` square RGB input.
+    """Randomly initialised ResNet-18 (:func:`helpers.resnet.resnet18`) for ``input_size`` square RGB input.
 
     Outputs the last stage's feature map (512 channels); 11,186,112 parameters. Seed first
-    (:func:`helpers.runtime.set_seeds`) for a reproducible initialisation.
+    (:func:`helpers.runtime.set_seeds`) for a reproducible initialisation (the same weights as
+    keras-hub's ``ResNetBackbone`` built after the same seed).
     """
+    return resnet18(int(input_size))
+
+
+def _installed_versions() -> dict[str, str]:
+    """``{normalised name: version}`` of every distribution installed in this environment."""
+    import re
+    from importlib import metadata
+
+    versions = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"] if dist.metadata else None
+        if name and dist.version and re.fullmatch(r"[0-9][0-9A-Za-z.+!_-]*", dist.version):
+            versions[re.sub(r"[-_.]+", "-", name).lower()] = dist.version
+    return versions
+
+
+def install_keras_hub(timeout: int = 600) -> str:
+    """pip-install keras-hub into this environment without changing anything installed; its version.
+
+    Every installed distribution is pinned in a constraints file (TensorFlow, Keras, NumPy, protobuf
+    included) and ``tensorflow-text`` to the installed TensorFlow's minor version, so pip may only add
+    packages. Raises a RuntimeError with pip's last lines when that is impossible (offline, or no
+    keras-hub release fits the installed Keras/TensorFlow).
+    """
+    import importlib
+    import subprocess
+    import sys
+    import tempfile
+
+    installed = _installed_versions()
+    wanted = ["keras-hub"]
+    if "tensorflow" in installed:
+        wanted.append("tensorflow-text==" + ".".join(installed["tensorflow"].split(".")[:2]) + ".*")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+        handle.write("".join(f"{name}=={version}\n" for name, version in sorted(installed.items())))
+    cmd = [sys.executable, "-m", "pip", "install", "-q", "--retries", "1", "--timeout", "15", "-c", handle.name, *wanted]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    finally:
+        os.unlink(handle.name)
+    if out.returncode != 0:
+        tail = "\n".join((out.stderr or out.stdout).strip().splitlines()[-6:])
+        raise RuntimeError(
+            f"keras-hub (needed for the ImageNet ResNet-18 weights) is not installed and pip could not add it "
+            f"without changing installed packages ({', '.join(wanted)}; every installed package pinned). "
+            f"Use weights='task', or install a keras-hub that fits tensorflow {installed.get('tensorflow', '?')} "
+            f"and keras {installed.get('keras', '?')} yourself. pip said:\n{tail}")
+    importlib.invalidate_caches()
+    added = sorted(set(_installed_versions()) - set(installed))
+    version = _installed_versions().get("keras-hub", "?")
+    print(f"installed keras-hub {version} for the ImageNet weights (added: {', '.join(added)}; nothing changed)")
+    return version
+
+
+def imagenet_resnet18(input_size: int) -> keras.Model:
+    """:func:`helpers.resnet.resnet18` holding the ImageNet weights of keras-hub's ``resnet_18_imagenet``.
+
+    Installs keras-hub first when it is missing (:func:`install_keras_hub`); downloads the preset the
+    first time (internet). Raises what keras-hub or pip raised when either is impossible.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("keras_hub") is None:
+        install_keras_hub()
     import keras_hub
 
-    if int(input_size) < 32:
-        raise ValueError(
-            f"input_size={input_size} is too small for ResNet-18 (five stride-2 stages); use >= 32"
-        )
-    return keras_hub.models.ResNetBackbone(
-        input_conv_filters=[64],
-        input_conv_kernel_sizes=[7],
-        stackwise_num_filters=[64, 128, 256, 512],
-        stackwise_num_blocks=[2, 2, 2, 2],
-        stackwise_num_strides=[1, 2, 2, 2],
-        block_type="basic_block",
-        use_pre_activation=False,
-        image_shape=(int(input_size), int(input_size), 3),
-    )
+    source = keras_hub.models.ResNetBackbone.from_preset(PRESET)
+    return copy_weights(source, resnet18(int(input_size)))
 
 
 def build_extractor(backbone: keras.Model, input_size: int) -> keras.Model:
@@ -180,8 +238,9 @@ def load_feature_extractor(
 ) -> tuple[keras.Model, str]:
     """A ResNet-18 feature extractor (uint8 gray images -> 512-d) and a description of what it is.
 
-    ``weights="imagenet"``: the keras-hub ``resnet_18_imagenet`` preset; if it cannot be loaded
-    (offline, ...), one line is printed and the backbone is trained on the task instead (the
+    ``weights="imagenet"``: the keras-hub ``resnet_18_imagenet`` preset's weights in
+    :func:`helpers.resnet.resnet18` (:func:`imagenet_resnet18`); if they cannot be had (offline, no
+    keras-hub that fits the installed TensorFlow, ...), one line is printed and the backbone is trained on the task instead (the
     description then says ``"task-trained (ImageNet preset unavailable: ...)"``).
     ``weights="task"``: random init trained ``epochs`` epochs on the train split (binary labels,
     Adam 1e-3, BCE; with val data the epoch with the best exact val ROC-AUC is kept).
@@ -194,11 +253,9 @@ def load_feature_extractor(
     )
     task_desc = f"{int(epochs)} epoch{'s' if int(epochs) != 1 else ''} on train, random init"
     if weights == "imagenet":
-        import keras_hub
-
         try:
-            backbone = keras_hub.models.ResNetBackbone.from_preset(PRESET)
-        except Exception as exc:  # offline: requests ConnectionError (an OSError), kagglehub errors
+            backbone = imagenet_resnet18(input_size)
+        except Exception as exc:  # offline: requests ConnectionError (an OSError), kagglehub, pip errors
             reason = _short_reason(exc)
             why = type(exc).__name__
             if train_images is None or train_labels is None:
@@ -314,7 +371,11 @@ def feature_extractor_cached(
         saved = {k: v for k, v in meta.items() if k != "description"}
         if normalise(saved) != settings:
             raise mismatch_error(path, saved, settings, "feature extractor")
-        model = keras.models.load_model(path, compile=False)
+        try:
+            model = keras.models.load_model(path, compile=False)
+        except Exception as exc:  # e.g. saved with keras-hub's backbone, which this environment lacks
+            raise ValueError(f"{path} could not be loaded ({_short_reason(exc)}): delete it and {meta_path.name} "
+                             "(a cache; rebuilt the same way from the same seed) and re-run.") from exc
         print(f"reusing the feature extractor {path} ({meta['description']})")
         return Extractor(model, str(meta["description"]), fp_id)
     loader = loader or load_feature_extractor
