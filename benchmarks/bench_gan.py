@@ -16,7 +16,7 @@ matmul throughput of this CPU say what bounds the step. Writes build/benchmarks/
     python benchmarks/bench_gan.py --sizes 28 64 --steps 5
 
 With ``--options`` it times instead what each option of :func:`helpers.gan.train_gan` costs per
-training step: the seed (``dcgan``) against each option alone and the limited-data presets, all
+training step: the paper's DCGAN (``dcgan``) against each option alone and the limited-data presets, all
 through ``DCGAN.train_step`` on the same batches, round-robin. Writes build/benchmarks/gan_options.json.
 
     python benchmarks/bench_gan.py --options --sizes 28 64 --steps 8 --generator-filters 256
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-eager", action="store_true", help="skip the (slow) eager loop")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "benchmarks" / "gan.json")
     parser.add_argument("--options", action="store_true",
-                        help="time each train_gan option against the seed instead (gan_options.json)")
+                        help="time each train_gan option against the paper's DCGAN instead (gan_options.json)")
     args = parser.parse_args(argv)
     if args.options:
         return main_options(args)

@@ -82,7 +82,7 @@ def test_shapes_and_range(size):
     assert not any("batch_normalization" in layer.name for layer in gen.layers + disc.layers)
 
 
-def test_seed_architecture_128():
+def test_paper_architecture_128():
     gen = G.build_generator(128)
     assert gen.get_layer("project").units == 4 * 4 * 512
     ups = [layer for layer in gen.layers if isinstance(layer, keras.layers.Conv2DTranspose)]

@@ -1,6 +1,8 @@
 """DCGAN for oversampling the minority class: models, options for limited data, resumable training.
 
-The reference (preset ``"dcgan"``) is the series' seed notebook, parametrised by image size:
+The reference (preset ``"dcgan"``) is the DCGAN of S. Ghosh and S. Dutta, *Deep Convolutional GAN for
+Minority Class Oversampling: Evaluating Impact Across Classifiers* (IIEST Shibpur), in grayscale and
+parametrised by image size:
 
 * generator: 100-d N(0, 1) noise -> Dense to a 4x4xF map (7x7xF at 28 px) -> LeakyReLU(0.2) ->
   Conv2DTranspose(kernel 4, stride 2, "same") + LeakyReLU(0.2) blocks halving the filters up to the
@@ -19,12 +21,12 @@ builders), all recorded in the run's fingerprint; :data:`GAN_PRESETS` names usef
 * ``minibatch_std``: a minibatch standard-deviation feature map (Karras et al. 2018) before the
   discriminator's Flatten, so it can see a batch of fakes that all look alike;
 * ``ema_decay``: an exponential moving average of the generator's weights, used for sampling;
-* ``loss``: ``"bce"`` (the seed's, non-saturating) or ``"hinge"``; ``r1_gamma``: R1 gradient
+* ``loss``: ``"bce"`` (the paper's, non-saturating) or ``"hinge"``; ``r1_gamma``: R1 gradient
   penalty on real images (Mescheder et al. 2018); ``d_lr`` / ``g_lr``: two learning rates (TTUR);
 * ``conditional``: one GAN trained on *all* training images with their labels, asked for the
   minority class when sampling (every image teaches anatomy), next to the minority-only GAN.
 
-The budget is ``steps`` (generator updates) or, as the seed, ``epochs`` (passes over the images):
+The budget is ``steps`` (generator updates) or, as in the paper, ``epochs`` (passes over the images):
 30 epochs of 352 images are only 150 updates at batch 64 (5 full batches an epoch).
 
 :func:`train_gan` trains into a run folder and resumes there only when the folder's fingerprint
@@ -122,16 +124,26 @@ _REFERENCE: dict[str, Any] = {
 }
 #: Names of the options a preset sets (each also a parameter of :func:`train_gan`).
 GAN_OPTIONS: tuple[str, ...] = tuple(_REFERENCE)
+#: Generator options and the paper's values: ``upsample`` ``"transpose"`` (Conv2DTranspose, kernel 4,
+#: stride 2) or ``"resize"`` (nearest-neighbour x2, then Conv2D kernel 3: no checkerboard from uneven
+#: kernel overlap); ``residual``: each upsampling stage is a residual block (two convolutions, and a
+#: 1x1 convolution of the upsampled input added back). :func:`gan_options` lists one only when it
+#: differs from the paper's, so the paper's generator has the same options and fingerprint with or
+#: without these.
+GENERATOR_OPTIONS: dict[str, Any] = {"upsample": "transpose", "residual": False}
+UPSAMPLING = ("transpose", "resize")
 _LIMITED_DATA = {**_REFERENCE, "diffaugment": DEFAULT_POLICY, "spectral_norm": True, "minibatch_std": True,
                  "ema_decay": 0.999}
 
 #: Named option sets (a notebook or profile picks one by name; explicit parameters override it):
 #:
-#: * ``dcgan``: the seed, unchanged (reference): BCE, Adam 2e-4 / 0.5, no augmentation;
-#: * ``dcgan_diffaug``: the seed + DiffAugment ``color,translation,cutout``;
+#: * ``dcgan``: the paper's DCGAN, unchanged (reference): BCE, Adam 2e-4 / 0.5, no augmentation;
+#: * ``dcgan_diffaug``: the paper's DCGAN + DiffAugment ``color,translation,cutout``;
 #: * ``sn_diffaug_ema``: + spectral norm and minibatch-std in D, EMA generator (decay 0.999);
 #: * ``sn_diffaug_ema_hinge``: the same with the hinge loss and TTUR (D 4e-4, G 1e-4);
-#: * ``sn_diffaug_ema_cond``: ``sn_diffaug_ema`` as a conditional GAN on both classes.
+#: * ``sn_diffaug_ema_cond``: ``sn_diffaug_ema`` as a conditional GAN on both classes;
+#: * ``sn_diffaug_ema_resize``: ``sn_diffaug_ema`` with resize-convolution upsampling in G;
+#: * ``sn_diffaug_ema_resblock``: the same with residual upsampling blocks in G.
 #:
 #: Which one feeds chapters 4-5 is the profile's ``gan_preset``, chosen by chapter 2/3's ablation.
 GAN_PRESETS: dict[str, dict[str, Any]] = {
@@ -140,6 +152,8 @@ GAN_PRESETS: dict[str, dict[str, Any]] = {
     "sn_diffaug_ema": dict(_LIMITED_DATA),
     "sn_diffaug_ema_hinge": {**_LIMITED_DATA, "loss": "hinge", "d_lr": 4e-4, "g_lr": 1e-4},
     "sn_diffaug_ema_cond": {**_LIMITED_DATA, "conditional": True},
+    "sn_diffaug_ema_resize": {**_LIMITED_DATA, "upsample": "resize"},
+    "sn_diffaug_ema_resblock": {**_LIMITED_DATA, "upsample": "resize", "residual": True},
 }
 LOSSES = ("bce", "hinge")
 
@@ -147,16 +161,23 @@ LOSSES = ("bce", "hinge")
 def gan_options(preset: str | None = None, **overrides: Any) -> dict[str, Any]:
     """The options of ``preset`` (default ``"dcgan"``) with the non-None ``overrides`` applied, checked.
 
-    Returns a dict with exactly the keys of :data:`GAN_OPTIONS`; the DiffAugment policy in its
-    canonical form (``""`` when off).
+    Returns a dict with the keys of :data:`GAN_OPTIONS`, plus those of :data:`GENERATOR_OPTIONS`
+    whose value differs from the paper's; the DiffAugment policy in its canonical form (``""`` when off).
     """
     name = preset or "dcgan"
     if name not in GAN_PRESETS:
         raise ValueError(f"unknown GAN preset {name!r}; use one of {sorted(GAN_PRESETS)}.")
-    unknown = sorted(set(overrides) - set(GAN_OPTIONS))
+    unknown = sorted(set(overrides) - set(GAN_OPTIONS) - set(GENERATOR_OPTIONS))
     if unknown:
-        raise TypeError(f"unknown GAN option(s) {unknown}; the options are {GAN_OPTIONS}.")
-    out = {**_REFERENCE, **GAN_PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
+        raise TypeError(f"unknown GAN option(s) {unknown}; the options are {GAN_OPTIONS + tuple(GENERATOR_OPTIONS)}.")
+    out = {**_REFERENCE, **GENERATOR_OPTIONS, **GAN_PRESETS[name],
+           **{k: v for k, v in overrides.items() if v is not None}}
+    out["upsample"], out["residual"] = str(out["upsample"]).lower(), bool(out["residual"])
+    if out["upsample"] not in UPSAMPLING:
+        raise ValueError(f"upsample must be one of {UPSAMPLING}, got {out['upsample']!r}.")
+    for key, paper in GENERATOR_OPTIONS.items():
+        if out[key] == paper:
+            del out[key]
     out["loss"] = str(out["loss"]).lower()
     if out["loss"] not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {out['loss']!r}.")
@@ -196,17 +217,39 @@ def _n_resamplings(image_size: int) -> int:
     return int(round(math.log2(image_size / _start_size(image_size))))
 
 
+def _upsample(x: Any, filters: int, how: str, name: str) -> Any:
+    """Double the map's side: Conv2DTranspose (kernel 4, stride 2) or nearest x2 + Conv2D (kernel 3)."""
+    if how == "transpose":
+        return keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same", name=name)(x)
+    x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize")(x)
+    return keras.layers.Conv2D(filters, 3, padding="same", name=name)(x)
+
+
+def _residual_up(x: Any, filters: int, how: str, name: str) -> Any:
+    """LeakyReLU -> upsample + conv -> LeakyReLU -> conv 3x3, plus a 1x1 conv of the resized input."""
+    h = _upsample(keras.layers.LeakyReLU(0.2)(x), filters, how, name)
+    h = keras.layers.LeakyReLU(0.2)(h)
+    h = keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv")(h)
+    skip = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_skip_resize")(x)
+    skip = keras.layers.Conv2D(filters, 1, name=f"{name}_skip")(skip)
+    return keras.layers.Add(name=f"{name}_add")([h, skip])
+
+
 def build_generator(
     image_size: int,
     latent_dim: int = 100,
     base_filters: int = 512,
     num_classes: int | None = None,
+    *,
+    upsample: str = "transpose",
+    residual: bool = False,
 ) -> keras.Model:
-    """Seed generator for ``image_size`` px: noise (and label) -> image in [-1, 1], (size, size, 1).
+    """The paper's generator for ``image_size`` px: noise (and label) -> image in [-1, 1], (size, size, 1).
 
-    ``base_filters`` is the depth of the first map (512 as the seed; 128-256 for light CPU runs);
-    each Conv2DTranspose halves it (never below 8). With ``num_classes`` the model takes
-    ``[noise, label]`` and the embedded label is an extra channel of the first map.
+    ``base_filters`` is the depth of the first map (512 in the paper; 128-256 for light CPU runs);
+    each upsampling stage halves it (never below 8). With ``num_classes`` the model takes
+    ``[noise, label]`` and the embedded label is an extra channel of the first map. ``upsample`` and
+    ``residual`` (:data:`GENERATOR_OPTIONS`) change the stages; the defaults are the paper's.
     """
     image_size = _check_size(image_size)
     if base_filters < 1 or latent_dim < 1:
@@ -223,9 +266,15 @@ def build_generator(
         e = keras.layers.Reshape((start, start, 1))(e)
         x = keras.layers.Concatenate()([x, e])
         inputs.append(label)
+    if upsample not in UPSAMPLING:
+        raise ValueError(f"upsample must be one of {UPSAMPLING}, got {upsample!r}.")
     for i in range(n_up):
         filters = max(base_filters // 2 ** (i + 1), 8)
-        x = keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same", name=f"up{i + 1}")(x)
+        if residual:
+            x = _residual_up(x, filters, upsample, f"up{i + 1}")
+        else:
+            x = keras.layers.LeakyReLU(0.2)(_upsample(x, filters, upsample, f"up{i + 1}"))
+    if residual:
         x = keras.layers.LeakyReLU(0.2)(x)
     out = keras.layers.Conv2D(1, 3, padding="same", activation="tanh", name="image")(x)
     model = keras.Model(inputs if num_classes else z, out, name=f"generator_{image_size}px")
@@ -262,12 +311,12 @@ def build_discriminator(
     minibatch_std: bool = False,
     logits: bool = False,
 ) -> keras.Model:
-    """Seed discriminator for ``image_size`` px: image (and label) -> P(real), sigmoid.
+    """The paper's discriminator for ``image_size`` px: image (and label) -> P(real), sigmoid.
 
     Strided Conv2D + LeakyReLU blocks (2 at 28 px, 3 at 32, 4 at 64, 5 at 128) doubling the filters
     from ``base_filters`` (capped at 8x), Flatten, Dropout(0.4), Dense(1). With ``num_classes`` the
     model takes ``[image, label]`` and the embedded label is an extra image channel. Options (all
-    off in the seed): ``spectral_norm`` wraps every Conv2D and the Dense in
+    off in the paper): ``spectral_norm`` wraps every Conv2D and the Dense in
     ``keras.layers.SpectralNormalization``; ``minibatch_std`` adds a :class:`MinibatchStdDev` map
     before Flatten; ``logits`` drops the sigmoid (a raw score, for the hinge loss and R1).
     """
@@ -316,7 +365,8 @@ def build_networks(
     if opts["conditional"] and not num_classes:
         raise ValueError("a conditional GAN needs num_classes (e.g. 2).")
     n = num_classes if opts["conditional"] else None
-    generator = build_generator(image_size, latent_dim, generator_filters, n)
+    generator = build_generator(image_size, latent_dim, generator_filters, n,
+                                **{k: opts.get(k, v) for k, v in GENERATOR_OPTIONS.items()})
     discriminator = build_discriminator(image_size, discriminator_filters, n, spectral_norm=opts["spectral_norm"],
                                         minibatch_std=opts["minibatch_std"], logits=_d_logits(opts))
     return generator, discriminator
@@ -329,7 +379,7 @@ class DCGAN(keras.Model):
     real targets ``1 - label_smoothing`` with BCE), then one generator update on the fakes of the
     last discriminator step (as PyTorch's DCGAN example does; G has not changed since they were
     drawn). Every image the discriminator sees first goes through :meth:`augment` (DiffAugment; the
-    identity with the seed's empty policy). Noise and augmentations come from seeded
+    identity with the paper's empty policy). Noise and augmentations come from seeded
     ``keras.random.SeedGenerator`` s, so runs are repeatable and the RNG states can be checkpointed.
 
     ``loss``: ``"bce"`` (discriminator ``BCE(1, D(x)) + BCE(0, D(G(z)))``, generator ``BCE(1,
@@ -407,7 +457,7 @@ class DCGAN(keras.Model):
         beta_1: float = 0.5,
         **kwargs: Any,
     ) -> None:
-        """Set the optimizers (Adam(lr, beta_1=0.5); 2e-4 each as the seed) and BCE; never XLA."""
+        """Set the optimizers (Adam(lr, beta_1=0.5); 2e-4 each as in the paper) and BCE; never XLA."""
         kwargs["jit_compile"] = False
         super().compile(**kwargs)
         self.d_optimizer = d_optimizer or keras.optimizers.Adam(d_lr, beta_1=beta_1)
@@ -485,12 +535,34 @@ class DCGAN(keras.Model):
         return tf.reduce_mean(tf.sigmoid(s) if self.d_logits else s)
 
     def train_step(self, data: Any) -> dict[str, Any]:
-        """``d_steps`` discriminator updates, then one generator update (and the EMA update)."""
+        """``d_steps`` discriminator updates, then one generator update (and the EMA update).
+
+        Draws the noise from the model's seeded generator and runs :meth:`adversarial_step`.
+        """
         if self.num_classes:
             real, labels = data[0], tf.reshape(tf.cast(data[1], "int32"), (-1, 1))
         else:
             real, labels = (data[0] if isinstance(data, (tuple, list)) else data), None
         batch = tf.shape(real)[0]
+        noise = [keras.random.normal((batch, self.latent_dim), seed=self.seed_generator) for _ in range(self.d_steps)]
+        step = self.adversarial_step(real, noise, labels)
+        self.d_loss_tracker.update_state(step["d_loss"])
+        self.g_loss_tracker.update_state(step["g_loss"])
+        self.d_real_tracker.update_state(step["d_real"])
+        self.d_fake_tracker.update_state(step["d_fake"])
+        if self.r1_tracker is not None:
+            self.r1_tracker.update_state(step["r1"])
+        return {m.name: m.result() for m in self.metrics}
+
+    def adversarial_step(self, real: Any, noise: Sequence[Any], labels: Any = None) -> dict[str, Any]:
+        """One round on a real batch with given noise; returns this round's losses and mean D outputs.
+
+        ``noise[i]`` (batch, latent_dim) feeds the i-th of the ``d_steps`` discriminator updates;
+        the generator update then reuses the last one's fakes. Updates the weights (and the EMA),
+        not the metrics. ``labels`` (batch, 1) int32 for a conditional GAN.
+        """
+        if len(noise) != self.d_steps:
+            raise ValueError(f"give one noise batch per discriminator step: {self.d_steps}, got {len(noise)}.")
         # Under a tf.distribute strategy each replica sees batch/replicas images and the optimizer
         # sums the replicas' gradients, so each replica's loss is divided by the replica count.
         scale = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
@@ -498,8 +570,7 @@ class DCGAN(keras.Model):
         g_vars = self.generator.trainable_variables
 
         with tf.GradientTape() as g_tape:
-            for step in range(self.d_steps):
-                z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+            for step, z in enumerate(noise):
                 if step == self.d_steps - 1:  # the generator update reuses these fakes
                     fake = self.generator(self._g_inputs(z, labels), training=True)
                     fake_for_d = tf.stop_gradient(fake)
@@ -518,14 +589,9 @@ class DCGAN(keras.Model):
         self.g_optimizer.apply_gradients(zip(grads, g_vars, strict=True))
         if self.ema_generator is not None:
             self._update_ema()
-
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        self.d_real_tracker.update_state(self._probability(s_real))
-        self.d_fake_tracker.update_state(self._probability(s_fake))
-        if self.r1_tracker is not None:
-            self.r1_tracker.update_state(penalty)
-        return {m.name: m.result() for m in self.metrics}
+        out = {"d_loss": d_loss, "g_loss": g_loss, "d_real": self._probability(s_real),
+               "d_fake": self._probability(s_fake)}
+        return out | ({"r1": penalty} if penalty is not None else {})
 
     def _update_ema(self) -> None:
         t = tf.cast(self.g_optimizer.iterations, "float32")
@@ -944,20 +1010,22 @@ def train_gan(
     minibatch_std: bool | None = None,
     ema_decay: float | None = None,
     conditional: bool | None = None,
+    upsample: str | None = None,
+    residual: bool | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int | str = "auto",
 ) -> tuple[DCGAN, Any]:
     """Train a GAN on ``images`` (uint8, N x size x size) into ``run_dir``; resume only the same run.
 
-    **Budget**: ``steps`` generator updates, or ``epochs`` passes over the images (as the seed);
+    **Budget**: ``steps`` generator updates, or ``epochs`` passes over the images (as in the paper);
     exactly one. Training runs in rounds of ``steps_per_epoch`` updates (default: one pass over
     the images); the history gets one row per round, and grids / checkpoints are written every
     ``grid_every`` / ``checkpoint_every`` rounds and at the end (``grid_every=None``: about 8 grids).
 
     **Options**: ``preset`` (a name of :data:`GAN_PRESETS`, default ``"dcgan"``) sets ``loss``,
     ``r1_gamma``, ``d_lr``, ``g_lr``, ``beta_1``, ``diffaugment``, ``spectral_norm``,
-    ``minibatch_std``, ``ema_decay`` and ``conditional``; each of these parameters, when not None,
-    overrides the preset. With ``labels`` (or a conditional preset, which then needs them) the GAN
+    ``minibatch_std``, ``ema_decay``, ``conditional`` and the generator's ``upsample`` and ``residual``;
+    each of these parameters, when not None, overrides the preset. With ``labels`` (or a conditional preset, which then needs them) the GAN
     is conditional: it trains on all the images with their labels (``num_classes`` defaults to
     ``max(labels) + 1``) and ``sample_label`` is the class :func:`generate_images` draws by default.
 
@@ -986,7 +1054,7 @@ def train_gan(
         raise ValueError(f"images are {images.shape[1]} px but image_size={image_size}; resize them first.")
     options = gan_options(preset, loss=loss, r1_gamma=r1_gamma, d_lr=d_lr, g_lr=g_lr, beta_1=beta_1,
                           diffaugment=diffaugment, spectral_norm=spectral_norm, minibatch_std=minibatch_std,
-                          ema_decay=ema_decay, conditional=conditional)
+                          ema_decay=ema_decay, conditional=conditional, upsample=upsample, residual=residual)
     if labels is not None and conditional is False:
         raise ValueError("labels were given with conditional=False: leave labels out for an unconditional GAN.")
     if options["conditional"] and labels is None:

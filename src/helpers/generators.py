@@ -2,14 +2,14 @@
 
 Two generators feed the classifiers, one per seed (a seed is the whole pipeline):
 
-* ``reference``: the seed paper's DCGAN exactly (preset ``dcgan``, its epoch budget); its fakes make
+* ``reference``: the DCGAN of S. Ghosh and S. Dutta (IIEST Shibpur) exactly (preset ``dcgan``, its epoch budget); its fakes make
   the ``gan`` strategy rows, so Table 1 compares like with like;
 * ``default``: the series' generator for limited data (the profile's ``gan_preset``, trained with a
   budget of generator *steps*); its fakes make ``gan_improved``, ``gan_filtered``, ``gan_weighted``
   and ``gan_aug``.
 
 The *ablation* trains every preset in the profile's ``gan_ablation`` with the same step budget on the
-first seed, so chapter 3 can put the seed DCGAN, each change, and their combination side by side.
+first seed, so chapter 3 can put the paper's DCGAN, each change, and their combination side by side.
 
 Folders: ``run_dir/gan/<preset>_<budget>/seed<k>/`` (``budget`` = ``3000steps`` or ``30epochs``),
 each written by :func:`helpers.gan.train_gan` and checked against its fingerprint.
@@ -33,6 +33,7 @@ __all__ = [
     "Variant",
     "reference_variant",
     "default_variant",
+    "ablation_presets",
     "ablation_variants",
     "train_variant",
     "load_variant",
@@ -51,7 +52,7 @@ ROLES: tuple[str, ...] = ("reference", "default")
 
 @dataclass(frozen=True)
 class Variant:
-    """One generator to train: a preset and a budget (generator steps, or epochs as the seed)."""
+    """One generator to train: a preset and a budget (generator steps, or epochs as in the paper)."""
 
     preset: str
     steps: int | None = None
@@ -75,9 +76,9 @@ class Variant:
         return Path(run_dir) / "gan" / self.name / f"seed{int(seed)}"
 
 
-def reference_variant(profile: Any) -> Variant:
-    """The seed's DCGAN with the seed's epoch budget (the ``gan`` strategy)."""
-    return Variant("dcgan", epochs=int(profile.gan_epochs))
+def reference_variant(profile: Any, epochs: int | None = None) -> Variant:
+    """The paper's DCGAN with an epoch budget (the profile's ``gan_epochs``, overridable): the ``gan`` strategy."""
+    return Variant("dcgan", epochs=int(epochs or profile.gan_epochs))
 
 
 def default_variant(profile: Any, preset: str | None = None, steps: int | None = None) -> Variant:
@@ -85,10 +86,29 @@ def default_variant(profile: Any, preset: str | None = None, steps: int | None =
     return Variant(preset or profile.gan_preset, steps=int(steps or profile.gan_steps))
 
 
-def ablation_variants(profile: Any, steps: int | None = None) -> list[Variant]:
-    """The profile's ablation presets, each with the same step budget (the default's)."""
+def ablation_presets(presets: str | Sequence[str] | None, profile: Any) -> tuple[str, ...]:
+    """The ablation's preset names: ``presets`` if given, else the profile's ``gan_ablation``.
+
+    ``presets`` is a sequence of names or one string of comma- or space-separated names (what
+    ``python -m helpers.series -p gan_ablation dcgan,sn_diffaug_ema`` passes); ``""`` or ``[]``
+    means no ablation. Unknown names raise ValueError; repeats are dropped.
+    """
+    if presets is None:
+        presets = profile.gan_ablation
+    if isinstance(presets, str):
+        presets = presets.replace(",", " ").split()
+    names = tuple(dict.fromkeys(str(p).strip() for p in presets))
+    unknown = [p for p in names if p not in gan.GAN_PRESETS]
+    if unknown:
+        raise ValueError(f"unknown GAN preset(s) {unknown} in gan_ablation; use names of {sorted(gan.GAN_PRESETS)}.")
+    return names
+
+
+def ablation_variants(profile: Any, steps: int | None = None,
+                      presets: str | Sequence[str] | None = None) -> list[Variant]:
+    """The ablation's presets (:func:`ablation_presets`), each with the same step budget (the default's)."""
     budget = int(steps or profile.gan_steps)
-    return [Variant(p, steps=budget) for p in profile.gan_ablation]
+    return [Variant(p, steps=budget) for p in ablation_presets(presets, profile)]
 
 
 def train_variant(
