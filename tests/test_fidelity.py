@@ -171,6 +171,8 @@ def test_collapse_check_thresholds_and_missing_metrics():
         "reasons": [],
         "checked": {},
         "thresholds": {"recall": 0.2, "coverage": 0.2, "diversity_ratio": 0.5},
+        "decided": True,
+        "state": "not checked",
     }
     ok = dict(recall=0.25, coverage=0.25, diversity_ratio=0.55)
     assert not fid.collapse_check(ok)["collapsed"]
@@ -262,9 +264,13 @@ def test_encoder_report_and_verdicts():
     ):
         assert np.isfinite(report[key]), key
     rows = fid.fidelity_rows(report)
-    assert {"metric", "value", "reference", "note"} == set(rows[0])
+    assert {"metric", "value", "reference", "n", "note"} == set(rows[0])
     by_metric = {row["metric"]: row for row in rows}
     assert by_metric["c2st_auc_pixels"]["reference"] == 0.5
+    # Each row names the images per set behind its value.
+    assert report["n_per_set_c2st_pixels"] == 30 and by_metric["c2st_auc_pixels"]["n"] == 30
+    assert by_metric["kid_fake_train"]["n"] == 24 and by_metric["recall"]["n"] == 24
+    assert by_metric["fd_fake_test"]["n"] == 20 and by_metric["memorization_share_pixels"]["n"] == 30
     assert by_metric["kid_fake_train"]["reference"] == report["kid_train_halves"]
     assert fid.verdict_lines(report)
     # Without test images the test comparisons are left out.
@@ -380,3 +386,42 @@ def test_real_pneumoniamnist_halves_look_real_and_a_collapsed_set_is_flagged():
     print({k: round(v, 3) for k, v in collapsed.items()})
     assert collapsed["collapsed"] == 1.0 and collapsed["coverage"] < 0.2
     assert collapsed["c2st_auc_pixels"] > 0.9 and collapsed["kid_z_train"] > 10 * fid.KID_Z_NOISE
+
+
+def test_evaluation_size_is_the_training_minority_count():
+    assert fid.evaluation_size(1207) == 1207 and fid.evaluation_size(2) == 2
+    with pytest.raises(ValueError, match="at least 2"):
+        fid.evaluation_size(1)
+
+
+def _gauss_report(fakes: np.ndarray, real: np.ndarray) -> dict[str, float]:
+    return fid.fidelity_report_from_features(fakes, real, c2st=False, kid_noise_draws=5, fd_draws=2)
+
+
+def test_small_samples_are_undecided_not_real_like():
+    rng = np.random.default_rng(3)
+    real, other = rng.normal(size=(400, 6)), rng.normal(size=(400, 6))
+    n_small = fid.MIN_N_VERDICT // 2
+    small = _gauss_report(other[:n_small], real)
+    assert small["n_per_set"] == n_small and not fid.enough_samples(small)
+    check = fid.collapse_check(small)
+    assert not check["collapsed"] and not check["decided"] and check["state"] == "undecided"
+    lines = fid.verdict_lines(small)
+    assert lines[0].startswith("Collapse undecided") and f"n >= {fid.MIN_N_VERDICT}" in lines[0]
+    assert not any("No collapse detected" in line or "close to the real-vs-real" in line for line in lines)
+    row = {r["metric"]: r for r in fid.fidelity_rows(small)}["collapsed"]
+    assert row["value"] == 0.0 and row["note"].startswith("undecided") and row["n"] == n_small
+    # Enough images: the same kind of generator is called not collapsed.
+    large = _gauss_report(other[:200], real)
+    assert fid.collapse_check(large)["state"] == "not collapsed"
+    assert fid.verdict_lines(large)[0].startswith("No collapse detected")
+    # A clear failure counts at any n: one mode is collapsed even with few fakes.
+    one_mode = real[:1] + 0.01 * rng.normal(size=(n_small, 6))
+    assert fid.collapse_check(_gauss_report(one_mode, real))["state"] == "collapsed"
+    # Words of "no difference" need enough images; words of a difference do not.
+    kid_line = next(line for line in fid.verdict_lines({**small, "kid_z_train": 0.5}) if line.startswith("KID("))
+    assert "no evidence" in kid_line
+    far = next(line for line in fid.verdict_lines({**small, "kid_z_train": 40.0}) if line.startswith("KID("))
+    assert "beyond the real-vs-real noise" in far and "no evidence" not in far
+    c2st = {**small, "c2st_auc_pixels": 0.55, "c2st_null_sd_pixels": 0.1, "n_per_set_c2st_pixels": n_small}
+    assert any("no evidence either way" in line for line in fid.verdict_lines(c2st))

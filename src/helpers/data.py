@@ -877,14 +877,19 @@ def _load_kaggle(
     seed: int = 0,
     val_fraction: float = 0.1,
     min_val: int = 100,
+    val_grouping: str = "patient",
     workers: int | None = None,
 ) -> dict[str, Dataset]:
     """Kaggle "Chest X-Ray Images (Pneumonia)"; a val split under ``min_val`` images is re-carved.
 
-    The carving keeps each patient (parsed from the file names with :func:`patient_id_from_filename`)
-    on one side, stratified by class and seeded; when some file name carries no patient id it falls
-    back to single images, and ``Dataset.source`` says which was done. Every split holds every class.
+    ``val_grouping="patient"`` (default) carves each patient (parsed from the file names with
+    :func:`patient_id_from_filename`) onto one side, stratified by class and seeded; when some file
+    name carries no patient id it falls back to single images. ``val_grouping="image"`` carves single
+    images, so one patient's images can sit in train and val (for measuring that leakage).
+    ``Dataset.source`` says which was done. Every split holds every class.
     """
+    if val_grouping not in ("patient", "image"):
+        raise DataError(f"kaggle_pneumonia: val_grouping must be 'patient' or 'image', not {val_grouping!r}")
     if data_path is None:
         if not download:
             raise DataError(
@@ -923,6 +928,8 @@ def _load_kaggle(
             tr_paths, tr_labels = tr_paths + found["val"][0], tr_labels + found["val"][1]
         y = np.asarray(tr_labels, dtype=np.int64)
         pool_ids, how = _kaggle_patients(tr_paths)
+        if val_grouping == "image":
+            pool_ids, how = None, "val_grouping='image' asked for single images"
         # at least one image per class in val, as many as val_fraction asks for otherwise
         n_carve = max(int(np.ceil(val_fraction * len(y))), len(classes))
         groups = pool_ids if pool_ids is not None else np.arange(len(y))

@@ -79,6 +79,14 @@ __all__ = [
     "COLLAPSE_RECALL",
     "COLLAPSE_COVERAGE",
     "COLLAPSE_DIVERSITY",
+    "DUPLICATE_FRACTION",
+    "DUPLICATE_SHARE_COLLAPSED",
+    "ABSOLUTE_COLLAPSE_DISTANCE",
+    "MIN_N_VERDICT",
+    "evaluation_size",
+    "enough_samples",
+    "too_few_words",
+    "sample_size_key",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -112,6 +120,42 @@ COLLAPSE_COVERAGE = 0.2
 #: collapse_check: diversity(fakes) / diversity(reals) below this = fakes spread half as much as real
 #: images (stricter than DIVERSITY_LOW, which only asks for a look).
 COLLAPSE_DIVERSITY = 0.5
+#: Pixel-level collapse check on a generator's samples (chapter 2): a pair of fakes closer than this
+#: fraction of the real images' mean pair distance is a near-duplicate ...
+DUPLICATE_FRACTION = 0.1
+#: ... and a share of fakes with a near-duplicate among the other fakes above this reads as collapsed.
+DUPLICATE_SHARE_COLLAPSED = 0.5
+#: Without real images: mean pair distance (RMS, pixels in [0, 1]) below this reads as collapsed.
+ABSOLUTE_COLLAPSE_DISTANCE = 0.02
+#: Fewest images per set (fakes, real half A, real half B) at which a reading of "no difference"
+#: (KID within noise, FD ratio close to 1, two-sample AUC near 0.5, no collapse) counts as evidence.
+#: Below it these readings are reported as undecided; readings of a difference still count.
+#: Measured with ``tools/fidelity_sample_size.py`` on real PneumoniaMNIST NORMAL images (a
+#: generator stuck on 5 real images, 3 repetitions per n; docs/instructors.md, "How many fakes
+#: chapter 3 needs").
+MIN_N_VERDICT = 60
+
+
+def evaluation_size(n_train_minority: int) -> int:
+    """How many fakes chapter 3 evaluates per generator and seed: as many as real training minority images.
+
+    Every comparison then runs at the largest n the real images allow (half of them per set in
+    the train comparisons, all of them in the two-sample tests); more fakes would not raise it.
+    The size does not depend on how many fakes the oversampling needs.
+    """
+    n = int(n_train_minority)
+    if n < 2:
+        raise ValueError(f"need at least 2 real training minority images, got {n}")
+    return n
+
+
+def enough_samples(report: dict[str, float]) -> bool:
+    """Whether ``report``'s train comparisons used at least :data:`MIN_N_VERDICT` images per set.
+
+    A report without ``n_per_set`` (a hand-made dict) counts as enough.
+    """
+    n = report.get("n_per_set")
+    return n is None or not np.isfinite(n) or n >= MIN_N_VERDICT
 
 
 # ---------------------------------------------------------------------------------------------
@@ -713,7 +757,8 @@ def fidelity_report(
     computed in its feature space. Sample sizes (see the module docstring): ``n_fake``,
     ``n_real_train``, ``n_real_test`` (all given); ``n_per_set`` (images per set in every train
     comparison: min of the two train halves and the fakes), ``n_per_set_test`` (the same for
-    the test comparisons), ``n_per_set_c2st`` (per class in the two-sample tests).
+    the test comparisons), ``n_per_set_c2st`` / ``n_per_set_c2st_pixels`` (per class in the
+    two-sample tests on features / pixels).
 
     * KID (headline, unbiased): ``kid_fake_train`` = KID(fakes, half A) and its reference
       ``kid_train_halves`` = KID(half B, half A); ``kid_real_sd`` = SD of KID between two
@@ -767,6 +812,7 @@ def fidelity_report(
         res = two_sample_test(train_px, fake_px, seed=seed, method="cnn", epochs=c2st_epochs)
         report["c2st_auc_pixels"] = res["auc"]
         report["c2st_null_sd_pixels"] = res["null_sd"]
+        report["n_per_set_c2st_pixels"] = float(res["n_per_set"])
     if pixel_memorization:
         mem = memorization(fake_px, train_px, percentile=memorization_percentile)
         report["memorization_share_pixels"] = mem["share"]
@@ -889,10 +935,25 @@ _ROW_SPECS: tuple[tuple[str, str | float | None, str], ...] = (
 )
 
 
-def fidelity_rows(report: dict[str, float]) -> list[dict[str, Any]]:
-    """Long-format rows ``{metric, value, reference, note}`` for the metrics present in ``report``.
+def sample_size_key(metric: str) -> str:
+    """The report key holding the images per set behind ``metric`` (``n_per_set`` for most)."""
+    if metric == "c2st_auc_pixels":
+        return "n_per_set_c2st_pixels"
+    if metric == "c2st_auc_features":
+        return "n_per_set_c2st"
+    if metric.endswith("_test"):
+        return "n_per_set_test"
+    if metric.startswith(("memorization", "reclassification", "mean_intensity")) or metric == "n_fake":
+        return "n_fake"
+    return "n_per_set"
 
-    The ``collapsed`` row's note lists :func:`collapse_check`'s reasons when it fires.
+
+def fidelity_rows(report: dict[str, float]) -> list[dict[str, Any]]:
+    """Long-format rows ``{metric, value, reference, n, note}`` for the metrics present in ``report``.
+
+    ``n`` is the number of images per set behind the value (:func:`sample_size_key`). The
+    ``collapsed`` row's note lists :func:`collapse_check`'s reasons when it fires and says when n
+    is too small to call the generator not collapsed.
     """
     rows = []
     for metric, ref, note in _ROW_SPECS:
@@ -903,13 +964,15 @@ def fidelity_rows(report: dict[str, float]) -> list[dict[str, Any]]:
         else:
             reference = float("nan") if ref is None else ref
         if metric == "collapsed":
-            reasons = collapse_check(report)["reasons"]
-            note = "; ".join(reasons) if reasons else note
+            check = collapse_check(report)
+            note = ("; ".join(check["reasons"]) if check["reasons"] else
+                    note if check["decided"] else f"undecided: {too_few_words(report)}")
         rows.append(
             {
                 "metric": metric,
                 "value": float(report[metric]),
                 "reference": float(reference),
+                "n": float(report.get(sample_size_key(metric), float("nan"))),
                 "note": note,
             }
         )
@@ -938,8 +1001,12 @@ def collapse_check(report: dict[str, float]) -> dict[str, Any]:
     still fails such a run, and its reason says that recall and diversity look normal.
 
     Returns ``collapsed`` (bool), ``reasons`` (one sentence per failed check), ``checked``
-    (metric -> value of the checks that could run) and ``thresholds``. With none of the three
-    metrics present, ``collapsed`` is False and ``checked`` is empty.
+    (metric -> value of the checks that could run), ``thresholds``, ``decided`` and ``state``.
+    A failed check is evidence at any sample size; passing them is evidence only with at least
+    :data:`MIN_N_VERDICT` images per set (:func:`enough_samples`), so with fewer and no failed
+    check ``decided`` is False and ``state`` is ``"undecided"`` (else ``"collapsed"`` or ``"not
+    collapsed"``). With none of the three metrics present, ``collapsed`` is False, ``checked`` is
+    empty and ``state`` is ``"not checked"``.
     """
     thresholds = {
         "recall": COLLAPSE_RECALL,
@@ -976,12 +1043,23 @@ def collapse_check(report: dict[str, float]) -> dict[str, Any]:
             "the real images rather than stuck on a few modes (see precision and the two-sample "
             "test) - either way they miss most of the real distribution"
         )
+    decided = bool(reasons) or enough_samples(report)
+    state = ("not checked" if not checked else "collapsed" if reasons else
+             "not collapsed" if decided else "undecided")
     return {
         "collapsed": bool(reasons),
         "reasons": reasons,
         "checked": checked,
         "thresholds": thresholds,
+        "decided": decided,
+        "state": state,
     }
+
+
+def too_few_words(report: dict[str, float]) -> str:
+    """``"n = 15 images per set is too few to tell (the checks need n >= 60)"``."""
+    return (f"n = {int(report['n_per_set'])} images per set is too few to tell (a difference the checks "
+            f"can see needs n >= {MIN_N_VERDICT})")
 
 
 def _ordinal(p: float) -> str:
@@ -1030,7 +1108,11 @@ def verdict_lines(report: dict[str, float], class_name: str = "NORMAL") -> list[
         else:
             values = ", ".join(f"{k} {v:.2f}" for k, v in collapse["checked"].items())
             limits = ", ".join(f"{k} < {collapse['thresholds'][k]:g}" for k in collapse["checked"])
-            lines.append(f"No collapse detected: {values} (collapse means {limits}).")
+            if collapse["decided"]:
+                lines.append(f"No collapse detected: {values} (collapse means {limits}).")
+            else:
+                lines.append(f"Collapse undecided: {values} pass the checks (collapse means {limits}), but "
+                             f"{too_few_words(report)}.")
     if _ok(report, "n_per_set"):
         line = (
             f"Every train comparison uses n = {int(report['n_per_set'])} images per set: fakes "
@@ -1040,12 +1122,15 @@ def verdict_lines(report: dict[str, float], class_name: str = "NORMAL") -> list[
         if _ok(report, "n_per_set_test"):
             line += f"; test comparisons use {int(report['n_per_set_test'])} per set"
         lines.append(line + ".")
+    enough = enough_samples(report)
     if _ok(report, "kid_fake_train", "kid_train_halves", "kid_z_train"):
         z = report["kid_z_train"]
         what = (
-            "within the real-vs-real noise"
-            if abs(z) <= KID_Z_NOISE
-            else f"beyond the real-vs-real noise (|z| > {KID_Z_NOISE:g})"
+            f"beyond the real-vs-real noise (|z| > {KID_Z_NOISE:g})"
+            if abs(z) > KID_Z_NOISE
+            else "within the real-vs-real noise"
+            if enough
+            else f"within the real-vs-real noise, which is no evidence: {too_few_words(report)}"
         )
         lines.append(
             f"KID(fakes, real training {c}) = {report['kid_fake_train']:.3g} against "
@@ -1057,19 +1142,27 @@ def verdict_lines(report: dict[str, float], class_name: str = "NORMAL") -> list[
         lines.append(
             f"The fakes are {r:.1f}× as far (FD) from real training {c} images as two halves of the "
             f"training set are from each other ({report['fd_fake_train']:.3g} vs "
-            f"{report['fd_train_halves']:.3g}, same n): {_closeness(r)}."
+            f"{report['fd_train_halves']:.3g}, same n): "
+            + (_closeness(r) if enough or r > RATIO_CLOSE else f"no evidence either way, {too_few_words(report)}")
+            + "."
         )
-    for space, model in (
-        ("pixels", "a small CNN on the pixels"),
-        ("features", "logistic regression on the encoder features"),
+    for space, model, n_key in (
+        ("pixels", "a small CNN on the pixels", "n_per_set_c2st_pixels"),
+        ("features", "logistic regression on the encoder features", "n_per_set_c2st"),
     ):
         key, sd_key = f"c2st_auc_{space}", f"c2st_null_sd_{space}"
         if _ok(report, key):
             auc, sd = report[key], report.get(sd_key, float("nan"))
+            n_c2st = report.get(n_key, float("nan"))
+            words = _c2st_words(auc, sd)
+            if auc <= C2ST_CLOSE and np.isfinite(n_c2st) and n_c2st < MIN_N_VERDICT:
+                words = (f"no evidence either way: n = {int(n_c2st)} images per set is too few to tell "
+                         f"(the test needs n >= {MIN_N_VERDICT})")
+            size = f", n = {int(n_c2st)} per set" if np.isfinite(n_c2st) else ""
             lines.append(
                 f"Two-sample test, {model}: ROC-AUC {auc:.2f} on held-out images telling fakes "
-                f"from real training {c} images (0.5 = indistinguishable, chance ± {2 * sd:.2f}): "
-                f"{_c2st_words(auc, sd)}."
+                f"from real training {c} images (0.5 = indistinguishable, chance ± {2 * sd:.2f}{size}): "
+                f"{words}."
             )
     if _ok(report, "relative_fd_test", "fd_fake_test", "fd_train_test"):
         r = report["relative_fd_test"]
