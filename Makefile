@@ -8,15 +8,23 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PROFILE ?= demo
 
-.PHONY: install report figures series test lint fix-notebooks bench clean
+.PHONY: install lock report figures series test lint fix-notebooks bench clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Exact versions from requirements.lock (the ones the tests pass with), then this package and its
+# extras (dev: tests, lint, keras-hub, jupyterlab) without resolving anything again. Colab's install
+# cell uses pyproject's loose lower bounds instead.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e '.[dev]'
 	touch $@
+
+# Re-resolve requirements.lock from pyproject.toml (after changing a dependency; needs the index).
+lock: install
+	$(VENV)/bin/uv pip compile --quiet --universal --python-version 3.10 pyproject.toml --extra dev -o requirements.lock
 
 # The whole series on the embedded offline default (phantoms), into build/demo/ (figures in build/demo/figures).
 report: install
