@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 
 from helpers import gan as G
 from helpers.provenance import ProvenanceError
@@ -306,13 +307,13 @@ def test_load_generator_checks_expected(trained, tmp_path):
 
 
 # ----------------------------------------------------------------------- options for limited data
-def test_presets_are_complete_and_dcgan_is_the_seed():
+def test_presets_are_complete_and_dcgan_is_the_papers():
     assert G.GAN_PRESETS["dcgan"] == {"loss": "bce", "r1_gamma": 0.0, "d_lr": 2e-4, "g_lr": 2e-4, "beta_1": 0.5,
                                       "diffaugment": "", "spectral_norm": False, "minibatch_std": False,
                                       "ema_decay": 0.0, "conditional": False}
     assert {"dcgan", "dcgan_diffaug", "sn_diffaug_ema"} <= set(G.GAN_PRESETS)
     for name, options in G.GAN_PRESETS.items():
-        assert set(options) == set(G.GAN_OPTIONS)
+        assert set(G.GAN_OPTIONS) <= set(options) <= set(G.GAN_OPTIONS) | set(G.GENERATOR_OPTIONS)
         assert G.gan_options(name) == {**options, "diffaugment": G.gan_options(name)["diffaugment"]}
     assert G.gan_options("sn_diffaug_ema", ema_decay=0.9, loss=None)["ema_decay"] == 0.9
     with pytest.raises(ValueError, match="unknown GAN preset"):
@@ -408,6 +409,132 @@ def test_conditional_preset_trains_on_both_classes_and_draws_the_minority(tmp_pa
     assert not np.array_equal(minority, G.generate_images(gen, 4, seed=0, labels=1))
     with pytest.raises(ValueError, match="labels were given with conditional=False"):
         G.train_gan(imgs, labels=labels, conditional=False, image_size=32, steps=2, run_dir=tmp_path, **TINY)
+
+
+# ------------------------------------------------------------------------------- generator options
+def test_generator_options_are_listed_only_when_they_differ_from_the_papers():
+    assert "upsample" not in G.gan_options("sn_diffaug_ema") and "residual" not in G.gan_options("dcgan")
+    assert G.gan_options("sn_diffaug_ema", upsample="transpose", residual=False) == G.gan_options("sn_diffaug_ema")
+    assert G.gan_options("sn_diffaug_ema_resize")["upsample"] == "resize"
+    assert G.gan_options("sn_diffaug_ema_resblock") == {**G.gan_options("sn_diffaug_ema_resize"), "residual": True}
+    assert G.gan_options("dcgan", upsample="RESIZE")["upsample"] == "resize"
+    with pytest.raises(ValueError, match="upsample must be one of"):
+        G.gan_options("dcgan", upsample="bilinear")
+    with pytest.raises(ValueError, match="upsample must be one of"):
+        G.build_generator(32, base_filters=16, upsample="pixelshuffle")
+
+
+@pytest.mark.parametrize("size", [28, 64])
+def test_resize_and_residual_generators_draw_images_without_transposed_convolutions(size):
+    z = np.random.default_rng(0).standard_normal((2, 100)).astype("float32")
+    paper = G.build_generator(size, base_filters=32)
+    for options in ({"upsample": "resize"}, {"upsample": "resize", "residual": True}):
+        gen = G.build_generator(size, base_filters=32, **options)
+        kinds = [type(layer).__name__ for layer in gen.layers]
+        assert "Conv2DTranspose" not in kinds
+        assert kinds.count("UpSampling2D") == (2 if options.get("residual") else 1) * G._n_resamplings(size)
+        assert kinds.count("Add") == (G._n_resamplings(size) if options.get("residual") else 0)
+        fake = np.asarray(gen(z))
+        assert fake.shape == (2, size, size, 1) and np.all(np.abs(fake) <= 1.0)
+        assert gen.count_params() != paper.count_params()
+    transposed = [layer for layer in paper.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
+    assert [layer.kernel_size for layer in transposed] == [(4, 4)] * G._n_resamplings(size)
+
+
+def test_resize_preset_trains_records_its_generator_and_the_papers_fingerprint_is_unchanged(images, tmp_path):
+    G.train_gan(images, image_size=28, steps=2, run_dir=tmp_path / "resblock", preset="sn_diffaug_ema_resblock", **TINY)
+    fp = json.loads((tmp_path / "resblock" / "generator.json").read_text())["fingerprint"]
+    assert fp["gan_upsample"] == "resize" and fp["gan_residual"] is True
+    gen = G.load_generator(tmp_path / "resblock")
+    assert "Add" in [type(layer).__name__ for layer in gen.layers]
+    G.train_gan(images, image_size=28, steps=2, run_dir=tmp_path / "plain", preset="sn_diffaug_ema", **TINY)
+    fp = json.loads((tmp_path / "plain" / "generator.json").read_text())["fingerprint"]
+    assert not {"gan_upsample", "gan_residual"} & set(fp)
+    with pytest.raises(ProvenanceError, match="gan_upsample"):
+        G.train_gan(images, image_size=28, steps=3, run_dir=tmp_path / "plain", preset="sn_diffaug_ema_resize", **TINY)
+
+
+# ----------------------------------------------------------------------------- the training step
+def _paper_step(gen, disc, real, z):
+    """The paper's step written out: D on BCE(1, D(x)) + BCE(0, D(G(z))), then G on BCE(1, D(G(z)))."""
+    bce = keras.losses.BinaryCrossentropy()
+    opt_d, opt_g = keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5)
+    with tf.GradientTape() as tape:
+        p_real, p_fake = disc(real, training=True), disc(gen(z, training=True), training=True)
+        d_loss = bce(tf.ones_like(p_real), p_real) + bce(tf.zeros_like(p_fake), p_fake)
+    opt_d.apply_gradients(zip(tape.gradient(d_loss, disc.trainable_variables), disc.trainable_variables, strict=True))
+    with tf.GradientTape() as tape:
+        p_gen = disc(gen(z, training=True), training=True)
+        g_loss = bce(tf.ones_like(p_gen), p_gen)
+    opt_g.apply_gradients(zip(tape.gradient(g_loss, gen.trainable_variables), gen.trainable_variables, strict=True))
+    return float(d_loss), float(g_loss)
+
+
+def _twin_dcgans(seed: int = 0) -> tuple[G.DCGAN, G.DCGAN]:
+    """Two ``dcgan`` models with equal variables (weights, dropout RNG state)."""
+    models = []
+    for _ in range(2):
+        gen, disc = G.build_networks(32, "dcgan", generator_filters=16, discriminator_filters=8)
+        model = G.DCGAN(gen, disc, seed=seed)
+        model.compile()
+        models.append(model)
+    for a, b in ((models[0].generator, models[1].generator), (models[0].discriminator, models[1].discriminator)):
+        for va, vb in zip(a.variables, b.variables, strict=True):
+            vb.assign(va)
+    return models[0], models[1]
+
+
+def test_adversarial_step_is_the_papers_step_written_out():
+    model, twin = _twin_dcgans()
+    real = tf.constant(np.random.default_rng(1).uniform(-1, 1, (8, 32, 32, 1)), tf.float32)
+    z = tf.constant(np.random.default_rng(2).standard_normal((8, 100)), tf.float32)
+    out = model.adversarial_step(real, [z])
+    d_loss, g_loss = _paper_step(twin.generator, twin.discriminator, real, z)
+    assert np.isclose(float(out["d_loss"]), d_loss, atol=1e-5) and np.isclose(float(out["g_loss"]), g_loss, atol=1e-5)
+    for a, b in zip(model.generator.weights + model.discriminator.weights,
+                    twin.generator.weights + twin.discriminator.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="one noise batch per discriminator step"):
+        model.adversarial_step(real, [z, z])
+
+
+def test_train_step_is_adversarial_step_on_noise_from_the_seeded_generator():
+    model, twin = _twin_dcgans(seed=3)
+    real = tf.constant(np.random.default_rng(1).uniform(-1, 1, (8, 32, 32, 1)), tf.float32)
+    logs = model.train_step(real)
+    z = keras.random.normal((8, 100), seed=keras.random.SeedGenerator(3))
+    out = twin.adversarial_step(real, [z])
+    assert np.isclose(float(logs["d_loss"]), float(out["d_loss"]), atol=1e-6)
+    for a, b in zip(model.generator.weights, twin.generator.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------- ablation
+def test_ablation_presets_come_from_the_profile_or_the_runners_value():
+    from helpers import config, generators, series
+
+    ci = config.get_profile("ci")
+    assert generators.ablation_presets(None, ci) == ci.gan_ablation
+    for value in ("dcgan,sn_diffaug_ema_resize", "dcgan sn_diffaug_ema_resize", "['dcgan', 'sn_diffaug_ema_resize']"):
+        parsed = series._parse_value(value)  # what `-p gan_ablation <value>` hands the notebook
+        assert generators.ablation_presets(parsed, ci) == ("dcgan", "sn_diffaug_ema_resize")
+    for empty in ("", "[]", "()"):
+        assert generators.ablation_variants(ci, None, series._parse_value(empty)) == []
+    assert [v.name for v in generators.ablation_variants(ci, 7, "dcgan,dcgan")] == ["dcgan_7steps"]
+    with pytest.raises(ValueError, match="unknown GAN preset.*stylegan"):
+        generators.ablation_presets("dcgan,stylegan", ci)
+
+
+def test_plan_without_ablation_round_trips(tmp_path):
+    from helpers import config, generators
+
+    ci = config.get_profile("ci")
+    reference, default = generators.reference_variant(ci), generators.default_variant(ci)
+    assert reference == generators.Variant("dcgan", epochs=ci.gan_epochs)
+    assert generators.reference_variant(ci, 5).epochs == 5
+    generators.save_plan(tmp_path, reference=reference, default=default,
+                         ablation=generators.ablation_variants(ci, None, ""))
+    assert generators.load_plan(tmp_path) == {"reference": reference, "default": default, "ablation": []}
 
 
 # ------------------------------------------------------------------------------------ sampling
