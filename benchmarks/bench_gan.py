@@ -17,7 +17,8 @@ matmul throughput of this CPU say what bounds the step. Writes build/benchmarks/
 
 With ``--options`` it times instead what each option of :func:`helpers.gan.train_gan` costs per
 training step: the paper's DCGAN (``dcgan``) against each option alone and the limited-data presets, all
-through ``DCGAN.train_step`` on the same batches, round-robin. Writes build/benchmarks/gan_options.json.
+through ``DCGAN.train_step`` on the same batches, round-robin (``--variants``: a subset). Writes
+build/benchmarks/gan_options.json.
 
     python benchmarks/bench_gan.py --options --sizes 28 64 --steps 8 --generator-filters 256
 """
@@ -156,7 +157,7 @@ def bench_generation(size: int, args: argparse.Namespace) -> float:
 
 #: What ``--options`` times: a name -> (preset, overrides) of :func:`helpers.gan.gan_options`.
 OPTION_VARIANTS: dict[str, tuple[str, dict]] = {
-    "dcgan (seed)": ("dcgan", {}),
+    "dcgan (paper)": ("dcgan", {}),
     "+ DiffAugment": ("dcgan", {"diffaugment": "color,translation,cutout"}),
     "+ spectral norm": ("dcgan", {"spectral_norm": True}),
     "+ minibatch std": ("dcgan", {"minibatch_std": True}),
@@ -164,9 +165,14 @@ OPTION_VARIANTS: dict[str, tuple[str, dict]] = {
     "hinge loss": ("dcgan", {"loss": "hinge"}),
     "+ R1 (gamma 1)": ("dcgan", {"r1_gamma": 1.0}),
     "conditional": ("dcgan", {"conditional": True}),
+    "resize-conv upsampling (G)": ("dcgan", {"upsample": "resize"}),
+    "residual G blocks": ("dcgan", {"upsample": "resize", "residual": True}),
     "preset sn_diffaug_ema": ("sn_diffaug_ema", {}),
     "preset sn_diffaug_ema_cond": ("sn_diffaug_ema_cond", {}),
+    "preset sn_diffaug_ema_resize": ("sn_diffaug_ema_resize", {}),
+    "preset sn_diffaug_ema_resblock": ("sn_diffaug_ema_resblock", {}),
 }
+PAPER = "dcgan (paper)"
 
 
 def option_step(size: int, ds: tf.data.Dataset, labeled: tf.data.Dataset, args: argparse.Namespace,
@@ -196,23 +202,25 @@ def main_options(args: argparse.Namespace) -> dict:
         labels = rng.integers(0, 2, len(images))
         ds = make_gan_dataset(images, batch_size=args.batch, seed=0).repeat()
         labeled = make_gan_dataset(images, batch_size=args.batch, seed=0, labels=labels).repeat()
-        print(f"[{size} px] building and tracing {len(OPTION_VARIANTS)} variants ...", file=sys.stderr, flush=True)
+        chosen = {name: OPTION_VARIANTS[name] for name in OPTION_VARIANTS if name in {PAPER, *args.variants}
+                  or not args.variants}
+        print(f"[{size} px] building and tracing {len(chosen)} variants ...", file=sys.stderr, flush=True)
         steps = {name: option_step(size, ds, labeled, args, preset, overrides)
-                 for name, (preset, overrides) in OPTION_VARIANTS.items()}
+                 for name, (preset, overrides) in chosen.items()}
         print(f"[{size} px] timing them interleaved ...", file=sys.stderr, flush=True)
         times = time_interleaved(steps, args)
-        base = times["dcgan (seed)"]
-        rows += [{"size": size, "variant": name, "s_step": t, "x_seed": t / base} for name, t in times.items()]
+        base = times[PAPER]
+        rows += [{"size": size, "variant": name, "s_step": t, "x_paper": t / base} for name, t in times.items()]
 
     print(f"\nCPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; TensorFlow "
           f"{tf.__version__}, Keras {keras.__version__}; batch {args.batch}, G filters "
           f"{args.generator_filters}, D filters {args.discriminator_filters}; medians of {args.steps} steps "
           f"after {args.warmup}\n")
     sizes = sorted({r["size"] for r in rows})
-    print("| variant | " + " | ".join(f"{s} px s/step (x seed)" for s in sizes) + " |")
+    print("| variant | " + " | ".join(f"{s} px s/step (x paper)" for s in sizes) + " |")
     print("|---|" + "---|" * len(sizes))
-    for name in OPTION_VARIANTS:
-        cells = [next(f"{r['s_step']:.3f} ({r['x_seed']:.2f}x)" for r in rows if r["size"] == s and r["variant"] == name)
+    for name in dict.fromkeys(r["variant"] for r in rows):
+        cells = [next(f"{r['s_step']:.3f} ({r['x_paper']:.2f}x)" for r in rows if r["size"] == s and r["variant"] == name)
                  for s in sizes]
         print(f"| {name} | " + " | ".join(cells) + " |")
     result = {"machine": {"cpu_count": os.cpu_count(), "processor": platform.processor(),
@@ -241,6 +249,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "benchmarks" / "gan.json")
     parser.add_argument("--options", action="store_true",
                         help="time each train_gan option against the paper's DCGAN instead (gan_options.json)")
+    parser.add_argument("--variants", nargs="+", default=[], choices=sorted(OPTION_VARIANTS), metavar="NAME",
+                        help=f"with --options: only these (and {PAPER!r}); default all of {sorted(OPTION_VARIANTS)}")
     args = parser.parse_args(argv)
     if args.options:
         return main_options(args)
