@@ -1,4 +1,5 @@
 import matplotlib
+import matplotlib.pyplot as plt
 
 matplotlib.use("Agg")
 
@@ -302,3 +303,65 @@ def test_last_epoch_values_average_over_seeds():
                       "accuracy": [0.5, 0.9, 0.6, 0.7]})
     out = explore.last_epoch_values(h, "accuracy")
     assert out.loc[0, "accuracy"] == pytest.approx(0.8) and out.loc[0, "n_runs"] == 2
+
+
+def test_wide_figures_stay_under_the_width_limit_and_the_stamp_sits_below_the_axes(tmp_path):
+    fig, ax = plt.subplots(figsize=(30, 3))
+    ax.plot([0, 1], [0, 1])
+    ax.set_xlabel("a label the stamp must not cover")
+    seen, original = {}, fig.savefig
+
+    def spy(*args, **kwargs):  # where the stamp and the axes are at the moment of saving
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        seen["stamp"] = fig.texts[-1].get_window_extent(renderer)
+        seen["axes"] = ax.get_tightbbox(renderer)
+        return original(*args, **kwargs)
+
+    fig.savefig = spy
+    path = plots.save_fig(fig, "wide", tmp_path, run_id="quick/x @ abc1234")
+    with Image.open(path) as im:
+        assert im.size[0] <= plots.MAX_WIDTH_PX + 50
+    assert seen["stamp"].y1 <= seen["axes"].y0
+
+
+def test_every_bar_shows_its_seeds_as_dots():
+    rng = np.random.default_rng(0)
+    results = _results(rng, ("none", "gan"), ("cnn", "svm"), seeds=(0, 1, 2))
+    for fig in (plots.metric_bars(results, "roc_auc"), plots.metric_grid(results, "roc_auc"),
+                plots.metric_bars_with_without(_results(rng, ("none", "gan", "gan_improved"), seeds=(0, 1, 2)))):
+        dots = [c for ax in fig.axes for c in ax.collections if c.get_label() == "_seed"]
+        bars = [p for ax in fig.axes for p in ax.patches if p.get_height() > 0 and not p.get_hatch()]
+        assert sum(len(c.get_offsets()) for c in dots) == 3 * len(bars)
+        plt.close(fig)
+
+
+def test_metric_grid_zooms_to_the_values():
+    rng = np.random.default_rng(0)
+    results = _results(rng, ("none", "gan"), ("cnn", "svm"))
+    fig = plots.metric_grid(results, "roc_auc")
+    low = fig.axes[0].get_ylim()[0]
+    assert 0 < low <= results["roc_auc"].min() and "axis from" in fig.axes[0].get_ylabel()
+
+
+def test_threshold_and_calibration_figures(tmp_path):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    s = np.clip(y * 0.4 + rng.random(200) * 0.6, 0, 1)
+    roc = plots.roc_overlay({"cnn": (y, s), "svm": (y, s[::-1])}, "ROC, seed 0", thresholds={"cnn": 0.7})
+    labels = [t.get_text() for t in roc.axes[0].get_legend().get_texts()]
+    assert "threshold 0.5" in labels and "validation threshold" in labels
+    assert plots._operating_point(y, s, 0.5) == (float((s[y == 0] >= 0.5).mean()), float((s[y == 1] >= 0.5).mean()))
+    pr = plots.pr_overlay({"cnn": (y, s)}, "PR, seed 0")
+    assert "PNEUMONIA" in pr.axes[0].get_xlabel()
+    rel = plots.reliability_diagram({"cnn": {"none": (y, s), "gan": (y, s)}, "svm": {"none": (y, s)}}, "Reliability")
+    assert len([a for a in rel.axes if a.get_title()]) == 2
+    cm = plots.confusion_matrices({f"m{i}": np.eye(2, dtype=int) for i in range(7)}, ["N", "P"], ncols=3, title="summed")
+    assert len([a for a in cm.axes if a.get_title()]) == 7
+    summary = report.ablation_summary(pd.DataFrame({"variant": ["a", "a", "b", "b"], "seed": [0, 1, 0, 1],
+                                                    "kid_z_train": [1.0, 2.0, 3.0, 5.0]}))
+    abl = plots.ablation_dots(summary, pd.DataFrame({"variant": ["a", "a", "b", "b"], "kid_z_train": [1.0, 2.0, 3.0, 5.0]}),
+                              ["kid_z_train"], "ablation", directions={"kid_z_train": "lower"})
+    assert "lower is better" in abl.axes[0].get_title()
+    for i, fig in enumerate((roc, pr, rel, cm, abl)):
+        _saved(fig, tmp_path, f"threshold{i}")

@@ -30,3 +30,18 @@ def test_main_joins_parts(tmp_path):
     assert readme_table.main([str(tmp_path / "t.md"), str(tmp_path / "v.md"), str(readme)]) == 0
     assert "table\n\nverdict" in readme.read_text()
     assert readme_table.main([str(tmp_path / "missing.md"), str(readme)]) == 1
+
+
+def test_named_sections_go_between_their_own_markers(tmp_path):
+    (tmp_path / "t.md").write_text("table")
+    (tmp_path / "l.md").write_text("- a lesson")
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- results:start -->\nold\n<!-- results:end -->\nmiddle\n<!-- lessons:start -->\n"
+                      "old lesson\n<!-- lessons:end -->\n")
+    assert readme_table.main([str(tmp_path / "t.md"), f"lessons={tmp_path / 'l.md'}", str(readme)]) == 0
+    text = readme.read_text()
+    assert "<!-- results:start -->\ntable\n<!-- results:end -->\nmiddle" in text
+    assert "<!-- lessons:start -->\n- a lesson\n<!-- lessons:end -->" in text and "old" not in text
+    readme.write_text("<!-- results:start -->\n<!-- results:end -->\n")  # no lessons markers
+    with pytest.raises(SystemExit, match="lessons:start"):
+        readme_table.main([f"lessons={tmp_path / 'l.md'}", str(readme)])

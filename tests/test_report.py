@@ -149,3 +149,135 @@ def test_recipe_lines_compare_only_shared_runs():
     assert "ROC-AUC 0.950 vs 0.900 (+0.050)" in line and "0.850 vs 0.800 (+0.050)" in line and "4 runs each" in line
     assert "validation" not in line  # no val_roc_auc column here
     assert report.recipe_lines(pd.DataFrame(rows[:4])) == []  # one recipe only
+
+
+# --------------------------------------------------------------------------------------------------
+# Table 1 beside Ghosh & Dutta's, intervals over seeds, the with-vs-without verdict
+# --------------------------------------------------------------------------------------------------
+
+PLAIN = ("decision_tree", "random_forest", "svm", "ann", "cnn", "densenet121")
+
+
+def _table_1_runs(separations=(1.5, 1.5, 1.5), classifiers=PLAIN, strategies=("none", "gan", "gan_improved", "random")):
+    """Synthetic runs: seed ``k`` separates the classes by ``separations[k]``; a row's metrics are recomputed."""
+    rng = np.random.default_rng(3)
+    y = np.r_[np.zeros(120), np.ones(180)].astype(int)
+    scores, rows = {}, []
+    for clf in classifiers:
+        for strategy in strategies:
+            for seed, sep in enumerate(separations):
+                score = 1 / (1 + np.exp(-(sep * (2 * y - 1) + rng.normal(size=len(y)))))
+                scores[(clf, strategy, seed)] = (y, score)
+                row = metrics.classification_row(y, score)
+                rows.append(dict(classifier=clf, strategy=strategy, seed=seed, **row))
+    return pd.DataFrame(rows), lambda c, st, s: scores[(c, st, s)]
+
+
+def test_table_1_puts_every_published_row_on_its_own_row():
+    results, load = _table_1_runs()
+    t1 = report.table_1(results, load, n_boot=200)
+    assert len(report.PUBLISHED_TABLE_1) == 12
+    for (clf, strategy), values in report.PUBLISHED_TABLE_1.items():
+        row = t1.loc[(clf, report.TABLE_1_ARMS[strategy])]
+        assert tuple(row[f"published_{m}"] for m in report.PUBLISHED_METRICS) == values
+    assert t1.xs("with improved GAN", level="Configuration")["published_roc_auc"].isna().all()
+    assert t1.loc[("cnn", "with DCGAN"), "published_roc_auc"] == 0.8728  # CNN + DCGAN, not CNN alone
+    assert t1.loc[("cnn", "without DCGAN"), "published_roc_auc"] == 0.8031
+    shown = report.table_1_display(t1)
+    assert shown.loc[("densenet121", "with DCGAN"), report.PUBLISHED_COLUMN] == "0.7613 / 0.9974 / 0.8635 / 0.9568"
+    assert shown.loc[("densenet121", "with improved GAN"), report.PUBLISHED_COLUMN] == ""
+    assert "positive class not named" in report.PUBLISHED_COLUMN
+    # both positive classes, and each seed's value from the results table
+    assert {"F1 (PNEUMONIA+)", "F1 (NORMAL+)", "ROC-AUC per seed"} <= set(shown.columns)
+    per_seed = results.query("classifier == 'svm' and strategy == 'none'").sort_values("seed")["roc_auc"]
+    assert t1.loc[("svm", "without DCGAN"), "roc_auc_per_seed"] == "; ".join(f"{v:.4f}" for v in per_seed)
+    assert t1.loc[("svm", "without DCGAN"), "roc_auc"] == pytest.approx(per_seed.mean())
+    caption = report.table_1_caption("pneumoniamnist", 28, [0, 1, 2])
+    assert "Ghosh and S. Dutta" in caption and "does not name its positive class" in caption and "(0, 1, 2)" in caption
+
+
+def test_table_1_intervals_widen_when_seeds_disagree():
+    agree, load_agree = _table_1_runs((1.0, 1.0, 1.0), classifiers=("cnn",), strategies=("none",))
+    disagree, load_disagree = _table_1_runs((0.3, 1.0, 2.5), classifiers=("cnn",), strategies=("none",))
+    width = {}
+    for name, (results, load) in {"agree": (agree, load_agree), "disagree": (disagree, load_disagree)}.items():
+        row = report.table_1(results, load, n_boot=400).iloc[0]
+        width[name] = row["roc_auc_high"] - row["roc_auc_low"]
+    assert width["disagree"] > 2 * width["agree"]
+    y, s = load_disagree("cnn", "none", 0)
+    scores = np.vstack([load_disagree("cnn", "none", k)[1] for k in range(3)])
+    images_only = metrics.bootstrap_interval(y, scores, n_boot=400)
+    hierarchical = metrics.bootstrap_interval(y, scores, n_boot=400, resample_seeds=True)
+    assert hierarchical[2] - hierarchical[1] > images_only[2] - images_only[1]
+    # one seed: drawing the seeds changes nothing
+    assert metrics.bootstrap_interval(y, s, n_boot=300, resample_seeds=True) == metrics.bootstrap_interval(y, s, n_boot=300)
+
+
+def test_verdict_names_minus_none_for_every_classifier():
+    results, load = _table_1_runs(strategies=("none", "gan", "gan_improved", "random", "class_weight"))
+    comparisons = report.with_without(results, load, n_boot=200)
+    lines = report.verdict_lines(comparisons)
+    for clf in PLAIN:
+        line = next(line for line in lines if line.startswith(f"{clf} ("))
+        assert line.index("gan − none") < line.index("gan_improved − none") < line.index("best other baseline")
+        assert "Holm p" in line and "[" in line
+    assert comparisons["n_comparisons"].iloc[0] == len(comparisons) == 4 * len(PLAIN)
+    assert set(comparisons["role"]) == {"none", "best baseline"}
+    assert not any("best mean" in line for line in lines)
+
+
+def test_verdict_says_when_raw_and_adjusted_calls_differ():
+    rows = pd.DataFrame([
+        dict(classifier="cnn", target="gan", baseline="none", metric="roc_auc", n_seeds=3, mean_diff=0.007, low=0.001,
+             high=0.014, p_test=0.01, role="none", seed_diffs="0.009;0.004;0.007"),
+        dict(classifier="cnn", target="gan", baseline="random", metric="roc_auc", n_seeds=3, mean_diff=0.001,
+             low=-0.01, high=0.01, p_test=0.02, role="best baseline", seed_diffs="0.001;0.0;0.002"),
+        dict(classifier="svm", target="gan", baseline="none", metric="roc_auc", n_seeds=3, mean_diff=-0.05, low=-0.08,
+             high=-0.02, p_test=0.001, role="none", seed_diffs="-0.05;-0.04;-0.06"),
+    ])
+    called = metrics.holm_calls(rows)
+    assert list(called["p_holm"]) == pytest.approx([0.02, 0.02, 0.003])
+    called.loc[0, "p_test"], called.loc[0, "p_holm"] = 0.01, 0.06  # adjusted call flips
+    called.loc[0, "verdict"] = "no clear difference"
+    cnn = report.verdict_lines(called)[1]
+    assert "gan − none = +0.007 [+0.001, +0.014] (per seed +0.009, +0.004, +0.007; Holm p = 0.06: " in cnn
+    assert "**no clear difference**, unadjusted p = 0.01: better" in cnn
+    svm = report.verdict_lines(called)[2]
+    assert "**worse**" in svm and "unadjusted" not in svm
+
+
+def test_improved_vs_dcgan_and_fidelity_sentences_follow_the_numbers():
+    rows = pd.DataFrame({"classifier": ["cnn", "svm"], "metric": ["roc_auc"] * 2, "mean_diff": [-0.01, 0.002],
+                         "verdict": ["worse", "no clear difference"]})
+    line = report.improved_vs_dcgan_line(rows)
+    assert line.startswith("The improved GAN's images never beat the DCGAN's downstream")
+    assert "worse for 1, no clear difference for 1 of 2" in line
+    fidelity = pd.DataFrame([dict(seed=s, role=r, metric=m, value=v) for s in (0, 1)
+                             for r, v in (("reference", 2.0), ("default", 1.0)) for m in ("kid_z_train", "recall")])
+    text = report.fidelity_downstream_line(fidelity, rows)
+    assert "over 2 seeds" in text and "kid_z_train 2/2" in text and "recall 0/2" in text
+
+
+def test_ablation_summary_handles_one_and_several_seeds():
+    one = pd.DataFrame({"variant": ["a", "b"], "kid_z_train": [1.0, 2.0]})
+    summary = report.ablation_summary(one)
+    assert list(summary["n_seeds"]) == [1, 1] and summary["kid_z_train_low"].isna().all()
+    many = pd.DataFrame({"variant": ["a"] * 3, "seed": [0, 1, 2], "kid_z_train": [1.0, 2.0, 3.0]})
+    row = report.ablation_summary(many).iloc[0]
+    assert row["n_seeds"] == 3 and row["kid_z_train"] == 2.0
+    assert row["kid_z_train_low"] < 2.0 < row["kid_z_train_high"]
+
+
+def test_notes_on_scores_weights_and_phantom_numbers():
+    y = np.array([0, 0, 1, 1])
+    results = pd.DataFrame({"classifier": ["decision_tree"], "strategy": ["none"], "seed": [0]})
+    note = report.decision_tree_note(lambda c, st, s: (y, np.array([0.0, 1.0, 1.0, 1.0])), results)
+    assert note and "2 distinct" in note and "one operating point" in note
+    graded = (np.r_[np.zeros(20), np.ones(20)], np.linspace(0, 1, 40))
+    assert report.decision_tree_note(lambda c, st, s: graded, results) is None
+    weights = pd.DataFrame({"strategy": ["gan_weighted"], "synthetic_weight": [0.25],
+                            "weight_selection": ["w=0.25: val AUC 0.9975; w=0.5: val AUC 0.9971; w=1: val AUC 0.9972"]})
+    assert "at most 0.0004" in report.weight_selection_note(weights)
+    assert "phantom run" in report.phantom_note({"dataset": "phantom", "collapsed": {"Mass": 1.0, "Nodule": 0.0}})
+    assert "Mass" in report.phantom_note({"dataset": "phantom", "collapsed": {"Mass": 1.0}})
+    assert report.phantom_note({"dataset": "nih"}) is None

@@ -80,6 +80,7 @@ __all__ = [
     "delong_test",
     "holm",
     "paired_comparisons",
+    "holm_calls",
 ]
 
 THRESHOLD_FREE_COLUMNS: tuple[str, ...] = ("roc_auc", "pr_auc", "pr_auc_normal")
@@ -638,13 +639,16 @@ def bootstrap_interval(
     seed: int = 0,
     alpha: float = 0.05,
     stratified: bool = True,
+    resample_seeds: bool = False,
     positive_class: int = 1,
 ) -> tuple[float, float, float]:
     """``(value, low, high)``: the mean over seeds of ``metric`` and its bootstrap interval over test images.
 
     ``scores`` is ``(n_seeds, n_images)`` (or one vector); each replicate resamples the images (the
     same draw for every seed; within each class when ``stratified``) and averages the metric over
-    seeds, so a deterministic model still gets an interval. Seeded by ``seed``.
+    seeds, so a deterministic model still gets an interval. With ``resample_seeds`` each replicate
+    also draws the seeds with replacement (a hierarchical bootstrap: seeds, then test images), so the
+    interval widens when the seeds disagree; with one seed it equals the image bootstrap. Seeded by ``seed``.
     """
     y_bin = _binary(y_true, positive_class)
     rows = _score_rows(scores, len(y_bin), "scores")
@@ -654,8 +658,12 @@ def bootstrap_interval(
     chunk = max(1, min(n_boot, 2_000_000 // max(len(y_bin), 1)))
     means = []
     for start in range(0, n_boot, chunk):
-        counts = _resample_counts(rng, y_bin, min(chunk, n_boot - start), stratified)
-        means.append(_metric_matrix(metric, y_bin, rows, thresholds, counts).mean(axis=1))
+        size = min(chunk, n_boot - start)
+        counts = _resample_counts(rng, y_bin, size, stratified)
+        values = _metric_matrix(metric, y_bin, rows, thresholds, counts)
+        if resample_seeds:
+            values = np.take_along_axis(values, rng.integers(0, len(rows), size=(size, len(rows))), axis=1)
+        means.append(values.mean(axis=1))
     d = np.concatenate(means)
     d = d[np.isfinite(d)]
     low, high = np.quantile(d, [alpha / 2, 1 - alpha / 2])
@@ -983,3 +991,26 @@ def paired_comparisons(
         np.where(significant & (out["mean_diff"] < 0), "worse", "no clear difference"),
     )
     return out[list(_COMPARISON_COLUMNS)]
+
+
+def _calls(p: np.ndarray, diff: np.ndarray, alpha: float) -> np.ndarray:
+    significant = p < alpha
+    return np.where(significant & (diff > 0), "better",
+                    np.where(significant & (diff < 0), "worse", "no clear difference"))
+
+
+def holm_calls(comparisons: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """``comparisons`` (rows of :func:`paired_comparisons`, possibly from several calls) as one family.
+
+    Recomputes ``p_holm`` (:func:`holm` over all rows), ``n_comparisons``, ``alpha`` and ``verdict``
+    (from ``p_holm``), and adds ``verdict_raw``: the same call from the unadjusted ``p_test``.
+    """
+    out = comparisons.reset_index(drop=True).copy()
+    p = out["p_test"].to_numpy(dtype=float)
+    diff = out["mean_diff"].to_numpy(dtype=float)
+    out["p_holm"] = holm(p) if len(out) else []
+    out["n_comparisons"] = len(out)
+    out["alpha"] = alpha
+    out["verdict"] = _calls(out["p_holm"].to_numpy(dtype=float), diff, alpha)
+    out["verdict_raw"] = _calls(p, diff, alpha)
+    return out

@@ -48,6 +48,11 @@ __all__ = [
     "metric_bars",
     "metric_bars_with_without",
     "difference_forest",
+    "metric_grid",
+    "pr_overlay",
+    "reliability_diagram",
+    "ablation_dots",
+    "MAX_WIDTH_PX",
     "curves_by_group",
     "accuracy_over_epochs",
     "class_counts_after_oversampling",
@@ -127,19 +132,29 @@ def set_style() -> None:
     )
 
 
-def save_fig(fig: plt.Figure, name: str, figures_dir: str | os.PathLike, run_id: str = "") -> Path:
-    """Write ``fig`` as ``<figures_dir>/<name>.png`` atomically, stamped with ``run_id``.
+#: Widest PNG :func:`save_fig` writes (its resolution drops for wider figures).
+MAX_WIDTH_PX = 1900
 
+
+def save_fig(fig: plt.Figure, name: str, figures_dir: str | os.PathLike, run_id: str = "") -> Path:
+    """Write ``fig`` as ``<figures_dir>/<name>.png`` atomically, stamped with ``run_id`` below the figure.
+
+    At most about :data:`MAX_WIDTH_PX` pixels wide (the resolution drops for wide figures).
     Returns the path. The figure stays open so a notebook still displays it.
     """
     if not name or any(c in name for c in "/\\") or name.endswith(".png"):
         raise ValueError(f"figure name {name!r} must be a bare name like '01_class_balance' (no folder, no .png)")
     path = Path(figures_dir) / f"{name}.png"
     stamp = None
-    if run_id:
-        stamp = fig.text(0.995, 0.005, f"run: {run_id}", ha="right", va="bottom", fontsize=6, color="0.45")
+    if run_id:  # just below everything drawn (axes, labels, legends), so it never overlaps them
+        renderer = fig.canvas.get_renderer()
+        bottom = fig.get_tightbbox(renderer).y0 / fig.get_size_inches()[1]
+        stamp = fig.text(0.995, min(bottom, 0.0) - 0.005, f"run: {run_id}", ha="right", va="top", fontsize=6, color="0.45")
+    dpi = min(float(plt.rcParams["savefig.dpi"]) if plt.rcParams["savefig.dpi"] != "figure" else fig.dpi,
+              MAX_WIDTH_PX / max(fig.get_size_inches()[0], 1e-6))
     with atomic_write(path) as tmp:
-        fig.savefig(tmp, format="png", bbox_inches="tight", metadata={"Description": f"run: {run_id}", "Software": "helpers.plots"})
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight",
+                    metadata={"Description": f"run: {run_id}", "Software": "helpers.plots"})
     if stamp is not None:
         stamp.remove()
     return path
@@ -509,10 +524,19 @@ def roc_panels(curves: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]]
     return fig
 
 
-def roc_overlay(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str) -> plt.Figure:
+def _operating_point(y: Any, s: Any, threshold: float) -> tuple[float, float]:
+    """(false positive rate, true positive rate) when ``score >= threshold`` is called positive."""
+    y, pred = np.asarray(y).astype(bool), np.asarray(s, dtype=float) >= threshold
+    return float(pred[~y].mean()), float(pred[y].mean())
+
+
+def roc_overlay(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str, *,
+                thresholds: Mapping[str, float] | None = None) -> plt.Figure:
     """Every classifier's ROC curve in one panel (``{classifier: (y_true, y_score)}``), AUC in the legend.
 
-    The seed's Figures 18-19: call it once for the runs without GAN images and once with them.
+    Ghosh & Dutta's Figures 18-19: call it once for the runs without GAN images and once with them.
+    Each curve marks its operating point at threshold 0.5 (circle) and, with ``thresholds``
+    (``{classifier: validation threshold}``), at that threshold (cross).
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -527,20 +551,35 @@ def roc_overlay(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str)
         k = CLASSIFIERS.index(clf) if clf in CLASSIFIERS else len(CLASSIFIERS) + i
         fpr, tpr, _ = roc_curve(y, s)
         ax.plot(fpr, tpr, lw=1.5, color=cmap(k % 10), label=f"{clf} (AUC {roc_auc_score(y, s):.3f})")
+        for thr, marker in ((0.5, "o"), ((thresholds or {}).get(clf), "X")):
+            if thr is not None and np.isfinite(thr):
+                ax.plot(*_operating_point(y, s, thr), marker=marker, ms=6, color=cmap(k % 10), mec="black", mew=0.6,
+                        ls="none", label="_point")
     _roc_axes(ax)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, loc="lower right")
+    handles, labels = ax.get_legend_handles_labels()
+    handles += [plt.Line2D([], [], marker="o", ls="none", color="0.5", mec="black", label="threshold 0.5")]
+    if thresholds:
+        handles += [plt.Line2D([], [], marker="X", ls="none", color="0.5", mec="black", label="validation threshold")]
+    ax.legend(handles=handles, fontsize=6.5, loc="lower right")
     fig.tight_layout()
     return fig
 
 
-def confusion_matrices(matrices: Mapping[str, np.ndarray], class_names: Sequence[str]) -> plt.Figure:
-    """One annotated confusion matrix per entry (rows: true class, columns: predicted)."""
+def confusion_matrices(matrices: Mapping[str, np.ndarray], class_names: Sequence[str], *, ncols: int | None = None,
+                       title: str | None = None) -> plt.Figure:
+    """One annotated confusion matrix per entry (rows: true class, columns: predicted), ``ncols`` per row."""
     import seaborn as sns
 
     n = len(matrices)
-    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.0), squeeze=False)
-    for ax, (name, cm) in zip(axes[0], matrices.items(), strict=False):
+    ncols = min(n, ncols or n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.9 * ncols, 2.7 * nrows + (0.5 if title else 0)), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    for ax, (name, cm) in zip(axes.ravel(), matrices.items(), strict=False):
         sns.heatmap(np.asarray(cm), annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax,
                     xticklabels=class_names, yticklabels=class_names)
         ax.set_title(name, fontsize=9)
@@ -577,7 +616,23 @@ def _bar_or_placeholder(ax: plt.Axes, x: float, width: float, values: Any, color
     ax.bar(x, mean, width, color=color, edgecolor="white", lw=0.4)
     if n > 1:
         ax.errorbar(x, mean, yerr=sd, color="0.15", lw=0.9, capsize=2)
+    _seed_dots(ax, x, width, values)
     return True
+
+
+def _seed_dots(ax: plt.Axes, x: float, width: float, values: Any) -> None:
+    """One black dot per seed's value, spread across the bar so equal values stay visible."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    offsets = np.linspace(-0.25, 0.25, len(v)) * width if len(v) > 1 else np.zeros(len(v))
+    ax.scatter(x + offsets, v, s=9, color="black", zorder=4, lw=0, label="_seed")
+
+
+def _zoom_floor(values: Any) -> float:
+    """A y-axis floor just below the lowest finite value (rounded down to 0.05)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return float(max(0.0, np.floor((v.min() - 0.02) * 20) / 20)) if len(v) else 0.0
 
 
 def _seed_note(results, metric: str) -> str:
@@ -586,15 +641,16 @@ def _seed_note(results, metric: str) -> str:
         return "no runs"
     lo, hi = int(counts.min()), int(counts.max())
     seeds = f"{lo}" if lo == hi else f"{lo}-{hi}"
-    return f"mean over {seeds} seed{'s' if hi > 1 else ''}, error bars: sd over seeds" + (
+    return f"mean over {seeds} seed{'s' if hi > 1 else ''}, dots: seeds, error bars: sd over seeds" + (
         " (none with one seed)" if lo == 1 else "")
 
 
 def metric_bars(results, metric: str = "roc_auc", title: str | None = None, *,
-                strategies: Sequence[str] | None = None) -> plt.Figure:
+                strategies: Sequence[str] | None = None, zoom: bool = False) -> plt.Figure:
     """Mean ± sd over seeds of one metric: one group per classifier, one bar per strategy.
 
-    The y axis runs from 0 to 1 (never truncated); ROC-AUC and balanced accuracy get a dashed chance
+    The y axis runs from 0 to 1 (``zoom``: from just below the lowest seed value, said on the axis); ROC-AUC and
+    balanced accuracy get a dashed chance
     line at 0.5. Bars are coloured by :data:`STRATEGY_COLORS` and named below; error bars are the sd
     over seeds (none with one seed). Every strategy of ``strategies`` (default: those in ``results``)
     that could run on a classifier's input but has no finite value is drawn as a hatched full-height
@@ -630,8 +686,8 @@ def metric_bars(results, metric: str = "roc_auc", title: str | None = None, *,
         handles.append(mpatches.Patch(facecolor="none", edgecolor="0.55", hatch="////", label="not run (no result)"))
     ax.set_xticks(ticks, labels, rotation=60, ha="right", rotation_mode="anchor", fontsize=7.5)
     ax.set_xlim(-0.7, x - gap - 0.3)
-    ax.set_ylim(0, top)
-    ax.set_ylabel(_metric_name(metric))
+    ax.set_ylim(_zoom_floor(results[metric]) if zoom else 0, top)
+    ax.set_ylabel(_metric_name(metric) + (" (axis zoomed)" if zoom else ""))
     ax.grid(axis="x", visible=False)
     if handles:
         ax.legend(handles=handles, fontsize=7, loc="lower left", bbox_to_anchor=(1.005, 0.0), framealpha=0.9)
@@ -641,15 +697,16 @@ def metric_bars(results, metric: str = "roc_auc", title: str | None = None, *,
     return fig
 
 
-_ARM_LABELS = {"none": "without GAN images", "gan": "with DCGAN images (seed)", "gan_improved": "with improved-GAN images"}
+_ARM_LABELS = {"none": "without GAN images (none)", "gan": "with DCGAN images (gan)",
+               "gan_improved": "with improved-GAN images (gan_improved)"}
 
 
 def metric_bars_with_without(results, metrics: Sequence[str] = ("precision", "recall", "f1"),
                              arms: Sequence[str] = ("none", "gan", "gan_improved"), title: str | None = None, *,
                              arm_labels: Mapping[str, str] | None = None) -> plt.Figure:
-    """The seed's Figures 14-16: one panel per metric, bars per classifier with vs without GAN images.
+    """Ghosh & Dutta's Figures 14-16: one panel per metric (stacked), bars per classifier with vs without GAN images.
 
-    Each bar is the mean over seeds with an sd error bar (none with one seed); an arm a classifier
+    Each bar is the mean over seeds with an sd error bar (none with one seed) and a dot per seed; an arm a classifier
     did not run is a hatched "n/a" placeholder. y runs from 0 to 1. ``arms`` are strategy names
     (labels from ``arm_labels`` or the defaults: without GAN / with DCGAN / with improved GAN).
     """
@@ -661,10 +718,10 @@ def metric_bars_with_without(results, metrics: Sequence[str] = ("precision", "re
     if not metrics:
         raise ValueError("none of the requested metrics is a column of the results")
     width = 0.8 / len(arms)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(max(3.6, 0.5 + 0.55 * len(classifiers) * len(arms) / 1.6) * len(metrics),
-                                                       3.9), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(max(5.0, 1.2 + 0.45 * len(classifiers) * len(arms)), 2.5 * len(metrics) + 1.0),
+                             squeeze=False, sharex=True)
     any_missing = False
-    for ax, metric in zip(axes[0], metrics, strict=True):
+    for ax, metric in zip(axes[:, 0], metrics, strict=True):
         for j, arm in enumerate(arms):
             for i, clf in enumerate(classifiers):
                 part = results[(results["classifier"] == clf) & (results["strategy"] == arm)][metric]
@@ -674,31 +731,33 @@ def metric_bars_with_without(results, metrics: Sequence[str] = ("precision", "re
         ax.set_ylim(0, 1)
         ax.set_title(_metric_name(metric), fontsize=10)
         ax.grid(axis="x", visible=False)
-    axes[0, 0].set_ylabel("test value (mean ± sd over seeds)")
+        ax.set_ylabel("test value", fontsize=8)
     handles = [mpatches.Patch(color=strategy_color(a), label=labels.get(a, a)) for a in arms]
     if any_missing:
         handles.append(mpatches.Patch(facecolor="none", edgecolor="0.55", hatch="////", label="n/a: not run"))
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, bbox_to_anchor=(0.5, -0.02))
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 2), fontsize=8, bbox_to_anchor=(0.5, 0.0))
     fig.suptitle(title or f"With vs without GAN images: test metrics per classifier\n(bars: {_seed_note(results, metrics[0])})",
                  fontsize=10)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
     return fig
 
 
-def difference_forest(diffs, title: str, *, metric: str | None = None) -> plt.Figure:
+def difference_forest(diffs, title: str, *, metric: str | None = None, sort: bool = True) -> plt.Figure:
     """Paired differences (target − baseline) with their intervals, one row per comparison.
 
     Accepts :func:`helpers.metrics.paired_comparisons` rows (``classifier``, ``target``, ``baseline``,
     ``mean_diff``, ``low``, ``high``, ``p_holm``, ``verdict``: points coloured by verdict, Holm p
     written on the right) or :func:`helpers.metrics.paired_difference` rows (``strategy_a``,
-    ``strategy_b``). Rows are sorted by the difference (largest on top); the solid line at 0 is "no
-    difference". Pairs without a difference (a strategy a classifier did not run) are left out.
+    ``strategy_b``). Rows are sorted by the difference (largest on top; ``sort=False`` keeps their order); the solid line at 0 is "no
+    difference". Pairs without a difference (a strategy a classifier did not run) are left out. A
+    ``seed_diffs`` column (``;``-separated per-seed differences) adds one dot per seed under each row.
     """
     diffs = diffs[np.isfinite(diffs["mean_diff"].to_numpy(dtype=float))]
     if diffs.empty:
         raise ValueError("no paired differences to draw: the strategies never ran on the same classifier and seed")
     target, baseline = ("target", "baseline") if "target" in diffs else ("strategy_a", "strategy_b")
-    diffs = diffs.sort_values("mean_diff", ascending=False, kind="stable")
+    if sort:
+        diffs = diffs.sort_values("mean_diff", ascending=False, kind="stable")
     metric = metric or (str(diffs["metric"].iloc[0]) if "metric" in diffs and diffs["metric"].nunique() == 1 else "the metric")
     fig, ax = plt.subplots(figsize=(9.0 if "p_holm" in diffs else 7.0, 0.42 * len(diffs) + 1.5))
     labels = [f"{r[0]}: {r[1]} − {r[2]}" for r in diffs[["classifier", target, baseline]].itertuples(index=False)]
@@ -711,6 +770,10 @@ def difference_forest(diffs, title: str, *, metric: str | None = None) -> plt.Fi
     ax.axvline(0, color="0.3", lw=1.1, label="no difference")
     for yi, m, e0, e1, c in zip(y, means, err[0], err[1], colors, strict=True):
         ax.errorbar(m, yi, xerr=[[e0], [e1]], fmt="o", color=c, capsize=3, ms=5)
+    if "seed_diffs" in diffs:  # one small black dot per seed's difference
+        for yi, text in zip(y, diffs["seed_diffs"].astype(str), strict=True):
+            v = [float(x) for x in text.split(";") if x.strip() not in ("", "nan")]
+            ax.scatter(v, np.full(len(v), yi + 0.22), s=8, color="black", zorder=4, lw=0)
     if "p_holm" in diffs:
         labels = [f"{label}  (Holm p {p:.3f})" if p >= 0.001 else f"{label}  (Holm p < 0.001)"
                   for label, p in zip(labels, diffs["p_holm"].to_numpy(dtype=float), strict=True)]
@@ -1408,5 +1471,145 @@ def real_vs_synthetic_rows(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], n
                 if c == 0:
                     ax.set_title(f"{name}: {kind}", fontsize=8, loc="left")
     fig.suptitle("Real training images (left) and GAN images (right) per augmented finding", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def metric_grid(results, metric: str = "roc_auc", title: str | None = None, *, ncols: int = 4,
+                strategies: Sequence[str] | None = None) -> plt.Figure:
+    """One small panel per classifier (``ncols`` per row): a bar per strategy (mean), a dot per seed.
+
+    The y axis is zoomed to the values (shared by all panels, said on the axis) so differences of a
+    few thousandths stay visible; error bars are the sd over seeds. Each panel shows the strategies
+    that classifier ran (the others are absent, not zero).
+    """
+    from .results import CLASSIFIERS
+
+    order = _ordered(strategies or list(results["strategy"]), ALL_STRATEGIES)
+    classifiers = _ordered(list(results["classifier"]), CLASSIFIERS)
+    ncols = min(ncols, len(classifiers))
+    nrows = -(-len(classifiers) // ncols)
+    floor = _zoom_floor(results[metric])
+    top = min(1.0, float(np.nanmax(results[metric].to_numpy(dtype=float))) + 0.01)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.1 * ncols, 2.9 * nrows + 0.6), squeeze=False, sharey=True)
+    for ax in axes.ravel()[len(classifiers):]:
+        ax.set_axis_off()
+    for ax, clf in zip(axes.ravel(), classifiers, strict=False):
+        ran = results[(results["classifier"] == clf) & np.isfinite(results[metric].to_numpy(dtype=float))]
+        names = [s for s in order if s in set(ran["strategy"])]
+        for i, strategy in enumerate(names):
+            _bar_or_placeholder(ax, i, 0.8, ran.loc[ran["strategy"] == strategy, metric], strategy_color(strategy), top)
+        ax.set_xticks(range(len(names)), names, rotation=55, ha="right", rotation_mode="anchor", fontsize=7)
+        ax.set_title(clf, fontsize=9)
+        ax.set_ylim(floor, top)
+        ax.grid(axis="x", visible=False)
+        ax.tick_params(axis="y", labelsize=7)
+    for row in axes:
+        row[0].set_ylabel(f"{_metric_name(metric)}\n(axis from {floor:.2f})", fontsize=8)
+    fig.suptitle(title or f"{_metric_name(metric)} on the test split ({_seed_note(results, metric)})", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def pr_overlay(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str, *, positive: str = "PNEUMONIA") -> plt.Figure:
+    """Every classifier's precision-recall curve in one panel (``{classifier: (y_true, y_score)}``).
+
+    ``y_score`` ranks the positive class (label 1, named ``positive``); the legend gives average
+    precision, the dashed line the positive share (a classifier without skill).
+    """
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    from .results import CLASSIFIERS
+
+    if not curves:
+        raise ValueError("pr_overlay needs at least one classifier's (y_true, y_score)")
+    cmap = plt.get_cmap("tab10")
+    fig, ax = plt.subplots(figsize=(4.8, 4.6))
+    for i, clf in enumerate(_ordered(curves, CLASSIFIERS)):
+        y, s = curves[clf]
+        k = CLASSIFIERS.index(clf) if clf in CLASSIFIERS else len(CLASSIFIERS) + i
+        precision, recall, _ = precision_recall_curve(y, s)
+        ax.plot(recall, precision, lw=1.4, color=cmap(k % 10), label=f"{clf} (AP {average_precision_score(y, s):.3f})")
+    share = float(np.mean(np.asarray(next(iter(curves.values()))[0]) == 1))
+    ax.axhline(share, ls="--", color="0.55", lw=1, label=f"no skill ({positive} share {share:.2f})")
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel(f"recall ({positive} positive)")
+    ax.set_ylabel(f"precision ({positive} positive)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=6.5, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def reliability_diagram(panels: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]], title: str, *,
+                        n_bins: int = 10, ncols: int = 3, positive: str = "PNEUMONIA") -> plt.Figure:
+    """Calibration: one panel per classifier, one line per strategy (``{classifier: {strategy: (y, score)}}``).
+
+    Each point is a bin of predicted probability (``n_bins`` equal-width bins, empty ones left out):
+    its mean prediction against the observed share of ``positive``; the diagonal is perfect
+    calibration. Brier scores are in the legend.
+    """
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import brier_score_loss
+
+    n = len(panels)
+    if n == 0:
+        raise ValueError("reliability_diagram needs at least one classifier")
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 3.3 * nrows + 0.5), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.set_axis_off()
+    for ax, (clf, per_strategy) in zip(axes.ravel(), panels.items(), strict=False):
+        ax.plot([0, 1], [0, 1], ls="--", color="0.55", lw=1, label="perfectly calibrated")
+        for strategy in _ordered(per_strategy, ALL_STRATEGIES):
+            y, s = per_strategy[strategy]
+            s = np.clip(np.asarray(s, dtype=float), 0, 1)
+            observed, predicted = calibration_curve(y, s, n_bins=n_bins, strategy="uniform")
+            ax.plot(predicted, observed, marker="o", ms=3, lw=1.2, color=strategy_color(strategy),
+                    label=f"{strategy} (Brier {brier_score_loss(y, s):.3f})")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_title(clf, fontsize=9)
+        ax.set_xlabel(f"predicted P({positive})", fontsize=8)
+        ax.set_ylabel(f"observed share of {positive}", fontsize=8)
+        ax.legend(fontsize=6, loc="upper left")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def ablation_dots(summary, per_seed, metrics: Sequence[str], title: str, *, label: str = "variant",
+                  directions: Mapping[str, str] | None = None) -> plt.Figure:
+    """The GAN ablation: one panel per metric, one row per variant; a dot per seed, the mean and its interval.
+
+    ``summary`` is :func:`helpers.report.ablation_summary` (``<metric>``, ``_low``, ``_high``);
+    ``per_seed`` the ablation rows it came from. ``directions`` (``{metric: "lower"|"higher"}``) is
+    written under each panel.
+    """
+    metrics = [m for m in metrics if m in summary]
+    names = list(summary[label])
+    ncols = min(3, len(metrics))
+    nrows = -(-len(metrics) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.0 * ncols + 1.6, 0.3 * len(names) * nrows + 1.3 * nrows + 0.5),
+                             squeeze=False, sharey=True)
+    for ax in axes.ravel()[len(metrics):]:
+        ax.set_axis_off()
+    y = np.arange(len(names))
+    for ax, metric in zip(axes.ravel(), metrics, strict=False):
+        for yi, name in zip(y, names, strict=True):
+            row = summary[summary[label] == name].iloc[0]
+            values = per_seed.loc[per_seed[label] == name, metric].to_numpy(dtype=float)
+            ax.scatter(values, np.full(len(values), yi), s=14, color="0.35", zorder=3, lw=0)
+            if np.isfinite(row[f"{metric}_low"]):
+                ax.plot([row[f"{metric}_low"], row[f"{metric}_high"]], [yi, yi], color="#1f77b4", lw=2, zorder=2)
+            ax.plot(row[metric], yi, marker="|", ms=12, mew=2, color="#1f77b4", zorder=4)
+        direction = (directions or {}).get(metric)
+        ax.set_title(metric + (f" ({direction} is better)" if direction else ""), fontsize=8.5)
+        ax.tick_params(labelsize=7)
+        ax.set_yticks(y, names, fontsize=7.5)
+        ax.set_ylim(len(names) - 0.5, -0.5)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -10,7 +10,7 @@ each run's saved test scores (bootstrap over test images, DeLong's test, Holm's 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,11 @@ from . import metrics
 
 __all__ = [
     "save_table", "accuracy_over_epochs", "confusion_from_row", "LEAD_METRICS", "comparison_table",
-    "strategy_verdicts", "paired_verdicts", "best_runs", "gan_summary_line", "SEED_REPORTED", "table_1",
+    "strategy_verdicts", "paired_verdicts", "best_runs", "gan_summary_line", "PUBLISHED_TABLE_1", "table_1",
+    "table_1_display", "table_1_caption", "with_without", "verdict_lines", "improved_vs_dcgan", "improved_vs_dcgan_line",
+    "fidelity_downstream_line", "ablation_summary", "decision_tree_note", "weight_selection_note", "phantom_note",
+    "GHOSH_DUTTA", "SUMITHRA_DEVI", "GENERATOR_NAMES", "best_baseline", "caption", "plain_classifiers",
+    "lessons_lines", "figure_stamps", "provenance_line", "FIDELITY_DIRECTION", "INTERVAL_NOTE",
     "export_tables", "run_id_of", "seed_ensembles", "ENSEMBLE_METRICS", "recipe_lines", "ensemble_lines",
 ]
 
@@ -191,8 +195,18 @@ def confusion_from_row(row, suffix: str = "") -> np.ndarray:
     return np.array([[get("tn"), get("fp")], [get("fn"), get("tp")]], dtype=np.int64)
 
 
-def save_table(table: pd.DataFrame, folder, name: str, run_id: str = "", caption: str = "") -> tuple:
-    """Write a table as Markdown (with caption and run stamp) and CSV, atomically; return both paths."""
+def caption(number: str, text: str, **facts: Any) -> str:
+    """A figure caption: ``**Figure <number>** <text> (<fact>: <value>; ...).`` (underscores in names become spaces)."""
+    details = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in facts.items())
+    return f"**Figure {number}** {text.rstrip('.')}" + (f" ({details})." if details else ".")
+
+
+def save_table(table: pd.DataFrame, folder, name: str, run_id: str = "", caption: str = "",
+               csv_table: pd.DataFrame | None = None) -> tuple:
+    """Write a table as Markdown (with caption and run stamp) and CSV, atomically; return both paths.
+
+    The CSV holds ``csv_table`` when given (e.g. the numbers behind a formatted table), else ``table``.
+    """
     from pathlib import Path
 
     from .artifacts import atomic_write
@@ -203,7 +217,7 @@ def save_table(table: pd.DataFrame, folder, name: str, run_id: str = "", caption
     with atomic_write(md_path) as tmp:
         tmp.write_text(text)
     with atomic_write(csv_path) as tmp:
-        table.to_csv(tmp)
+        (table if csv_table is None else csv_table).to_csv(tmp)
     return md_path, csv_path
 
 
@@ -226,54 +240,322 @@ def accuracy_over_epochs(histories: pd.DataFrame, original: str = "none", augmen
 
 
 # --------------------------------------------------------------------------------------------------
-# The seed's Table 1, and the tables a report is rebuilt from
+# Table 1 of Ghosh & Dutta, the with-vs-without verdict, and the tables a report is rebuilt from
 # --------------------------------------------------------------------------------------------------
 
-#: Values the DCGAN seed paper reports (test set, PNEUMONIA positive), as transcribed for this
-#: series: only the CNN and DenseNet121 rows, and without the configuration they belong to. Other
-#: rows are left empty rather than guessed.
-SEED_REPORTED: dict[str, dict[str, float]] = {
-    "cnn": {"roc_auc": 0.873, "f1": 0.822},
-    "densenet121": {"roc_auc": 0.957, "f1": 0.864},
+#: The two papers this series compares with, named as the report cites them.
+GHOSH_DUTTA = ('S. Ghosh and S. Dutta, "Deep Convolutional GAN for Minority Class Oversampling: Evaluating Impact '
+               'Across Classifiers", internship report, IIEST Shibpur')
+SUMITHRA_DEVI = ('Sumithra Devi K A et al., "Data Augmentation using GANs for Image Classifications", '
+                 'DSATM Bangalore')
+#: Ghosh & Dutta's Table 1 (Kermany data, one run): ``(classifier, strategy) -> (P, R, F1, ROC-AUC)``.
+#: The paper says its metrics "focus on the minority class" without naming the positive class.
+PUBLISHED_TABLE_1: dict[tuple[str, str], tuple[float, float, float, float]] = {
+    ("decision_tree", "gan"): (0.7439, 0.7372, 0.7151, 0.6752),
+    ("decision_tree", "none"): (0.7539, 0.7324, 0.7004, 0.6594),
+    ("random_forest", "gan"): (0.7858, 0.7500, 0.7182, 0.6761),
+    ("random_forest", "none"): (0.7882, 0.7388, 0.6987, 0.6577),
+    ("svm", "gan"): (0.8333, 0.7885, 0.7642, 0.7205),
+    ("svm", "none"): (0.8338, 0.7933, 0.7711, 0.7278),
+    ("ann", "gan"): (0.8135, 0.7804, 0.7575, 0.8569),
+    ("ann", "none"): (0.8123, 0.7484, 0.7079, 0.8418),
+    ("cnn", "gan"): (0.8472, 0.8317, 0.8220, 0.8728),
+    ("cnn", "none"): (0.8102, 0.7372, 0.6902, 0.8031),
+    ("densenet121", "gan"): (0.7613, 0.9974, 0.8635, 0.9568),
+    ("densenet121", "none"): (0.7647, 1.0000, 0.8667, 0.9074),
 }
-#: Table 1's configurations: without GAN images, with the seed's DCGAN, with the series' generator.
-TABLE_1_ARMS: dict[str, str] = {"none": "without DCGAN", "gan": "with DCGAN (seed)",
-                                "gan_improved": "with improved GAN"}
-TABLE_1_METRICS: dict[str, str] = {"precision": "Precision", "recall": "Recall", "f1": "F1",
-                                   "roc_auc": "ROC-AUC"}
+PUBLISHED_METRICS: tuple[str, ...] = ("precision", "recall", "f1", "roc_auc")
+PUBLISHED_COLUMN = "Ghosh & Dutta: P / R / F1 / ROC-AUC (positive class not named)"
+#: One name per generator: ``gan`` appends the DCGAN's fakes, the other GAN strategies the improved GAN's.
+GENERATOR_NAMES: dict[str, str] = {"reference": "DCGAN", "default": "improved GAN"}
+#: Table 1's configurations: without GAN images, with the DCGAN's, with the improved GAN's.
+TABLE_1_ARMS: dict[str, str] = {"none": "without DCGAN", "gan": "with DCGAN", "gan_improved": "with improved GAN"}
+#: Table 1's metrics: P/R/F1 at threshold 0.5 with each class as the positive one, and ROC-AUC.
+TABLE_1_METRICS: dict[str, str] = {
+    "roc_auc": "ROC-AUC", "precision": "Precision (PNEUMONIA+)", "recall": "Recall (PNEUMONIA+)",
+    "f1": "F1 (PNEUMONIA+)", "precision_normal": "Precision (NORMAL+)", "recall_normal": "Recall (NORMAL+)",
+    "f1_normal": "F1 (NORMAL+)",
+}
+#: How every interval of chapter 6 is made (one sentence for captions).
+INTERVAL_NOTE = ("95% hierarchical bootstrap interval: each replicate draws the seeds with replacement, then the "
+                 "test images within each class, so the interval holds both seed-to-seed and test-set variation")
 
 
-def table_1(results: pd.DataFrame, load_scores: Callable[[str, str, int], Any], *, n_boot: int = 2000,
-            seed: int = 0, digits: int = 3) -> pd.DataFrame:
-    """The seed's Table 1 in its own layout: classifier × configuration, Precision/Recall/F1/ROC-AUC.
-
-    Each cell is the mean over seeds and a 95% bootstrap interval over the test images (the same
-    resample for every seed; :func:`helpers.metrics.bootstrap_interval`). The last column holds the
-    seed paper's reported value for that model where :data:`SEED_REPORTED` has one.
-    """
+def plain_classifiers(results: pd.DataFrame) -> list[str]:
+    """Classifiers in the published order, deep models with the reference recipe only (like with like)."""
     from .recipes import DEEP_CLASSIFIERS, parse_classifier
     from .results import CLASSIFIERS
 
+    present = set(results["classifier"])
+    return [c for c in CLASSIFIERS if c in present
+            and (c not in DEEP_CLASSIFIERS or parse_classifier(c)[1].name == "reference")]
+
+
+def _join(values: Sequence[float], digits: int = 3, sep: str = "; ") -> str:
+    return sep.join(f"{v:.{digits}f}" for v in values)
+
+
+def table_1(results: pd.DataFrame, load_scores: Callable[[str, str, int], Any], *, n_boot: int = 2000,
+            seed: int = 0) -> pd.DataFrame:
+    """Table 1's numbers: classifier × configuration (:data:`TABLE_1_ARMS`), every metric of :data:`TABLE_1_METRICS`.
+
+    Per metric: the mean over seeds, ``_low``/``_high`` (:data:`INTERVAL_NOTE`, from the saved test
+    scores) and ``_per_seed`` (the results' per-seed values, ``;``-separated, seeds in ``seed_list``);
+    ``published_<metric>`` holds :data:`PUBLISHED_TABLE_1`'s value for that row (NaN where it has none).
+    """
     rows = []
-    # like with like: the seed papers' plain recipe only (cnn_strong & co. have their own table)
-    order = [c for c in CLASSIFIERS if c in set(results["classifier"])
-             and (c not in DEEP_CLASSIFIERS or parse_classifier(c)[1].name == "reference")]
-    for clf in order:
+    for clf in plain_classifiers(results):
         for arm, label in TABLE_1_ARMS.items():
             sub = results[(results["classifier"] == clf) & (results["strategy"] == arm)].sort_values("seed")
             if sub.empty:
                 continue
             pairs = [load_scores(clf, arm, int(s)) for s in sub["seed"]]
             y, scores = pairs[0][0], np.vstack([p[1] for p in pairs])
-            row: dict[str, Any] = {"Classifier": clf, "Configuration": label, "seeds": len(sub)}
-            for metric, name in TABLE_1_METRICS.items():
-                value, low, high = metrics.bootstrap_interval(y, scores, metric, n_boot=n_boot, seed=seed)
-                row[name] = f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
-            reported = SEED_REPORTED.get(clf, {})
-            row["seed paper reports"] = ", ".join(f"{TABLE_1_METRICS[k]} {v:.3f}" for k, v in reported.items()) \
-                if arm == "none" and reported else ""
+            row: dict[str, Any] = {"Classifier": clf, "Configuration": label, "strategy": arm, "seeds": len(sub),
+                                   "seed_list": ";".join(str(int(s)) for s in sub["seed"])}
+            for metric in TABLE_1_METRICS:
+                value, low, high = metrics.bootstrap_interval(y, scores, metric, n_boot=n_boot, seed=seed,
+                                                              resample_seeds=True)
+                row.update({metric: value, f"{metric}_low": low, f"{metric}_high": high,
+                            f"{metric}_per_seed": _join(sub[metric].to_numpy(dtype=float), 4)})
+            published = PUBLISHED_TABLE_1.get((clf, arm))
+            for i, metric in enumerate(PUBLISHED_METRICS):
+                row[f"published_{metric}"] = published[i] if published else float("nan")
             rows.append(row)
     return pd.DataFrame(rows).set_index(["Classifier", "Configuration"])
+
+
+def table_1_display(numbers: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """:func:`table_1` as text: ``mean [low, high]`` per metric, ROC-AUC per seed, the published row."""
+    out = pd.DataFrame(index=numbers.index)
+    out["seeds"] = numbers["seeds"]
+    for metric, name in TABLE_1_METRICS.items():
+        out[name] = [f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]" for v, lo, hi in
+                     numbers[[metric, f"{metric}_low", f"{metric}_high"]].itertuples(index=False)]
+        if metric == "roc_auc":
+            out["ROC-AUC per seed"] = [" · ".join(f"{float(v):.{digits}f}" for v in text.split(";"))
+                                       for text in numbers["roc_auc_per_seed"]]
+    published = numbers[[f"published_{m}" for m in PUBLISHED_METRICS]].to_numpy(dtype=float)
+    out[PUBLISHED_COLUMN] = ["" if np.isnan(r).all() else " / ".join(f"{v:.4f}" for v in r) for r in published]
+    return out
+
+
+def table_1_caption(dataset: str, size: int, seeds: Sequence[int]) -> str:
+    """Table 1's caption: data, seeds, threshold, positive classes, intervals and the published source."""
+    n = len(seeds)
+    return (f"Table 1: test split of {dataset} at {size} px, mean over {n} seed{'s' if n != 1 else ''} "
+            f"({', '.join(map(str, seeds))}) [{INTERVAL_NOTE}]. Precision, recall and F1 at threshold 0.5, with "
+            "PNEUMONIA (+) or NORMAL (+) as the positive class. Last column: Table 1 of "
+            f"{GHOSH_DUTTA} (Kermany data, one run), on the rows it reports; the paper says its metrics focus on the "
+            "minority class but does not name its positive class.")
+
+
+def best_baseline(results: pd.DataFrame, metric: str = "roc_auc", exclude: Sequence[str] = ("none",)) -> str | None:
+    """The baseline strategy (not GAN, not in ``exclude``) with the highest mean ``metric`` over seeds."""
+    from .strategies import BASELINE_STRATEGIES
+
+    part = results[results["strategy"].isin(BASELINE_STRATEGIES) & ~results["strategy"].isin(exclude)]
+    if part.empty:
+        return None
+    return str(part.groupby("strategy")[metric].mean().idxmax())
+
+
+def _seed_diffs(results: pd.DataFrame, clf: str, target: str, baseline: str, metric: str) -> list[float]:
+    part = results[results["classifier"] == clf].pivot_table(index="seed", columns="strategy", values=metric)
+    return (part[target] - part[baseline]).dropna().tolist()
+
+
+def with_without(results: pd.DataFrame, load_scores: Callable[[str, str, int], Any], *, metric: str = "roc_auc",
+                 targets: Sequence[str] = ("gan", "gan_improved"), n_boot: int = 2000, seed: int = 0,
+                 alpha: float = 0.05) -> pd.DataFrame:
+    """The verdict's comparisons, one Holm family: per classifier each target − ``none``, then − the best baseline.
+
+    The best baseline is :func:`best_baseline` of that classifier (chosen on the test means, which
+    favours it). Each row is :func:`helpers.metrics.paired_comparisons` with the hierarchical
+    bootstrap (seeds, then test images) as its test, plus ``role`` (``"none"`` / ``"best baseline"``),
+    ``seed_diffs`` (per-seed differences from ``results``) and ``verdict_raw`` (:func:`helpers.metrics.holm_calls`).
+    """
+    parts = []
+    for clf in dict.fromkeys(results["classifier"]):
+        part = results[results["classifier"] == clf]
+        have = set(part["strategy"])
+        present = [t for t in targets if t in have]
+        if "none" not in have or not present:
+            continue
+        best = best_baseline(part, metric)
+        pairs = [(t, "none") for t in present] + ([(t, best) for t in present] if best else [])
+        comp = metrics.paired_comparisons(part, load_scores, pairs, metric=metric, test="bootstrap",
+                                          resample_seeds=True, n_boot=n_boot, seed=seed, alpha=alpha)
+        comp["role"] = np.where(comp["baseline"] == "none", "none", "best baseline")
+        comp["seed_diffs"] = [_join(_seed_diffs(part, clf, t, b, metric), 4) for t, b in zip(comp["target"], comp["baseline"], strict=True)]
+        parts.append(comp)
+    if not parts:
+        raise ValueError("no classifier ran `none` and a GAN strategy: nothing to compare")
+    return metrics.holm_calls(pd.concat(parts, ignore_index=True), alpha)
+
+
+def _diff_text(row: Any, digits: int = 3) -> str:
+    seeds = [float(x) for x in str(row["seed_diffs"]).split(";") if x]
+    per_seed = f"per seed {', '.join(_signed(x, digits) for x in seeds)}; " if len(seeds) > 1 else "one seed; "
+    raw = (f", unadjusted p {_p_text(row['p_test'])}: {row['verdict_raw']}"
+           if row["verdict_raw"] != row["verdict"] else "")
+    return (f"{row['target']} − {row['baseline']} = {_signed(row['mean_diff'], digits)} "
+            f"[{_signed(row['low'], digits)}, {_signed(row['high'], digits)}] ({per_seed}Holm p {_p_text(row['p_holm'])}: "
+            f"**{row['verdict']}**{raw})")
+
+
+def verdict_lines(comparisons: pd.DataFrame, digits: int = 3) -> list[str]:
+    """The verdict from :func:`with_without`: a lead sentence, then one line per classifier (− none first)."""
+    label = _METRIC_LABELS.get(comparisons["metric"].iloc[0], comparisons["metric"].iloc[0])
+    n_seeds = sorted(set(comparisons["n_seeds"].astype(int)))
+    lines = [f"Test {label} differences per classifier, with vs without GAN images first, then against the classifier's "
+             f"best other baseline (highest mean test {label}, which favours it); {'/'.join(map(str, n_seeds))} seed(s), "
+             f"{INTERVAL_NOTE}; p from the same bootstrap, Holm-adjusted over all {len(comparisons)} comparisons "
+             f"(alpha {comparisons['alpha'].iloc[0]:g}); where the unadjusted call differs it is given too."]
+    for clf, part in comparisons.groupby("classifier", sort=False):
+        none = part[part["role"] == "none"]
+        best = part[part["role"] == "best baseline"]
+        text = f"{clf} ({int(part['n_seeds'].max())} seeds): " + "; ".join(_diff_text(r, digits) for _, r in none.iterrows())
+        if len(best):
+            text += (f". Against the best other baseline, `{best['baseline'].iloc[0]}`: "
+                     + "; ".join(_diff_text(r, digits) for _, r in best.iterrows()))
+        lines.append(text + ".")
+    for target, part in comparisons[comparisons["role"] == "none"].groupby("target", sort=False):
+        counts = part["verdict"].value_counts()
+        lines.append(f"{target} − none over {len(part)} classifiers: better for {counts.get('better', 0)}, worse for "
+                     f"{counts.get('worse', 0)}, no clear difference for {counts.get('no clear difference', 0)} (Holm-adjusted).")
+    return lines
+
+
+def improved_vs_dcgan(results: pd.DataFrame, load_scores: Callable[[str, str, int], Any], *, metric: str = "roc_auc",
+                      n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
+    """``gan_improved − gan`` per classifier that ran both (hierarchical bootstrap, Holm over these rows)."""
+    comp = metrics.paired_comparisons(results, load_scores, [("gan_improved", "gan")], metric=metric, test="bootstrap",
+                                      resample_seeds=True, n_boot=n_boot, seed=seed, alpha=alpha)
+    return metrics.holm_calls(comp, alpha)
+
+
+def improved_vs_dcgan_line(comparisons: pd.DataFrame) -> str:
+    """One sentence: whether the improved GAN's images ever beat the DCGAN's downstream."""
+    if comparisons.empty:
+        return "No classifier ran both `gan` and `gan_improved`."
+    counts = comparisons["verdict"].value_counts()
+    higher = int((comparisons["mean_diff"] > 0).sum())
+    label = _METRIC_LABELS.get(comparisons["metric"].iloc[0], comparisons["metric"].iloc[0])
+    better = counts.get("better", 0)
+    head = ("The improved GAN's images never beat the DCGAN's downstream" if better == 0 else
+            f"The improved GAN's images beat the DCGAN's downstream for {better} classifier(s)")
+    return (f"{head}: gan_improved − gan in test {label} is Holm-adjusted better for {better}, worse for "
+            f"{counts.get('worse', 0)}, no clear difference for {counts.get('no clear difference', 0)} of "
+            f"{len(comparisons)} classifiers (higher mean for {higher}; mean difference "
+            f"{_signed(float(comparisons['mean_diff'].mean()), 3)}).")
+
+
+#: Fidelity metrics compared per seed between the two generators, and which direction is better.
+FIDELITY_DIRECTION: dict[str, str] = {"kid_z_train": "lower", "relative_fd_train": "lower", "c2st_auc_pixels": "lower",
+                                      "c2st_auc_features": "lower", "precision": "higher", "recall": "higher",
+                                      "density": "higher", "coverage": "higher", "diversity_ratio": "higher"}
+
+
+def fidelity_by_seed(fidelity: pd.DataFrame) -> pd.DataFrame:
+    """Chapter 3's headline metrics as seed × (role, metric) values (roles: reference, default)."""
+    part = fidelity[fidelity["metric"].isin(list(FIDELITY_DIRECTION))]
+    return part.pivot_table(index="seed", columns=["role", "metric"], values="value", aggfunc="first")
+
+
+def fidelity_downstream_line(fidelity: pd.DataFrame, improved: pd.DataFrame) -> str:
+    """One sentence: did the generator with better fidelity (chapter 3) give better classifiers (:func:`improved_vs_dcgan`)?"""
+    wide = fidelity_by_seed(fidelity)
+    if "reference" not in wide.columns.get_level_values(0) or "default" not in wide.columns.get_level_values(0):
+        return "Chapter 3 did not score both generators, so fidelity and downstream results cannot be set side by side."
+    parts, wins, total = [], 0, 0
+    for metric, direction in FIDELITY_DIRECTION.items():
+        if ("default", metric) not in wide or ("reference", metric) not in wide:
+            continue
+        d, r = wide[("default", metric)], wide[("reference", metric)]
+        better = int(((d < r) if direction == "lower" else (d > r)).sum())
+        n = int((d.notna() & r.notna()).sum())
+        wins, total = wins + better, total + n
+        parts.append(f"{metric} {better}/{n}")
+    n_seeds = len(wide)
+    fidelity_better = wins > total / 2
+    downstream_better = (improved["verdict"] == "better").sum() if len(improved) else 0
+    bought = ("and better fidelity went with better classifiers for " f"{downstream_better} classifier(s)"
+              if fidelity_better and downstream_better else
+              "yet better fidelity did not buy better classifiers" if fidelity_better else
+              "so the improved GAN did not have the better fidelity either")
+    return (f"Fidelity over {n_seeds} seed{'s' if n_seeds != 1 else ''} (chapter 3; seeds where the improved GAN beats "
+            f"the DCGAN): {', '.join(parts)}; downstream, gan_improved − gan is Holm-adjusted better for "
+            f"{downstream_better} of {len(improved)} classifiers, {bought}.")
+
+
+def ablation_summary(ablation: pd.DataFrame, metrics_: Sequence[str] | None = None, alpha: float = 0.05) -> pd.DataFrame:
+    """Chapter 3's GAN ablation per variant over every seed present: ``n_seeds``, mean and a t-interval per metric.
+
+    ``ablation`` is ``gan_ablation.csv`` (one row per variant and seed; no ``seed`` column = one seed).
+    The interval is mean ± t(1 - alpha/2, n - 1) · sd / √n (NaN with one seed).
+    """
+    from scipy import stats
+
+    metrics_ = [m for m in (metrics_ or FIDELITY_DIRECTION) if m in ablation.columns]
+    group = [c for c in ("variant", "preset", "steps") if c in ablation.columns]
+    rows = []
+    for key, part in ablation.groupby(group, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        row: dict[str, Any] = dict(zip(group, key, strict=True))
+        row["n_seeds"] = int(part["seed"].nunique()) if "seed" in part else len(part)
+        for m in metrics_:
+            v = part[m].to_numpy(dtype=float)
+            v = v[np.isfinite(v)]
+            mean = float(v.mean()) if len(v) else float("nan")
+            half = float(stats.t.ppf(1 - alpha / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
+            row.update({m: mean, f"{m}_low": mean - half, f"{m}_high": mean + half})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def decision_tree_note(load_scores: Callable[[str, str, int], Any], results: pd.DataFrame) -> str | None:
+    """A sentence when the decision tree's test scores take few values (its ROC-AUC is then an operating point)."""
+    rows = results[results["classifier"] == "decision_tree"]
+    if rows.empty:
+        return None
+    levels = sorted({int(np.unique(load_scores("decision_tree", s, int(k))[1]).size)
+                     for s, k in zip(rows["strategy"], rows["seed"], strict=True)})
+    if max(levels) > 10:
+        return None
+    return (f"The decision tree's test scores take {'/'.join(map(str, levels))} distinct value(s) per run, so its "
+            "ROC curve is one operating point joined to the corners and its ROC-AUC equals its balanced accuracy "
+            "at that point, not a ranking of the images.")
+
+
+def weight_selection_note(results: pd.DataFrame) -> str | None:
+    """A sentence on how far apart the validation ROC-AUCs were from which ``gan_weighted`` picked its weight."""
+    import re
+
+    rows = results[(results["strategy"] == "gan_weighted") & results.get("weight_selection", pd.Series(dtype=str)).notna()]
+    if rows.empty:
+        return None
+    spreads, picks = [], []
+    for text, weight in zip(rows["weight_selection"], rows["synthetic_weight"], strict=True):
+        aucs = [float(x) for x in re.findall(r"val AUC ([0-9.]+)", str(text))]
+        if len(aucs) > 1:
+            spreads.append(max(aucs) - min(aucs))
+            picks.append(f"{float(weight):g}")
+    if not spreads:
+        return None
+    return (f"gan_weighted's weight on the synthetic images ({', '.join(picks)} by seed) was chosen on validation "
+            f"ROC-AUCs that differed by at most {max(spreads):.4f} between the candidate weights: a choice on tiny "
+            "differences, close to a coin toss.")
+
+
+def phantom_note(metrics_07: Mapping[str, Any] | None) -> str | None:
+    """A label for chapter 7's recorded numbers when they come from phantom data (with its collapsed GANs)."""
+    if not metrics_07 or metrics_07.get("dataset") != "phantom":
+        return None
+    collapsed = [k for k, v in (metrics_07.get("collapsed") or {}).items() if v]
+    return ("**Chapter 7's recorded numbers (`results/metrics/07.json`) come from a phantom run, not from real data**"
+            " (procedural multi-label phantoms): not a medical result"
+            + (f"; its GANs for {', '.join(collapsed)} collapsed." if collapsed else "."))
 
 
 #: What :func:`seed_ensembles` reports for each ensemble.
@@ -403,3 +685,65 @@ def run_id_of(tables_dir, default: str) -> str:
 
     path = Path(tables_dir) / "run.json"
     return str(load_json(path)["run_id"]) if path.exists() else default
+
+
+def lessons_lines(results: pd.DataFrame, fidelity: pd.DataFrame | None, comparisons: pd.DataFrame | None,
+                  digits: int = 3) -> list[str]:
+    """README "Lessons" bullets, each computed from this run's tables (a bullet whose numbers are missing is left out)."""
+    lines = []
+    if {"val_roc_auc", "roc_auc"} <= set(results.columns) and results["val_roc_auc"].notna().any():
+        by = results.groupby("classifier")[["val_roc_auc", "roc_auc"]].mean()
+        lines.append(f"Validation comes from the training distribution, the official test split is shifted: validation "
+                     f"ROC-AUC averaged {results['val_roc_auc'].mean():.{digits}f} (classifiers {by['val_roc_auc'].min():.2f}-"
+                     f"{by['val_roc_auc'].max():.2f}) against {results['roc_auc'].mean():.{digits}f} on test "
+                     f"({by['roc_auc'].min():.2f}-{by['roc_auc'].max():.2f}) over {len(results)} runs. Threshold-free "
+                     "metrics lead; thresholded ones are given at 0.5 and at the validation threshold.")
+    if {"f1_normal", "f1_normal_valthr"} <= set(results.columns) and results["f1_normal_valthr"].notna().any():
+        change = results["f1_normal_valthr"] - results["f1_normal"]
+        lines.append(f"The validation threshold moved NORMAL F1 by {_signed(change.mean(), digits)} on average against "
+                     f"threshold 0.5 (from {_signed(change.min(), digits)} to {_signed(change.max(), digits)} over runs), "
+                     "so both thresholds are reported.")
+    if fidelity is not None and len(fidelity):
+        fd = fidelity.pivot_table(index="seed", columns="metric", values="value", aggfunc="first")
+        if {"fd_train_test", "fd_train_halves"} <= set(fd.columns):
+            lines.append(f"Train and test minority images lie far apart: FD between them averaged "
+                         f"{fd['fd_train_test'].mean():.2f} against {fd['fd_train_halves'].mean():.2f} between two halves of "
+                         "the training minority, so FD(fakes, test) alone can rate fakes better than real images; "
+                         "chapter 3 reports FD against train and test with real-vs-real references.")
+        flagged = fidelity[(fidelity["metric"] == "collapsed")]
+        if len(flagged):
+            names = sorted({f"{GENERATOR_NAMES.get(r, r)} (seed {int(s)})" for r, s, v in
+                            zip(flagged["role"], flagged["seed"], flagged["value"], strict=True) if v})
+            lines.append(f"Chapter 3's collapse check (recall, coverage, diversity) ran on {len(flagged)} generator runs and "
+                         f"flagged {', '.join(names) if names else 'none'}; it reads the generated samples, not the losses.")
+    if comparisons is not None and len(comparisons):
+        none = comparisons[comparisons["role"] == "none"]
+        counts = none["verdict"].value_counts()
+        lines.append(f"GAN oversampling against no oversampling, {len(none)} classifier × generator comparisons of test "
+                     f"ROC-AUC (intervals over seeds and test images, Holm-adjusted): better {counts.get('better', 0)}, "
+                     f"worse {counts.get('worse', 0)}, no clear difference {counts.get('no clear difference', 0)}.")
+    return lines
+
+
+def figure_stamps(figures_dir) -> dict[str, list[str]]:
+    """``{run stamp: [figure names]}`` read from the PNG metadata :func:`helpers.plots.save_fig` writes."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    stamps: dict[str, list[str]] = {}
+    for path in sorted(Path(figures_dir).glob("*.png")):
+        with Image.open(path) as im:
+            stamp = str(im.info.get("Description", "")).removeprefix("run: ") or "no stamp"
+        stamps.setdefault(stamp, []).append(path.stem)
+    return stamps
+
+
+def provenance_line(run_id: str, stamps: Mapping[str, Sequence[str]]) -> str:
+    """Which commit the results came from, and which commit each group of figures was drawn at."""
+    groups = [f"{', '.join(sorted({n[:2] for n in names}))} stamped `{stamp}`" for stamp, names in stamps.items()
+              if stamp != run_id]
+    return (f"**Provenance.** Every table and chapter-6 figure above is rebuilt from `results/`, exported from the run "
+            f"`{run_id}` (`results/run.json`: the commit is the code the results came from)."
+            + (f" The other chapters' figures were drawn when those chapters ran and keep their own stamps: "
+               f"{'; '.join(groups)}." if groups else " Every committed figure carries that stamp."))
