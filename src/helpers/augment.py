@@ -1,6 +1,6 @@
-"""The augmentation gallery of the NIH seed's Figure 2, and which of it the training pipeline uses.
+"""The augmentation gallery of Figure 2 of Sumithra Devi K A et al. (DSATM), and which of it the training pipeline uses.
 
-:func:`augmentation_gallery` applies each transform of the seed's figure once, with fixed
+:func:`augmentation_gallery` applies each transform of that figure once, with fixed
 strengths so every panel visibly differs from the original: flips, rotations of ±45°, Gaussian
 blur, brightening, Gaussian noise, darkening and a random crop resized back. The transforms are
 Keras preprocessing layers (``RandomRotation`` / ``RandomBrightness`` with a fixed factor,

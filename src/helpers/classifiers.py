@@ -1,6 +1,6 @@
 """Image classifiers for notebook 05: a small CNN, DenseNet121, and a resumable training loop.
 
-* :func:`build_cnn` - the NIH seed's CNN: blocks of Conv2D(3x3) -> BatchNorm -> ReLU -> MaxPool,
+* :func:`build_cnn` - the CNN of Sumithra Devi K A et al. (DSATM): blocks of Conv2D(3x3) -> BatchNorm -> ReLU -> MaxPool,
   then Dense + Dropout and a sigmoid output (P(PNEUMONIA)).
 * :func:`build_densenet121` - ``keras.applications.DenseNet121`` (ImageNet weights when they can
   be downloaded, otherwise from scratch - said out loud, never silently) behind gray -> RGB,
@@ -93,10 +93,10 @@ def build_cnn(
     head: str = "flatten",
     name: str = "cnn",
 ) -> keras.Model:
-    """The seed's small CNN for ``(input_size, input_size, 1)`` images in the 0-255 range.
+    """The small CNN of Sumithra Devi K A et al. for ``(input_size, input_size, 1)`` images in the 0-255 range.
 
     Rescaling(1/255), then per entry of ``filters`` Conv2D(3x3, "same") -> BatchNormalization ->
-    ReLU -> MaxPool(2), then Flatten (``head="flatten"``, the seed's) or global average pooling
+    ReLU -> MaxPool(2), then Flatten (``head="flatten"``, the paper's) or global average pooling
     (``head="gap"``), Dense(``dense``, ReLU) + Dropout(``dropout``) and Dense(1, sigmoid) kept in
     float32 so mixed precision on a GPU stays numerically safe.
     """

@@ -21,10 +21,10 @@ __all__ = [
 
 #: Baselines first (doing nothing, class weights, random oversampling, SMOTE, ADASYN, augmentation).
 BASELINE_STRATEGIES: tuple[str, ...] = ("none", "class_weight", "random", "smote", "adasyn", "classical_aug")
-#: Strategies that add GAN images to the training split. ``gan`` uses the seed paper's DCGAN (the
-#: reference generator); the others use the series' generator for limited data (the default one).
+#: Strategies that add GAN images to the training split. ``gan`` uses the DCGAN of S. Ghosh and S. Dutta's
+#: paper (the reference generator); the others use the series' generator for limited data (the default one).
 GAN_STRATEGIES: tuple[str, ...] = ("gan", "gan_improved", "gan_filtered", "gan_weighted", "gan_aug")
-#: Whose fakes each GAN strategy appends: ``"reference"`` (seed DCGAN) or ``"default"`` (improved).
+#: Whose fakes each GAN strategy appends: ``"reference"`` (the paper's DCGAN) or ``"default"`` (improved).
 SYNTHETIC_SOURCE: dict[str, str] = {s: ("reference" if s == "gan" else "default") for s in GAN_STRATEGIES}
 ALL_STRATEGIES: tuple[str, ...] = (*BASELINE_STRATEGIES, *GAN_STRATEGIES)
 #: SMOTE and ADASYN interpolate feature vectors: never pixels.
