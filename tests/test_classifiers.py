@@ -318,3 +318,26 @@ def test_a_run_trained_in_float32_is_not_reused_for_another_precision(tmp_path, 
             deep.run_deep_grid(**kw)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_test_time_augmentation_and_batchnorm_adaptation(tiny):
+    x = tiny["test"][0]
+    model = classifiers.build_cnn(SIZE, filters=(8, 16), dense=16)
+    plain = classifiers.predict_scores(model, x)
+    np.testing.assert_allclose(classifiers.predict_tta(model, x, shifts=[(0, 0)]), plain)
+    flat = np.full((2, SIZE, SIZE), 90, dtype=np.uint8)  # shifting a flat image changes nothing
+    np.testing.assert_allclose(classifiers.predict_tta(model, flat), classifiers.predict_scores(model, flat), rtol=1e-6)
+    assert not np.allclose(classifiers.predict_tta(model, x, shifts=[(3, 0)]), plain)
+
+    before = [w.copy() for w in model.get_weights()]
+    adapted = classifiers.adapt_batchnorm(model, x)
+    for a, b in zip(model.get_weights(), before, strict=True):  # the original model is untouched
+        np.testing.assert_array_equal(a, b)
+    conv1 = keras.Model(adapted.input, adapted.get_layer("conv1").output)(classifiers.to_model_input(x))
+    bn1 = adapted.get_layer("bn1")
+    np.testing.assert_allclose(bn1.moving_mean.numpy(), np.mean(conv1, axis=(0, 1, 2)), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(bn1.moving_variance.numpy(), np.var(conv1, axis=(0, 1, 2)), rtol=1e-3, atol=1e-6)
+    np.testing.assert_array_equal(adapted.get_layer("conv1").get_weights()[0], model.get_layer("conv1").get_weights()[0])
+    with pytest.raises(ValueError, match="no BatchNormalization"):
+        inp = keras.Input((SIZE, SIZE, 1))
+        classifiers.adapt_batchnorm(keras.Model(inp, keras.layers.Flatten()(inp)), x)

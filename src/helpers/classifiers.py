@@ -68,6 +68,9 @@ __all__ = [
     "WarmupCosine",
     "predict_scores",
     "to_model_input",
+    "TTA_SHIFTS",
+    "predict_tta",
+    "adapt_batchnorm",
 ]
 
 HISTORY_COLUMNS: tuple[str, ...] = (
@@ -670,3 +673,41 @@ def predict_scores(model: keras.Model, images: Any, batch_size: int = 256) -> np
         pred = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
         out[start:start + len(x)] = pred.reshape(len(x), -1)[:, 0]
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Test-time levers
+# --------------------------------------------------------------------------------------------------
+
+
+#: Test-time augmentation: shifts (rows, columns) in pixels; no flips (the heart sits on one side).
+TTA_SHIFTS: tuple[tuple[int, int], ...] = ((0, 0), (2, 0), (-2, 0), (0, 2), (0, -2))
+
+
+def predict_tta(model: keras.Model, images: Any, shifts: Sequence[tuple[int, int]] = TTA_SHIFTS,
+                batch_size: int = 256) -> np.ndarray:
+    """Mean P(PNEUMONIA) over shifted copies of each image (edges repeated, never wrapped around)."""
+    x = np.asarray(images)
+    x = x[..., 0] if x.ndim == 4 else x
+    h, w = x.shape[1:3]
+    pad = max((max(abs(r), abs(c)) for r, c in shifts), default=0)
+    padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad)), mode="edge")
+    views = [padded[:, pad - r:pad - r + h, pad - c:pad - c + w] for r, c in shifts]
+    return np.mean([predict_scores(model, v, batch_size=batch_size) for v in views], axis=0)
+
+
+def adapt_batchnorm(model: keras.Model, images: Any) -> keras.Model:
+    """A copy of ``model`` whose batch-norm statistics are those of ``images`` (all other weights kept).
+
+    Transductive when ``images`` are the unlabelled test images: the model sees the test split's
+    distribution (not its labels) before scoring it. Rows made this way must say so.
+    """
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    norms = [layer for layer in clone._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    if not norms:
+        raise ValueError(f"{model.name} has no BatchNormalization layer to adapt")
+    for layer in norms:
+        layer.momentum = 0.0  # the moving statistics become those of the one batch below
+    clone(to_model_input(images), training=True)  # one batch: every image's statistics at once
+    return clone
