@@ -34,7 +34,8 @@ report: install
 figures: install
 	$(PY) -m helpers.series --profile quick --only 06 --run-dir build/figures --figures-dir figures \
 		-p tables_dir $(CURDIR)/results
-	$(PY) tools/readme_table.py figures/06_table_1.md figures/06_seed_ensembles_deep.md figures/06_verdict.md README.md
+	$(PY) tools/readme_table.py figures/06_table_1.md figures/06_verdict.md figures/06_seed_ensembles_deep.md \
+		figures/06_provenance.md lessons=figures/06_lessons.md README.md
 
 # Any profile into build/<profile>/ without touching figures/, e.g. `make series PROFILE=quick`.
 series: install

@@ -1,6 +1,6 @@
 """Classification metric rows, seed summaries and paired comparisons of two strategies.
 
-Conventions (the seed's): PNEUMONIA (label 1) is the positive class and ``y_score`` is the
+Conventions (as in Ghosh & Dutta's report): PNEUMONIA (label 1) is the positive class and ``y_score`` is the
 model's score for the positive class (a probability, higher = more PNEUMONIA). A sample is
 called positive when ``score >= threshold``. Columns ending in ``_normal`` treat the other class
 (NORMAL, the minority class of the training set) as the positive one.

@@ -354,7 +354,7 @@ def history_curves(history, columns: Sequence[Sequence[str]], titles: Sequence[s
 
 
 def real_vs_fake_grid(real: np.ndarray, fake: np.ndarray, n: int = 16, ncols: int = 4, seed: int = 0) -> plt.Figure:
-    """Real images on the left, synthetic ones on the right (the seed's Figure 12)."""
+    """Real images on the left, synthetic ones on the right (Ghosh & Dutta's Figure 12)."""
     rng = np.random.default_rng(seed)
     real = np.asarray(real)[rng.choice(len(real), size=min(n, len(real)), replace=False)]
     fake = np.asarray(fake)[rng.choice(len(fake), size=min(n, len(fake)), replace=False)]
@@ -448,7 +448,7 @@ def progress_panels(epochs: Sequence[int], grids: np.ndarray, max_panels: int = 
 
 
 def feature_vectors(vectors: Mapping[str, np.ndarray], title: str = "512-d ResNet-18 feature vector of one image") -> plt.Figure:
-    """One panel per image: its feature vector as a filled profile (the seed's Figures 10-11).
+    """One panel per image: its feature vector as a filled profile (Ghosh & Dutta's Figures 10-11).
 
     512 bars of one pixel each vanish when rendered, so each vector is drawn as a filled step line
     over the feature index; the panels share the y axis, so heights compare across images.
@@ -883,7 +883,7 @@ _ADDED_COLOR = {"duplicated real": "#9ecae1", "interpolated (SMOTE)": "#c5b0d5",
 
 def class_counts_after_oversampling(rows, train_counts: Mapping[str, int], minority: str,
                                     title: str | None = None) -> plt.Figure:
-    """Training images per class after each strategy (the seed's Figure 13): real and added rows stacked.
+    """Training images per class after each strategy (Ghosh & Dutta's Figure 13): real and added rows stacked.
 
     ``rows``: result rows (a DataFrame or records) with ``strategy``, ``n_train`` and ``n_synthetic``
     (the rows a strategy added; one row per strategy is used, they agree over seeds);
@@ -1090,7 +1090,7 @@ def _elbow(ax: plt.Axes, points: Sequence[tuple[float, float]], *, color: str, l
 def gan_system_diagram(*, diffaugment: str | bool | None = None, conditional: bool = False, loss: str = "bce",
                        latent_dim: int = 100, image_size: int | None = None, ema: bool = False,
                        minority: str = "minority", title: str | None = None) -> plt.Figure:
-    """The GAN as a system (the seed's Figures 1-2), drawn with matplotlib patches.
+    """The GAN as a system (Ghosh & Dutta's Figures 1-2), drawn with matplotlib patches.
 
     Noise z → generator G → fake images; the training split's real ``minority`` images (both classes
     with their labels when ``conditional``) and the fakes
@@ -1418,7 +1418,7 @@ def finding_auroc_dots(results: Any, *, published: Mapping[str, float] | None = 
 
 def multilabel_epoch_curves(histories: Any, *, all_negative: float | None = None,
                             title: str = "Validation mean AUROC and element-wise accuracy per epoch") -> plt.Figure:
-    """The NIH seed's Figure 3 made honest: val mean AUROC (left) and element-wise accuracy (right) per epoch.
+    """Sumithra Devi K A et al.'s Figure 3 made honest: val mean AUROC (left) and element-wise accuracy (right) per epoch.
 
     ``histories``: rows with ``arm``, ``seed``, ``epoch``, ``val_mean_auroc``, ``val_elementwise_accuracy``;
     one line per arm (mean over seeds, band from the lowest to the highest seed). ``all_negative``: the
@@ -1453,7 +1453,7 @@ def multilabel_epoch_curves(histories: Any, *, all_negative: float | None = None
 
 def real_vs_synthetic_rows(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], n: int = 6,
                            seed: int = 0) -> plt.Figure:
-    """The seed's Figure 4 per finding: one row each, ``n`` real training images left, ``n`` GAN images right."""
+    """Sumithra Devi K A et al.'s Figure 4 per finding: one row each, ``n`` real training images left, ``n`` GAN images right."""
     rng = np.random.default_rng(seed)
     rows = list(pairs.items())
     if not rows:
