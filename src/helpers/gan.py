@@ -1228,17 +1228,6 @@ G_LOSS_EQUILIBRIUM = float(np.log(2))  # non-saturating -log D(G(z)) at D = 1/2
 #: Hinge losses where D scores everything 0 (D loss relu(1 - 0) + relu(1 + 0), G loss -0).
 HINGE_EQUILIBRIUM = {"d_loss": 2.0, "g_loss": 0.0}
 D_WINS_GAP = 0.6  # mean D(x) - D(G(z)) above this over the last epochs: the discriminator dominates
-#: collapse_from_samples: fake diversity / real diversity below this reads as collapsed ...
-COLLAPSE_RATIO = 0.5
-#: ... below this as less varied than real images.
-LOW_DIVERSITY_RATIO = 0.8
-#: ... and a share of fakes with a near-duplicate among the other fakes above this as collapsed.
-DUPLICATE_SHARE_COLLAPSED = 0.5
-#: A pair of images is a near-duplicate below this fraction of the real images' mean pair distance.
-DUPLICATE_FRACTION = 0.1
-#: Without real images: mean pair distance (RMS, pixels in [0, 1]) below this reads as collapsed.
-ABSOLUTE_COLLAPSE_DISTANCE = 0.02
-
 LOSSES_CANNOT_SEE_COLLAPSE = (
     "Losses cannot detect mode collapse: a generator that draws the same image for every noise "
     "vector can sit right at the equilibrium values. Check its samples (collapse_from_samples, "
@@ -1345,10 +1334,20 @@ def collapse_from_samples(
     * ``duplicate_share``: share of fakes whose nearest other fake is a near-duplicate (closer than
       ``DUPLICATE_FRACTION`` of the real mean distance, or ``ABSOLUTE_COLLAPSE_DISTANCE`` / 2
       without reals);
-    * ``state``: ``"collapsed"`` (ratio below ``COLLAPSE_RATIO`` or most fakes duplicated; without
+    * ``state``: ``"collapsed"`` (ratio below ``COLLAPSE_DIVERSITY`` or most fakes duplicated; without
       reals, a mean distance below ``ABSOLUTE_COLLAPSE_DISTANCE``), ``"low diversity"`` (ratio
-      below ``LOW_DIVERSITY_RATIO``) or ``"varied"``; ``collapsed`` (bool) and ``lines``.
+      below ``DIVERSITY_LOW``) or ``"varied"``; ``collapsed`` (bool) and ``lines``.
+
+    The thresholds are :mod:`helpers.fidelity`'s (chapter 3 reads collapse with the same numbers).
     """
+    from helpers.fidelity import (
+        ABSOLUTE_COLLAPSE_DISTANCE,
+        COLLAPSE_DIVERSITY,
+        DIVERSITY_LOW,
+        DUPLICATE_FRACTION,
+        DUPLICATE_SHARE_COLLAPSED,
+    )
+
     rng = np.random.default_rng(seed)
 
     def sample(x: Any) -> np.ndarray:
@@ -1378,8 +1377,8 @@ def collapse_from_samples(
     out.update(duplicate_share=dup_share, duplicate_threshold=threshold)
 
     if ratio is not None:
-        collapsed = ratio < COLLAPSE_RATIO or dup_share > DUPLICATE_SHARE_COLLAPSED
-        low = not collapsed and ratio < LOW_DIVERSITY_RATIO
+        collapsed = ratio < COLLAPSE_DIVERSITY or dup_share > DUPLICATE_SHARE_COLLAPSED
+        low = not collapsed and ratio < DIVERSITY_LOW
         lines = [f"The {len(fakes)} samples differ from each other by {diversity:.3f} on average (RMS, "
                  f"pixels in [0, 1]); real training images by {out['reference_diversity']:.3f}: a ratio of "
                  f"{ratio:.2f} (about 1 is healthy)."]
