@@ -24,7 +24,10 @@ builders), all recorded in the run's fingerprint; :data:`GAN_PRESETS` names usef
 * ``loss``: ``"bce"`` (the paper's, non-saturating) or ``"hinge"``; ``r1_gamma``: R1 gradient
   penalty on real images (Mescheder et al. 2018); ``d_lr`` / ``g_lr``: two learning rates (TTUR);
 * ``conditional``: one GAN trained on *all* training images with their labels, asked for the
-  minority class when sampling (every image teaches anatomy), next to the minority-only GAN.
+  minority class when sampling (every image teaches anatomy), next to the minority-only GAN;
+* ``upsample`` / ``residual`` (:data:`GENERATOR_OPTIONS`): the generator's upsampling stages as a
+  nearest-neighbour resize + 3x3 convolution instead of a transposed convolution (no checkerboard),
+  and as residual blocks.
 
 The budget is ``steps`` (generator updates) or, as in the paper, ``epochs`` (passes over the images):
 30 epochs of 352 images are only 150 updates at batch 64 (5 full batches an epoch).
