@@ -138,3 +138,41 @@ def test_profile_none_is_colab_on_colab_and_demo_elsewhere(clean_env, tmp_path):
     assert config.resolve("ci", run_dir=tmp_path).profile.name == "ci"  # a named profile stays
     clean_env.setenv("HELPERS_PROFILE", "ci")  # and the environment still wins
     assert config.resolve(None, run_dir=tmp_path).profile.name == "ci"
+
+
+def _write_kermany_folder(root: Path) -> Path:
+    """A tiny Kaggle-layout folder with Kermany file names (no val folder, like the full set's copy)."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    names = {("train", "NORMAL"): [f"IM-{p:04d}-000{k}.jpeg" for p in range(1, 9) for k in (1, 2)],
+             ("train", "PNEUMONIA"): [f"person{p}_bacteria_{p * 10 + k}.jpeg" for p in range(1, 13) for k in (1, 2)],
+             ("test", "NORMAL"): [f"IM-{p:04d}-0001.jpeg" for p in (901, 902, 903)],
+             ("test", "PNEUMONIA"): [f"person{p}_virus_1.jpeg" for p in (901, 902, 903)]}
+    for (split, cname), files in names.items():
+        folder = root / "chest_xray" / split / cname
+        folder.mkdir(parents=True)
+        for name in files:
+            assert cv2.imwrite(str(folder / name), rng.integers(0, 256, (90, 110), dtype=np.uint8))
+    return root
+
+
+def test_kermany64_profile_loads_kaggle_layout_at_64_px(clean_env, tmp_path):
+    prof = config.get_profile("kermany64")
+    assert (prof.dataset, prof.image_size, prof.seeds) == ("kaggle_pneumonia", 64, (0, 1, 2))
+    assert set(prof.classical_classifiers) == {"decision_tree", "random_forest", "svm", "ann"}
+    assert set(prof.deep_models) == {"cnn", "densenet121"}
+    table_1 = {"none", "class_weight", "random", "gan", "gan_improved"}
+    for model in prof.deep_models:
+        assert set(config.strategies_for(prof, model)) >= table_1, model
+    assert set(prof.classical_strategies) >= table_1 and set(prof.ann_strategies) >= table_1
+    assert prof.resnet_input_size == prof.densenet_input_size == 64
+    cfg = config.resolve("kermany64", data_path=str(_write_kermany_folder(tmp_path / "data")),
+                         run_dir=tmp_path / "run")
+    splits = cfg.load_splits()
+    assert {k: v.images.shape[1:] for k, v in splits.items()} == dict.fromkeys(("train", "val", "test"), (64, 64))
+    assert len(splits["train"]) + len(splits["val"]) == 40 and len(splits["test"]) == 6
+    assert "patient-wise" in splits["val"].source
+    assert not set(splits["train"].patient_ids) & set(splits["val"].patient_ids)
+    assert (cfg.run_dir / "provenance.json").is_file() and len(cfg.data_id) > 0

@@ -746,6 +746,20 @@ def test_kaggle_val_carved_patient_wise(tmp_path):
     assert D.patient_overlap(a)["shared_patients"].tolist() == [0, 0, 0]
 
 
+def test_kaggle_val_grouping_image_lets_patients_straddle_train_and_val(tmp_path):
+    root = make_kermany(tmp_path)
+    by_patient = load_splits("kaggle_pneumonia", 8, data_path=root, seed=1, val_fraction=0.3)
+    by_image = load_splits("kaggle_pneumonia", 8, data_path=root, seed=1, val_fraction=0.3, val_grouping="image")
+    assert "image-wise" in by_image["val"].source and "val_grouping='image'" in by_image["val"].source
+    assert by_image["val"].patient_ids is not None  # ids still parsed, so the overlap can be counted
+    assert len(by_image["train"]) + len(by_image["val"]) == len(by_patient["train"]) + len(by_patient["val"])
+    shared = D.patient_overlap({"train": by_image["train"], "val": by_image["val"]})["shared_patients"]
+    assert shared.tolist()[0] > 0
+    assert D.patient_overlap({"train": by_patient["train"], "val": by_patient["val"]})["shared_patients"].tolist() == [0]
+    with pytest.raises(D.DataError, match="val_grouping must be 'patient' or 'image'"):
+        load_splits("kaggle_pneumonia", 8, data_path=root, val_grouping="study")
+
+
 def test_kaggle_without_patient_names_is_image_wise(kaggle_root):
     splits = load_splits("kaggle_pneumonia", 8, data_path=kaggle_root, seed=1)
     assert all(ds.patient_ids is None for ds in splits.values())
