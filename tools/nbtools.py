@@ -80,20 +80,23 @@ def nav_line(path: Path) -> str:
 
 
 def install_cell_source() -> str:
-    """The Colab install cell: pip at the pinned ref, raising on failure (``%pip`` would not, and
-    "Run all" would go on to a ModuleNotFoundError), then a check that ``helpers`` imports."""
+    """The Colab install cell: pip at the pinned ref (runtime dependencies only, no dev extras), raising
+    on failure (``%pip`` would not, and "Run all" would go on to a ModuleNotFoundError); it prints
+    the packages pip added or changed, and runs pip only while ``helpers`` is missing (a re-run
+    installs nothing); then a check that ``helpers`` imports."""
     return (
         "# Setup: on Colab, install this series' helpers package at a pinned ref (locally, `make install` did it).\n"
-        "import importlib.util\n"
-        "import subprocess\n"
-        "import sys\n"
+        "import importlib.metadata, importlib.util, subprocess, sys\n"
         "\n"
         f"SPEC = \"{install_spec()}\"\n"
-        "if \"google.colab\" in sys.modules:\n"
+        "if \"google.colab\" in sys.modules and importlib.util.find_spec(\"helpers\") is None:\n"
+        "    had = {d.metadata[\"Name\"]: d.version for d in importlib.metadata.distributions()}\n"
         "    pip = subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\", SPEC], capture_output=True, text=True)\n"
         "    if pip.returncode:\n"
         "        raise RuntimeError(f\"pip install {SPEC} failed:\\n{pip.stderr[-3000:]}\")\n"
         "    importlib.invalidate_caches()\n"
+        "    new = {d.metadata[\"Name\"]: d.version for d in importlib.metadata.distributions()}\n"
+        "    print(\"pip installed:\", \", \".join(f\"{n} {had[n]} -> {v}\" if n in had else f\"{n} {v}\" for n, v in sorted(new.items()) if had.get(n) != v))\n"
         "if importlib.util.find_spec(\"helpers\") is None:\n"
         "    raise ModuleNotFoundError(f\"helpers is not installed: pip install {SPEC} (in a clone: make install)\")"
     )
