@@ -43,6 +43,7 @@ __all__ = [
     "GridSettings",
     "Fakes",
     "run_deep_grid",
+    "run_dose_response",
     "load_histories",
     "run_folder_name",
 ]
@@ -474,3 +475,35 @@ def load_histories(run_dir: str | Path) -> pd.DataFrame:
     if not frames:
         raise artifacts.ArtifactError(f"no training histories under {deep_dir}. Run notebook 05 first.")
     return pd.concat(frames, ignore_index=True)
+
+
+def run_dose_response(
+    splits: Mapping[str, Any],
+    *,
+    model: str,
+    fakes: Mapping[int, Fakes],
+    gaps: Mapping[int, int],
+    multipliers: Sequence[float],
+    settings: GridSettings,
+    run_dir: str | Path,
+    **grid: Any,
+) -> pd.DataFrame:
+    """``model`` with strategy ``gan`` when the first ``round(m × gap)`` fakes are added, per multiplier ``m``.
+
+    ``fakes[seed]``: the reference generator's images of that seed, at least ``max(multipliers) × gaps[seed]``
+    of them, nested (the 0.5× set is the first half of the 1× set). Each multiplier's runs live in
+    ``run_dir/dose/x<m>/`` with their own results table; returns every row with ``multiplier`` and
+    ``n_fakes`` columns. ``grid``: the other :func:`run_deep_grid` arguments (context, provenance_base, ...).
+    """
+    rows = []
+    for seed, seed_fakes in fakes.items():
+        pool = np.asarray(seed_fakes.images["reference"])
+        for m in multipliers:
+            n = int(round(float(m) * int(gaps[seed])))
+            if n > len(pool):
+                raise ValueError(f"seed {seed}: {m}× the gap needs {n} fakes, only {len(pool)} were given")
+            dosed = Fakes({"reference": pool[:n]}, seed_fakes.class_id)
+            got = run_deep_grid(splits, models=[model], strategies=["gan"], seeds=[seed], settings=settings,
+                                fakes=dosed, run_dir=Path(run_dir) / "dose" / f"x{float(m):g}", **grid)
+            rows.append(got.assign(multiplier=float(m), n_fakes=n))
+    return pd.concat(rows, ignore_index=True)
