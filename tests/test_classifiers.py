@@ -341,3 +341,10 @@ def test_test_time_augmentation_and_batchnorm_adaptation(tiny):
     with pytest.raises(ValueError, match="no BatchNormalization"):
         inp = keras.Input((SIZE, SIZE, 1))
         classifiers.adapt_batchnorm(keras.Model(inp, keras.layers.Flatten()(inp)), x)
+
+
+def test_dose_response_refuses_too_few_fakes(tmp_path, tiny):
+    fakes = {0: deep.Fakes({"reference": squares(5, 3)[0]}, class_id=0)}
+    with pytest.raises(ValueError, match=r"seed 0: 2.0× the gap needs 20 fakes, only 5"):
+        deep.run_dose_response(_splits(tiny), model="cnn", fakes=fakes, gaps={0: 10}, multipliers=[2.0],
+                               settings=deep.GridSettings(epochs={"cnn": 1}), run_dir=tmp_path)

@@ -154,8 +154,14 @@ def test_05_trains_cnn_and_densenet(ci_run):
     assert set(rows["classifier"]) == {"cnn", "densenet121", "cnn_strong"}
     assert set(rows.loc[rows["classifier"] == "cnn_strong", "recipe"]) == {"strong"}
     assert rows["roc_auc"].between(0, 1).all() and (rows["fit_seconds"] > 0).all()
-    assert {"05_augmentations.png", "05_learning_curves.png", "05_confusion_matrices.png"} <= {
+    assert {"05_augmentations.png", "05_learning_curves.png", "05_confusion_matrices.png", "05_dose_response.png"} <= {
         p.name for p in (ci_run[0] / "figures").glob("05_*")}
+    m = _metrics(ci_run, "05")
+    assert set(m["dose_response"]) == {"0.5", "1", "2"} and set(m["val_test_gap"]) == set(prof.deep_models)
+    # the 1x dose is the grid's own gan run: the same fakes, seed and settings give the same score
+    none = rows.query("classifier == 'cnn' and strategy == 'none'")["roc_auc"].mean()
+    gan = rows.query("classifier == 'cnn' and strategy == 'gan'")["roc_auc"].mean()
+    assert abs(m["dose_response"]["1"] - (gan - none)) < 1e-9
 
 
 def test_06_writes_the_report(ci_run):
