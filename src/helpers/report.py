@@ -24,7 +24,7 @@ __all__ = [
     "table_1_display", "table_1_caption", "with_without", "verdict_lines", "improved_vs_dcgan", "improved_vs_dcgan_line",
     "fidelity_downstream_line", "ablation_summary", "decision_tree_note", "weight_selection_note", "phantom_note",
     "GHOSH_DUTTA", "SUMITHRA_DEVI", "GENERATOR_NAMES", "best_baseline", "caption", "plain_classifiers",
-    "lessons_lines", "figure_stamps", "provenance_line", "FIDELITY_DIRECTION", "INTERVAL_NOTE",
+    "lessons_lines", "figure_stamps", "provenance_line", "FIDELITY_DIRECTION", "INTERVAL_NOTE", "generator_labels",
     "export_tables", "run_id_of", "seed_ensembles", "ENSEMBLE_METRICS", "recipe_lines", "ensemble_lines",
 ]
 
@@ -747,3 +747,10 @@ def provenance_line(run_id: str, stamps: Mapping[str, Sequence[str]]) -> str:
             f"`{run_id}` (`results/run.json`: the commit is the code the results came from)."
             + (f" The other chapters' figures were drawn when those chapters ran and keep their own stamps: "
                f"{'; '.join(groups)}." if groups else " Every committed figure carries that stamp."))
+
+
+def generator_labels(fidelity: pd.DataFrame) -> dict[str, str]:
+    """``{generator variant: "variant = DCGAN (gan)"}`` for the two generators chapters 4-5 use (from ``fidelity.csv``)."""
+    strategy = {"reference": "gan", "default": "gan_improved"}
+    pairs = fidelity[["generator", "role"]].drop_duplicates()
+    return {g: f"{g} = {GENERATOR_NAMES.get(r, r)} ({strategy.get(r, r)})" for g, r in zip(pairs["generator"], pairs["role"], strict=True)}
