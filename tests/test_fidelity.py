@@ -423,5 +423,6 @@ def test_small_samples_are_undecided_not_real_like():
     assert "no evidence" in kid_line
     far = next(line for line in fid.verdict_lines({**small, "kid_z_train": 40.0}) if line.startswith("KID("))
     assert "beyond the real-vs-real noise" in far and "no evidence" not in far
+    assert any(line.startswith("Diversity") and "no evidence" in line for line in lines)
     c2st = {**small, "c2st_auc_pixels": 0.55, "c2st_null_sd_pixels": 0.1, "n_per_set_c2st_pixels": n_small}
     assert any("no evidence either way" in line for line in fid.verdict_lines(c2st))

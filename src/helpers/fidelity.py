@@ -1221,8 +1221,10 @@ def verdict_lines(report: dict[str, float], class_name: str = "NORMAL") -> list[
             )
         elif ratio > DIVERSITY_HIGH:
             what = f"more spread than real images (above {DIVERSITY_HIGH:g}): noise or artefacts?"
-        else:
+        elif enough:
             what = "about as varied as real images"
+        else:
+            what = f"no evidence either way, {too_few_words(report)}"
         lines.append(
             f"Diversity of the fakes is {ratio:.2f}× that of real training {c} images: {what}."
         )
