@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import subprocess
 import sys
 
@@ -206,3 +207,21 @@ def test_embed_2d_keeps_groups_and_sizes():
     assert gap > 1.0  # the shifted group lands apart
     with pytest.raises(ValueError, match="pca"):
         features.embed_2d(groups, method="umap")
+
+
+def test_the_backbone_needs_no_keras_hub():
+    code = ("import sys; from helpers import features; features.build_resnet18(32); "
+            "assert 'keras_hub' not in sys.modules, 'keras_hub was imported'")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_an_unloadable_saved_extractor_names_the_file_and_the_fix(tmp_path):
+    settings = {"data": "abc", "weights": "task", "input_size": 32, "seed": 0, "epochs": 1}
+    path = features.extractor_path(tmp_path, "task", 32, 0)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a keras file")
+    path.with_suffix(".json").write_text(json.dumps({**settings, "description": "x"}))
+    with pytest.raises(ValueError, match=r"resnet18_task_32_seed0.keras could not be loaded .*delete it and "
+                                         r"resnet18_task_32_seed0.json"):
+        features.feature_extractor_cached(tmp_path, "task", 32, seed=0, epochs=1, provenance_base={"data": "abc"})
