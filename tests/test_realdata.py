@@ -154,3 +154,21 @@ def test_nih_sample():
     assert labels["00000002_000.png"] == set()  # No Finding
     img = splits["test"].images[0]
     assert img.shape == (64, 64) and img.dtype == np.uint8 and img.std() > 0
+
+
+def test_kermany_full_set_through_the_kermany64_profile(clean_env, tmp_path):
+    """The whole Kaggle set at 64 px as ``kermany64`` loads it: official counts, val carved by patient."""
+    from helpers import config
+
+    root = DATA / "kermany_224"
+    if not root.is_dir():
+        pytest.skip(f"{root} is absent")
+    cfg = config.resolve("kermany64", data_path=str(root), run_dir=tmp_path / "run")
+    splits = cfg.load_splits()
+    _report("kermany_224 @64", splits)
+    assert all(ds.images.shape[1:] == (64, 64) for ds in splits.values())
+    pool = {c: splits["train"].class_counts()[c] + splits["val"].class_counts()[c] for c in ("NORMAL", "PNEUMONIA")}
+    assert pool == {"NORMAL": 1341, "PNEUMONIA": 3875}
+    assert splits["test"].class_counts() == {"NORMAL": 234, "PNEUMONIA": 390}
+    assert 0.08 < len(splits["val"]) / sum(pool.values()) < 0.12
+    assert not set(splits["train"].patient_ids) & set(splits["val"].patient_ids)
