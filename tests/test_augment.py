@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from helpers.augment import augmentation_gallery
 
@@ -25,3 +26,16 @@ def test_gallery_entries_differ_from_original_and_keep_shape():
     assert not any(k.startswith("vertical flip") for k in train)
     again = augmentation_gallery(img, seed=0)
     assert all(np.array_equal(gallery[k], again[k]) for k in gallery)
+
+
+def test_clahe_raises_local_contrast_and_refuses_other_input():
+    from helpers.augment import clahe
+
+    rng = np.random.default_rng(0)
+    dull = (100 + rng.integers(0, 12, size=(3, 32, 32))).astype(np.uint8)  # a narrow band of grays
+    out = clahe(dull)
+    assert out.shape == dull.shape and out.dtype == np.uint8
+    assert out.std() > 2 * dull.std()
+    np.testing.assert_array_equal(clahe(dull[:1]), out[:1])  # image by image
+    with pytest.raises(ValueError, match="uint8 images"):
+        clahe(dull.astype(np.float32))

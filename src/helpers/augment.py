@@ -21,7 +21,7 @@ import numpy as np
 
 from helpers.images import unscale_images
 
-__all__ = ["training_augmentation_settings", "augmentation_gallery"]
+__all__ = ["training_augmentation_settings", "augmentation_gallery", "clahe"]
 
 
 def training_augmentation_settings() -> dict[str, Any]:
@@ -89,3 +89,19 @@ def augmentation_gallery(image: np.ndarray, seed: int) -> dict[str, np.ndarray]:
         arr = unscale_images(keras.ops.convert_to_numpy(value) / 255.0, frm="unit")
         out[label] = arr.reshape(h, w)
     return out
+
+
+def clahe(images: Any, clip_limit: float = 2.0, tiles: int = 8) -> np.ndarray:
+    """Contrast-limited adaptive histogram equalisation (OpenCV) of uint8 gray images ``(N, H, W)``.
+
+    Each image is equalised in ``tiles`` × ``tiles`` regions, each region's histogram clipped at
+    ``clip_limit`` times its mean so noise is not amplified: local contrast no longer depends on
+    exposure, one source of the shift between the Kaggle test split and its training split.
+    """
+    import cv2
+
+    x = np.asarray(images)
+    if x.dtype != np.uint8 or x.ndim != 3:
+        raise ValueError(f"clahe expects uint8 images (N, H, W), got {x.dtype} {x.shape}")
+    op = cv2.createCLAHE(clipLimit=float(clip_limit), tileGridSize=(int(tiles), int(tiles)))
+    return np.stack([op.apply(img) for img in x]) if len(x) else x.copy()
