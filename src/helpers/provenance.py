@@ -31,7 +31,6 @@ __all__ = [
     "normalise",
     "fingerprint_id",
     "array_digest",
-    "file_digest",
     "files_digest",
     "images_digest",
     "data_fingerprint",
@@ -86,15 +85,6 @@ def array_digest(*arrays: Any) -> str:
         a = np.ascontiguousarray(np.asarray(arr))
         h.update(f"{a.dtype.str}{a.shape};".encode())
         h.update(a.tobytes())
-    return h.hexdigest()[:16]
-
-
-def file_digest(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """SHA-256 (16 hex) of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            h.update(block)
     return h.hexdigest()[:16]
 
 
