@@ -163,11 +163,6 @@ def enough_samples(report: dict[str, float]) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Domain encoder
 # ---------------------------------------------------------------------------------------------
-def _as_images(images: Any) -> np.ndarray:
-    """(N, H, W) or (N, H, W, 1) uint8-scale images -> float32 (N, H, W, 1) in 0..255."""
-    return as_model_batch(images)
-
-
 def train_domain_encoder(
     images_uint8: Any,
     labels: Any,
@@ -192,7 +187,7 @@ def train_domain_encoder(
 
     from helpers.runtime import set_seeds
 
-    x = _as_images(images_uint8)
+    x = as_model_batch(images_uint8)
     y = np.asarray(labels).astype("float32").ravel()
     if len(x) != len(y):
         raise ValueError(f"{len(x)} images but {len(y)} labels")
@@ -216,7 +211,7 @@ def train_domain_encoder(
     val = None
     if validation_data is not None:
         val = (
-            _as_images(validation_data[0]),
+            as_model_batch(validation_data[0]),
             np.asarray(validation_data[1]).astype("float32").ravel(),
         )
     model.fit(
@@ -236,13 +231,13 @@ def encoder_features(model, images_uint8: Any, batch_size: int = 256) -> np.ndar
     import keras
 
     feature_model = keras.Model(model.inputs, model.get_layer("features").output)
-    x = _as_images(images_uint8)
+    x = as_model_batch(images_uint8)
     return np.asarray(feature_model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
 
 
 def encoder_scores(model, images_uint8: Any, batch_size: int = 256) -> np.ndarray:
     """The encoder's P(class 1) for each image, shape (N,)."""
-    x = _as_images(images_uint8)
+    x = as_model_batch(images_uint8)
     return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64).ravel()
 
 
@@ -402,7 +397,7 @@ def two_sample_test(
     from sklearn.metrics import roc_auc_score
 
     if method == "cnn":
-        x_real, x_fake = _as_images(real), _as_images(fake)
+        x_real, x_fake = as_model_batch(real), as_model_batch(fake)
         if x_real.shape[1:] != x_fake.shape[1:]:
             raise ValueError(f"image shapes differ: {x_real.shape[1:]} vs {x_fake.shape[1:]}")
     elif method == "logistic":
@@ -809,7 +804,7 @@ def fidelity_report(
         c2st=c2st,
         seed=seed,
     )
-    fake_px, train_px = _as_images(fakes), _as_images(train_minority)
+    fake_px, train_px = as_model_batch(fakes), as_model_batch(train_minority)
     if c2st:
         res = two_sample_test(train_px, fake_px, seed=seed, method="cnn", epochs=c2st_epochs)
         report["c2st_auc_pixels"] = res["auc"]
@@ -1289,7 +1284,7 @@ def inception_kid(
     import tensorflow as tf
 
     def features(images: Any) -> np.ndarray:
-        x = _as_images(images)
+        x = as_model_batch(images)
         out = []
         for start in range(0, len(x), batch_size):
             batch = tf.image.resize(x[start : start + batch_size], (image_size, image_size))
