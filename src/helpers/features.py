@@ -97,7 +97,7 @@ def install_keras_hub(timeout: int = 600) -> str:
 
     installed = _installed_versions()
     wanted = ["keras-hub"]
-    if "tensorflow" in installed:
+    if "tensorflow" in installed and sys.platform != "win32":  # keras-hub needs tensorflow-text off Windows
         wanted.append("tensorflow-text==" + ".".join(installed["tensorflow"].split(".")[:2]) + ".*")
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
         handle.write("".join(f"{name}=={version}\n" for name, version in sorted(installed.items())))
@@ -109,10 +109,11 @@ def install_keras_hub(timeout: int = 600) -> str:
     if out.returncode != 0:
         tail = "\n".join((out.stderr or out.stdout).strip().splitlines()[-6:])
         raise RuntimeError(
-            f"keras-hub (needed for the ImageNet ResNet-18 weights) is not installed and pip could not add it "
-            f"without changing installed packages ({', '.join(wanted)}; every installed package pinned). "
-            f"Use weights='task', or install a keras-hub that fits tensorflow {installed.get('tensorflow', '?')} "
-            f"and keras {installed.get('keras', '?')} yourself. pip said:\n{tail}")
+            f"pip could not add keras-hub without changing installed packages (tensorflow "
+            f"{installed.get('tensorflow', '?')}, keras {installed.get('keras', '?')})\n"
+            f"keras-hub is needed for the ImageNet ResNet-18 weights only. Asked for {', '.join(wanted)} with every "
+            "installed package pinned. Use weights='task', or install a keras-hub that fits these versions "
+            f"yourself. pip said:\n{tail}")
     importlib.invalidate_caches()
     added = sorted(set(_installed_versions()) - set(installed))
     version = _installed_versions().get("keras-hub", "?")
@@ -256,7 +257,7 @@ def load_feature_extractor(
         try:
             backbone = imagenet_resnet18(input_size)
         except Exception as exc:  # offline: requests ConnectionError (an OSError), kagglehub, pip errors
-            reason = _short_reason(exc)
+            reason = _short_reason(exc, limit=170)
             why = type(exc).__name__
             if train_images is None or train_labels is None:
                 raise ValueError(
