@@ -226,3 +226,21 @@ def test_an_unloadable_saved_extractor_names_the_file_and_the_fix(tmp_path):
     with pytest.raises(ValueError, match=r"resnet18_task_32_seed0.keras could not be loaded .*delete it and "
                                          r"resnet18_task_32_seed0.json"):
         features.feature_extractor_cached(tmp_path, "task", 32, seed=0, epochs=1, provenance_base={"data": "abc"})
+
+
+def test_imagenet_weights_without_keras_hub_try_the_pinned_install_first(monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "keras_hub" else real_find_spec(name, *a))
+    tried = []
+
+    def no_install():
+        tried.append(True)
+        raise RuntimeError("pip could not add keras-hub without changing installed packages (tensorflow 2.19.1, keras 3.10.0)")
+
+    monkeypatch.setattr(features, "install_keras_hub", no_install)
+    with pytest.raises(RuntimeError, match="could not add keras-hub"):
+        features.imagenet_resnet18(32)
+    assert tried == [True]
