@@ -224,6 +224,9 @@ def test_verdict_names_minus_none_for_every_classifier():
     assert comparisons["n_comparisons"].iloc[0] == len(comparisons) == 4 * len(PLAIN)
     assert set(comparisons["role"]) == {"none", "best baseline"}
     assert not any("best mean" in line for line in lines)
+    one = report.with_without(results[results["seed"] == 0], load, n_boot=100)
+    one_lines = report.verdict_lines(one)
+    assert "holds no seed-to-seed variation" in one_lines[0] and one_lines[1].startswith("decision_tree (1 seed): ")
 
 
 def test_verdict_says_when_raw_and_adjusted_calls_differ():
@@ -241,7 +244,7 @@ def test_verdict_says_when_raw_and_adjusted_calls_differ():
     called.loc[0, "verdict"] = "no clear difference"
     cnn = report.verdict_lines(called)[1]
     assert "gan − none = +0.007 [+0.001, +0.014] (per seed +0.009, +0.004, +0.007; Holm p = 0.06: " in cnn
-    assert "**no clear difference**, unadjusted p = 0.01: better" in cnn
+    assert "**no clear difference**, unadjusted p = 0.010: better" in cnn
     svm = report.verdict_lines(called)[2]
     assert "**worse**" in svm and "unadjusted" not in svm
 

@@ -25,6 +25,7 @@ __all__ = [
     "fidelity_downstream_line", "ablation_summary", "decision_tree_note", "weight_selection_note", "phantom_note",
     "GHOSH_DUTTA", "SUMITHRA_DEVI", "GENERATOR_NAMES", "best_baseline", "caption", "plain_classifiers",
     "lessons_lines", "figure_stamps", "provenance_line", "FIDELITY_DIRECTION", "INTERVAL_NOTE", "generator_labels",
+    "interval_note",
     "export_tables", "run_id_of", "seed_ensembles", "ENSEMBLE_METRICS", "recipe_lines", "ensemble_lines",
 ]
 
@@ -281,6 +282,14 @@ INTERVAL_NOTE = ("95% hierarchical bootstrap interval: each replicate draws the 
                  "test images within each class, so the interval holds both seed-to-seed and test-set variation")
 
 
+def interval_note(n_seeds: int) -> str:
+    """:data:`INTERVAL_NOTE`, or with one seed the plain bootstrap over test images it then reduces to."""
+    if n_seeds > 1:
+        return INTERVAL_NOTE
+    return ("95% bootstrap interval over the test images (within each class); with one seed it holds no "
+            "seed-to-seed variation")
+
+
 def plain_classifiers(results: pd.DataFrame) -> list[str]:
     """Classifiers in the published order, deep models with the reference recipe only (like with like)."""
     from .recipes import DEEP_CLASSIFIERS, parse_classifier
@@ -344,7 +353,7 @@ def table_1_caption(dataset: str, size: int, seeds: Sequence[int]) -> str:
     """Table 1's caption: data, seeds, threshold, positive classes, intervals and the published source."""
     n = len(seeds)
     return (f"Table 1: test split of {dataset} at {size} px, mean over {n} seed{'s' if n != 1 else ''} "
-            f"({', '.join(map(str, seeds))}) [{INTERVAL_NOTE}]. Precision, recall and F1 at threshold 0.5, with "
+            f"({', '.join(map(str, seeds))}) [{interval_note(n)}]. Precision, recall and F1 at threshold 0.5, with "
             "PNEUMONIA (+) or NORMAL (+) as the positive class. Last column: Table 1 of "
             f"{GHOSH_DUTTA} (Kermany data, one run), on the rows it reports; the paper says its metrics focus on the "
             "minority class but does not name its positive class.")
@@ -397,7 +406,7 @@ def with_without(results: pd.DataFrame, load_scores: Callable[[str, str, int], A
 def _diff_text(row: Any, digits: int = 3) -> str:
     seeds = [float(x) for x in str(row["seed_diffs"]).split(";") if x]
     per_seed = f"per seed {', '.join(_signed(x, digits) for x in seeds)}; " if len(seeds) > 1 else "one seed; "
-    raw = (f", unadjusted p {_p_text(row['p_test'])}: {row['verdict_raw']}"
+    raw = (f", unadjusted p = {row['p_test']:.3f}: {row['verdict_raw']}"
            if row["verdict_raw"] != row["verdict"] else "")
     return (f"{row['target']} − {row['baseline']} = {_signed(row['mean_diff'], digits)} "
             f"[{_signed(row['low'], digits)}, {_signed(row['high'], digits)}] ({per_seed}Holm p {_p_text(row['p_holm'])}: "
@@ -409,13 +418,14 @@ def verdict_lines(comparisons: pd.DataFrame, digits: int = 3) -> list[str]:
     label = _METRIC_LABELS.get(comparisons["metric"].iloc[0], comparisons["metric"].iloc[0])
     n_seeds = sorted(set(comparisons["n_seeds"].astype(int)))
     lines = [f"Test {label} differences per classifier, with vs without GAN images first, then against the classifier's "
-             f"best other baseline (highest mean test {label}, which favours it); {'/'.join(map(str, n_seeds))} seed(s), "
-             f"{INTERVAL_NOTE}; p from the same bootstrap, Holm-adjusted over all {len(comparisons)} comparisons "
+             f"best other baseline (highest mean test {label}, which favours it); {'/'.join(map(str, n_seeds))} "
+             f"seed{'s' if max(n_seeds) != 1 else ''}, {interval_note(max(n_seeds))}; p from the same bootstrap, Holm-adjusted over all {len(comparisons)} comparisons "
              f"(alpha {comparisons['alpha'].iloc[0]:g}); where the unadjusted call differs it is given too."]
     for clf, part in comparisons.groupby("classifier", sort=False):
         none = part[part["role"] == "none"]
         best = part[part["role"] == "best baseline"]
-        text = f"{clf} ({int(part['n_seeds'].max())} seeds): " + "; ".join(_diff_text(r, digits) for _, r in none.iterrows())
+        n = int(part["n_seeds"].max())
+        text = f"{clf} ({n} seed{'s' if n != 1 else ''}): " + "; ".join(_diff_text(r, digits) for _, r in none.iterrows())
         if len(best):
             text += (f". Against the best other baseline, `{best['baseline'].iloc[0]}`: "
                      + "; ".join(_diff_text(r, digits) for _, r in best.iterrows()))
