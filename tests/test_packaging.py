@@ -153,9 +153,11 @@ def test_installing_on_a_tensorflow_stack_changes_nothing_installed(which, wheel
     python = venv / "bin" / "python"
     _run([uv, "pip", "install", "-q", "--python", python, f"tensorflow=={tf_version}"], env=env, timeout=1200)
     before = _installed(python)
+    t_env = time.perf_counter() - start
     stack = f"tensorflow {before['tensorflow']}, keras {before.get('keras')}, numpy {before['numpy']}, protobuf {before['protobuf']}"
     report = tmp_path / "report.json"
     _run([python, "-m", "pip", "install", "-q", "--dry-run", "--report", report, wheel], env=env, timeout=900)
+    t_dry = time.perf_counter() - start - t_env
     planned = {canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"]
                for i in json.loads(report.read_text())["install"]}
     changed = {n: f"{before[n]} -> {v}" for n, v in planned.items() if n in before and before[n] != v}
@@ -179,5 +181,6 @@ def test_installing_on_a_tensorflow_stack_changes_nothing_installed(which, wheel
          cwd=content, env=run_env, timeout=900)
     metrics = json.loads((content / "run" / "metrics" / "01.json").read_text())
     assert metrics, "chapter 01 recorded no metrics"
-    print(f"{which} stack ({stack}): {len(planned)} packages added, none changed; environment + install "
-          f"{installed_s:.0f} s, chapter 01 {time.perf_counter() - start - installed_s:.0f} s")
+    print(f"{which} stack ({stack}): {len(planned)} packages added, none changed; environment {t_env:.0f} s, "
+          f"dry run {t_dry:.0f} s, install {installed_s - t_env - t_dry:.0f} s, "
+          f"chapter 01 {time.perf_counter() - start - installed_s:.0f} s")
