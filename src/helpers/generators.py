@@ -2,14 +2,14 @@
 
 Two generators feed the classifiers, one per seed (a seed is the whole pipeline):
 
-* ``reference``: the DCGAN of S. Ghosh and S. Dutta (IIEST Shibpur) exactly (preset ``dcgan``, its epoch budget); its fakes make
-  the ``gan`` strategy rows, so Table 1 compares like with like;
+* ``reference``: the DCGAN of S. Ghosh and S. Dutta (IIEST Shibpur) exactly (preset ``dcgan``, its
+  epoch budget); its fakes make the ``gan`` strategy rows, so Table 1 compares like with like;
 * ``default``: the series' generator for limited data (the profile's ``gan_preset``, trained with a
   budget of generator *steps*); its fakes make ``gan_improved``, ``gan_filtered``, ``gan_weighted``
   and ``gan_aug``.
 
-The *ablation* trains every preset in the profile's ``gan_ablation`` with the same step budget on the
-first seed, so chapter 3 can put the paper's DCGAN, each change, and their combination side by side.
+The *ablation* trains every preset in the profile's ``gan_ablation`` (or chapter 2's ``gan_ablation``
+parameter) with the same step budget on the first seed, so chapter 3 can put the paper's DCGAN, each change, and their combination side by side.
 
 Folders: ``run_dir/gan/<preset>_<budget>/seed<k>/`` (``budget`` = ``3000steps`` or ``30epochs``),
 each written by :func:`helpers.gan.train_gan` and checked against its fingerprint.
