@@ -8,6 +8,7 @@ import pytest
 
 from helpers import classical
 from helpers.metrics import METRIC_COLUMNS
+from helpers.oversample import Fakes
 from helpers.provenance import ProvenanceError
 from helpers.results import ResultsTable
 
@@ -29,8 +30,8 @@ def _grid(run_dir, **overrides):
     xte, yte = _blobs(30, 2)
     fakes = np.random.default_rng(3).normal(0, 1, (20, 8)).astype(np.float32)
     kwargs = dict(
-        train_feats=xtr, y_train=ytr, val_feats=xva, y_val=yva, test_feats=xte, y_test=yte,
-        synthetic_feats={"reference": fakes, "default": fakes[::-1].copy()}, synthetic_class=0,
+        data={"train": (xtr, ytr), "val": (xva, yva), "test": (xte, yte)},
+        fakes=Fakes({"reference": fakes, "default": fakes[::-1].copy()}, class_id=0),
         classifiers=["decision_tree", "svm"],
         strategies=["none", "class_weight", "random"], seeds=[0, 1], run_dir=run_dir,
         context=CONTEXT, feature_note="blobs", provenance_base={"data": "blobs-v1"}, verbose=False,
@@ -78,10 +79,11 @@ def test_classical_grid_never_reuses_rows_of_other_inputs(tmp_path):
     xtr, ytr = _blobs(60, 7)  # other training data
     with pytest.raises(ProvenanceError, match=r"results.csv \(run decision_tree / none / seed 0\) holds a result "
                        r"row made from other inputs \(train_digest: saved"):
-        _grid(tmp_path, strategies=["none", "gan"], seeds=[0], train_feats=xtr, y_train=ytr)
+        _grid(tmp_path, strategies=["none", "gan"], seeds=[0],
+              data={"train": (xtr, ytr), "val": _blobs(30, 1), "test": _blobs(30, 2)})
     other_fakes = np.random.default_rng(9).normal(0, 1, (20, 8)).astype(np.float32)
     with pytest.raises(ProvenanceError, match="synthetic_digest: saved"):
-        _grid(tmp_path, strategies=["gan"], seeds=[0], synthetic_feats={"reference": other_fakes})
+        _grid(tmp_path, strategies=["gan"], seeds=[0], fakes=Fakes({"reference": other_fakes}, class_id=0))
     with pytest.raises(ProvenanceError, match="data: saved 'blobs-v1', now 'blobs-v2'"):
         _grid(tmp_path, strategies=["none"], seeds=[0], provenance_base={"data": "blobs-v2"})
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "results.csv"), before)  # nothing rewritten
@@ -112,10 +114,11 @@ def test_ann_grid_writes_rows(tmp_path, capsys):
     xte, yte = _images(24, 2)
     fakes = _images(8, 3)[0][:8]
     kwargs = dict(
-        train_images=xtr, y_train=ytr, val_images=xva, y_val=yva, test_images=xte, y_test=yte,
-        synthetic_images={"reference": fakes}, synthetic_class=0,
-        strategies=["none", "class_weight", "smote", "gan", "classical_aug"], seeds=[0], epochs=2,
-        run_dir=tmp_path, context=CONTEXT, batch_size=16, max_steps_per_epoch=2,
+        data={"train": (xtr, ytr), "val": (xva, yva), "test": (xte, yte)},
+        fakes=Fakes({"reference": fakes}, class_id=0),
+        strategies=["none", "class_weight", "smote", "gan", "classical_aug"], seeds=[0],
+        settings=classical.AnnSettings(epochs=2, batch_size=16, max_steps_per_epoch=2),
+        run_dir=tmp_path, context=CONTEXT,
     )
     rows = classical.run_ann_grid(**kwargs)
     assert "skipping ['smote']" in capsys.readouterr().out
@@ -126,4 +129,5 @@ def test_ann_grid_writes_rows(tmp_path, capsys):
     classical.run_ann_grid(**kwargs)
     assert len(pd.read_csv(path)) == 4
     with pytest.raises(ProvenanceError, match="epochs: saved 2, now 3"):
-        classical.run_ann_grid(**{**kwargs, "epochs": 3})
+        classical.run_ann_grid(**{**kwargs, "settings": classical.AnnSettings(epochs=3, batch_size=16,
+                                                                               max_steps_per_epoch=2)})

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import classifiers, deep
+from helpers import classifiers, deep, oversample
 from helpers.data import Dataset
 from helpers.metrics import METRIC_COLUMNS
 from helpers.oversample import prepare_training_set
@@ -164,7 +164,7 @@ def test_deep_grid_rows_resume_and_no_leak(tmp_path, tiny, capsys):
     fakes = squares(12, 3)[0]
     fakes[:, 10:20, 10:20] = 60  # fakes of class 0 (NORMAL) without a square
     kw = dict(
-        splits=splits, fakes=deep.Fakes({"reference": fakes, "default": fakes[::-1].copy()}, class_id=0),
+        splits=splits, fakes=oversample.Fakes({"reference": fakes, "default": fakes[::-1].copy()}, class_id=0),
         models=["cnn"], strategies=["none", "gan", "gan_weighted"], seeds=[0],
         settings=deep.GridSettings(epochs={"cnn": 1}, batch_size=16, patience=2, max_steps_per_epoch=2,
                                    gan_weight_grid=(0.5, 1.0)),
@@ -195,13 +195,13 @@ def test_deep_grid_rows_resume_and_no_leak(tmp_path, tiny, capsys):
     again = deep.run_deep_grid(**kw)
     assert len(pd.read_csv(tmp_path / "results.csv")) == before and len(again) == 3
 
-    leaky = dict(kw, fakes=deep.Fakes({"reference": np.concatenate([fakes, tiny["val"][0][:1]]),
+    leaky = dict(kw, fakes=oversample.Fakes({"reference": np.concatenate([fakes, tiny["val"][0][:1]]),
                                        "default": fakes}, class_id=0))
     with pytest.raises(AssertionError, match="val split"):
         deep.run_deep_grid(**leaky)
 
     # the stale-reuse case: same run folder, other fakes -> an error naming what differs, no refit
-    other = dict(kw, fakes=deep.Fakes({"reference": np.roll(fakes, 1, axis=0)}, class_id=0), strategies=["gan"])
+    other = dict(kw, fakes=oversample.Fakes({"reference": np.roll(fakes, 1, axis=0)}, class_id=0), strategies=["gan"])
     with pytest.raises(ProvenanceError, match="cnn / gan / seed 0.*synthetic_digest: saved"):
         deep.run_deep_grid(**other)
     with pytest.raises(ProvenanceError, match="data: saved 'squares', now 'other'"):
@@ -344,7 +344,7 @@ def test_test_time_augmentation_and_batchnorm_adaptation(tiny):
 
 
 def test_dose_response_refuses_too_few_fakes(tmp_path, tiny):
-    fakes = {0: deep.Fakes({"reference": squares(5, 3)[0]}, class_id=0)}
+    fakes = {0: oversample.Fakes({"reference": squares(5, 3)[0]}, class_id=0)}
     with pytest.raises(ValueError, match=r"seed 0: 2.0× the gap needs 20 fakes, only 5"):
         deep.run_dose_response(_splits(tiny), model="cnn", fakes=fakes, gaps={0: 10}, multipliers=[2.0],
                                settings=deep.GridSettings(epochs={"cnn": 1}), run_dir=tmp_path)

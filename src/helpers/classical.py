@@ -15,6 +15,7 @@ import math
 import os
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,14 +35,26 @@ __all__ = [
     "CLASSICAL_CLASSIFIERS",
     "run_classical_grid",
     "run_ann_grid",
+    "AnnSettings",
+    "ANN_FEATURES",
     "build_ann",
     "make_classifier",
 ]
 
 CLASSICAL_CLASSIFIERS: tuple[str, ...] = ("decision_tree", "random_forest", "svm")
+#: What the ANN's rows say it saw.
+ANN_FEATURES = "pixels (flattened, /255)"
 NOTEBOOK = "04"
 _RESERVED = ("notebook", "classifier", "strategy", "seed", "features", *metrics.METRIC_COLUMNS,
              "n_train", "n_synthetic", "fit_seconds", "fingerprint")
+
+
+def _splits(data: Mapping[str, tuple[Any, Any]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``[(x, y)]`` of train, val and test from ``{"train": (x, y), ...}``, labels flattened."""
+    missing = [s for s in ("train", "val", "test") if s not in data]
+    if missing:
+        raise ValueError(f"data lacks the split(s) {missing}: pass {{'train': (x, y), 'val': ..., 'test': ...}}")
+    return [(np.asarray(data[s][0]), np.asarray(data[s][1]).ravel()) for s in ("train", "val", "test")]
 
 
 def _check_context(context: Mapping[str, Any]) -> dict[str, Any]:
@@ -146,24 +159,16 @@ def _positive_scores(model: Any, x: np.ndarray, positive_class: int = 1) -> np.n
 
 
 def run_classical_grid(
+    data: Mapping[str, tuple[Any, Any]],
     *,
-    train_feats: Any,
-    y_train: Any,
-    val_feats: Any,
-    y_val: Any,
-    test_feats: Any,
-    y_test: Any,
-    synthetic_feats: Mapping[str, Any] | None,
-    synthetic_class: int | None,
     classifiers: Sequence[str],
     strategies: Sequence[str],
     seeds: Sequence[int],
     run_dir: str | os.PathLike,
     context: Mapping[str, Any],
     feature_note: str,
+    fakes: oversample.Fakes | None = None,
     provenance_base: Mapping[str, Any] | None = None,
-    synthetic_keep: Any = None,
-    synthetic_weight: float = 1.0,
     verbose: bool = True,
 ) -> pd.DataFrame:
     """Fit every classifier × strategy × seed on features, score val/test, record result rows.
@@ -172,9 +177,9 @@ def run_classical_grid(
     ``StandardScaler`` fitted on that (resampled) training set -> estimator from
     :func:`make_classifier` (``class_weight="balanced"`` for the ``class_weight`` strategy,
     ``sample_weight`` for ``gan_weighted``) -> scores on val and test (see :func:`_positive_scores`)
-    -> :func:`helpers.metrics.classification_row`. ``synthetic_feats`` maps a generator
-    (``"reference"``, ``"default"``; see :data:`helpers.strategies.SYNTHETIC_SOURCE`) to the features
-    of its fakes. ``classical_aug`` / ``gan_aug`` need images and
+    -> :func:`helpers.metrics.classification_row`. ``data``: ``{"train"|"val"|"test": (features, labels)}``;
+    ``fakes.images`` maps a generator (``"reference"``, ``"default"``; see
+    :data:`helpers.strategies.SYNTHETIC_SOURCE`) to the features of its fakes. ``classical_aug`` / ``gan_aug`` need images and
     are skipped here with a note, as is a strategy that cannot run on the data (ADASYN on separated
     classes). ``provenance_base`` (e.g. ``{"data": cfg.data_id, "extractor": ...}``) joins every
     run's fingerprint. Finished runs in ``run_dir/results.csv`` with the same fingerprint are
@@ -189,17 +194,16 @@ def run_classical_grid(
         hint = " ('ann' runs in run_ann_grid)" if "ann" in bad else ""
         raise ValueError(f"unknown classifiers {bad}{hint}; choose from {list(CLASSICAL_CLASSIFIERS)}")
     strategies = check_strategies(strategies, where="run_classical_grid strategies")
-    xtr, ytr = np.asarray(train_feats), np.asarray(y_train).ravel()
-    xva, yva = np.asarray(val_feats), np.asarray(y_val).ravel()
-    xte, yte = np.asarray(test_feats), np.asarray(y_test).ravel()
-    for what, arr in (("train_feats", xtr), ("val_feats", xva), ("test_feats", xte)):
+    (xtr, ytr), (xva, yva), (xte, yte) = _splits(data)
+    for what, arr in (("train", xtr), ("val", xva), ("test", xte)):
         if arr.ndim != 2:
-            raise ValueError(f"{what} must be 2-D features (N, D), got shape {arr.shape}")
+            raise ValueError(f"{what} features must be 2-D (N, D), got shape {arr.shape}")
+    synthetic_class = None if fakes is None else fakes.class_id
     inputs = _inputs_fingerprint(provenance_base or {}, {
         "train": (xtr, ytr), "val": (xva, yva), "test": (xte, yte)})
-    syn_sets = _synthetic_sets(synthetic_feats, synthetic_class,
+    syn_sets = _synthetic_sets(None if fakes is None else fakes.images, synthetic_class,
                                [s for s in strategies if s in FEATURE_STRATEGIES], "run_classical_grid")
-    keep_digest = provenance.array_digest(synthetic_keep)
+    keep_digest = provenance.array_digest(None)
 
     done = table.read()
     grid_keys: set[tuple] = set()
@@ -211,21 +215,18 @@ def run_classical_grid(
                           "and chapter 5)")
                 continue
             for seed in seeds:
-                fakes, syn_digest = syn_sets.get(synthetic_source(strategy), (None, "")) \
+                syn, syn_digest = syn_sets.get(synthetic_source(strategy), (None, "")) \
                     if strategy in GAN_STRATEGIES else (None, "")
                 fp = _run_fingerprint(inputs, classifier=clf_name, strategy=strategy, seed=int(seed),
-                                      synthetic_digest=syn_digest, synthetic_weight=synthetic_weight,
+                                      synthetic_digest=syn_digest, synthetic_weight=1.0,
                                       keep_digest=keep_digest)
                 key = (NOTEBOOK, clf_name, strategy, int(seed))
                 if table.is_done(*key, fingerprint=fp, table=done):
                     grid_keys.add(key)
                     continue
                 try:
-                    ts = oversample.prepare_training_set(
-                        strategy, xtr, ytr, seed=int(seed), synthetic_x=fakes,
-                        synthetic_class=synthetic_class, synthetic_weight=synthetic_weight,
-                        synthetic_keep=synthetic_keep,
-                    )
+                    ts = oversample.prepare_training_set(strategy, xtr, ytr, seed=int(seed), synthetic_x=syn,
+                                                         synthetic_class=synthetic_class)
                 except oversample.StrategyNotApplicable as exc:
                     if verbose:
                         print(f"{clf_name} / {strategy} / seed {seed}: skipped ({exc})")
@@ -313,32 +314,38 @@ def _ann_dataset(ts: oversample.TrainSet, x_unit: np.ndarray, *, seed: int, batc
     return ds.prefetch(2)
 
 
+@dataclass(frozen=True)
+class AnnSettings:
+    """How the ANN trains: epoch budget, batch size, early-stopping patience, step cap, learning rate."""
+
+    epochs: int
+    batch_size: int = 64
+    patience: int | None = 5
+    max_steps_per_epoch: int | None = None
+    learning_rate: float = 1e-3
+
+    @classmethod
+    def from_profile(cls, profile: Any) -> AnnSettings:
+        """The settings of a :class:`helpers.config.Profile`."""
+        return cls(epochs=profile.ann_epochs, batch_size=profile.batch_size, patience=profile.patience,
+                   max_steps_per_epoch=profile.max_steps_per_epoch)
+
+
 def run_ann_grid(
+    data: Mapping[str, tuple[Any, Any]],
     *,
-    train_images: Any,
-    y_train: Any,
-    val_images: Any,
-    y_val: Any,
-    test_images: Any,
-    y_test: Any,
-    synthetic_images: Mapping[str, Any] | None,
-    synthetic_class: int | None,
     strategies: Sequence[str],
     seeds: Sequence[int],
-    epochs: int,
+    settings: AnnSettings,
     run_dir: str | os.PathLike,
     context: Mapping[str, Any],
+    fakes: oversample.Fakes | None = None,
     provenance_base: Mapping[str, Any] | None = None,
-    batch_size: int = 64,
-    patience: int | None = 5,
-    max_steps_per_epoch: int | None = None,
-    learning_rate: float = 1e-3,
-    synthetic_keep: Any = None,
-    synthetic_weight: float = 1.0,
-    feature_note: str = "pixels (flattened, /255)",
     verbose: int = 0,
 ) -> pd.DataFrame:
     """The ANN baseline (:func:`build_ann` on flattened uint8 pixels / 255) over strategies × seeds.
+
+    ``data``: ``{"train"|"val"|"test": (uint8 images, labels)}``; ``fakes``: the GAN images.
 
     Early stopping on an exact val ROC-AUC (:class:`helpers.callbacks.ValAUCCallback`, best weights
     restored). ``classical_aug`` / ``gan_aug`` augment each batch before flattening
@@ -357,20 +364,21 @@ def run_ann_grid(
     if skipped:
         print(f"ANN: skipping {skipped}: SMOTE/ADASYN interpolate feature vectors, not pixels "
               "(they run on the ResNet features above)")
-    xtr = np.asarray(train_images)
-    ytr = np.asarray(y_train).ravel()
-    xva, yva = _unit_images(val_images, "val_images"), np.asarray(y_val).ravel()
-    xte, yte = _unit_images(test_images, "test_images"), np.asarray(y_test).ravel()
+    (xtr, ytr), (xva, yva), (xte, yte) = _splits(data)
+    xva, xte = _unit_images(xva, "val images"), _unit_images(xte, "test images")
+    synthetic_class = None if fakes is None else fakes.class_id
     xva_flat, xte_flat = xva.reshape(len(xva), -1), xte.reshape(len(xte), -1)
     sets = {k: (np.asarray(v)[..., 0] if np.ndim(v) == 4 and xtr.ndim == 3 else v)
-            for k, v in (synthetic_images or {}).items()}
+            for k, v in ({} if fakes is None else fakes.images).items()}
     inputs = _inputs_fingerprint(provenance_base or {}, {
         "train": (xtr, ytr), "val": (xva, yva), "test": (xte, yte)})
-    settings = dict(epochs=int(epochs), batch_size=int(batch_size), patience=patience,
-                    max_steps_per_epoch=max_steps_per_epoch, learning_rate=float(learning_rate))
+    epochs, batch_size, patience = int(settings.epochs), int(settings.batch_size), settings.patience
+    max_steps_per_epoch, learning_rate = settings.max_steps_per_epoch, float(settings.learning_rate)
+    fit_settings = dict(epochs=epochs, batch_size=batch_size, patience=patience,
+                        max_steps_per_epoch=max_steps_per_epoch, learning_rate=learning_rate)
     syn_sets = _synthetic_sets(sets, synthetic_class, [s for s in strategies if s in PIXEL_STRATEGIES],
                                "run_ann_grid")
-    keep_digest = provenance.array_digest(synthetic_keep)
+    keep_digest = provenance.array_digest(None)
 
     done = table.read()
     grid_keys: set[tuple] = set()
@@ -381,17 +389,14 @@ def run_ann_grid(
             syn, syn_digest = syn_sets.get(synthetic_source(strategy), (None, "")) \
                 if strategy in GAN_STRATEGIES else (None, "")
             fp = _run_fingerprint(inputs, classifier="ann", strategy=strategy, seed=int(seed),
-                                  synthetic_digest=syn_digest, synthetic_weight=synthetic_weight,
-                                  keep_digest=keep_digest, **settings)
+                                  synthetic_digest=syn_digest, synthetic_weight=1.0,
+                                  keep_digest=keep_digest, **fit_settings)
             key = (NOTEBOOK, "ann", strategy, int(seed))
             grid_keys.add(key)
             if table.is_done(*key, fingerprint=fp, table=done):
                 continue
-            ts = oversample.prepare_training_set(
-                strategy, xtr, ytr, seed=int(seed), synthetic_x=syn,
-                synthetic_class=synthetic_class, synthetic_weight=synthetic_weight,
-                synthetic_keep=synthetic_keep,
-            )
+            ts = oversample.prepare_training_set(strategy, xtr, ytr, seed=int(seed), synthetic_x=syn,
+                                                 synthetic_class=synthetic_class)
             x_unit = _unit_images(ts.x, "train_images")
             set_seeds(int(seed))
             model = build_ann(int(np.prod(x_unit.shape[1:])), learning_rate=learning_rate)
@@ -408,7 +413,7 @@ def run_ann_grid(
             test_scores = model.predict(xte_flat, batch_size=256, verbose=0).ravel()
             row = _record(
                 table, ctx=ctx, classifier="ann", strategy=strategy, seed=int(seed), fingerprint=fp,
-                features=feature_note, y_test=yte, test_scores=test_scores, y_val=yva,
+                features=ANN_FEATURES, y_test=yte, test_scores=test_scores, y_val=yva,
                 val_scores=val_scores, n_train=len(ts), n_synthetic=ts.n_synthetic,
                 fit_seconds=fit_seconds,
             )

@@ -32,6 +32,7 @@ import pandas as pd
 
 from helpers import artifacts, metrics, oversample, provenance
 from helpers.images import image_hashes
+from helpers.oversample import Fakes
 from helpers.recipes import DEEP_CLASSIFIERS, parse_classifier
 from helpers.results import ResultsTable
 from helpers.runtime import precision_policy
@@ -41,7 +42,6 @@ __all__ = [
     "NOTEBOOK",
     "DEEP_MODELS",
     "GridSettings",
-    "Fakes",
     "run_deep_grid",
     "run_dose_response",
     "load_histories",
@@ -295,20 +295,6 @@ class GridSettings:
                     max_steps_per_epoch=profile.max_steps_per_epoch,
                     densenet_input_size=profile.densenet_input_size, densenet_weights=profile.densenet_weights)
         return cls(**{**base, **changes})
-
-
-@dataclass(frozen=True)
-class Fakes:
-    """A seed's GAN images for the ``gan*`` strategies.
-
-    ``images``: generator role (``"reference"``, ``"default"``; :data:`helpers.strategies.SYNTHETIC_SOURCE`)
-    -> uint8 fakes of class ``class_id``. ``realism``: one score per default fake, higher = more realistic,
-    from a model fitted on real *train* data only (``gan_filtered`` needs it).
-    """
-
-    images: Mapping[str, np.ndarray]
-    class_id: int
-    realism: np.ndarray | None = None
 
 
 def run_deep_grid(

@@ -25,6 +25,7 @@ Strategies (:data:`ALL_STRATEGIES`):
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ import numpy as np
 from helpers.strategies import ALL_STRATEGIES
 
 __all__ = [
+    "Fakes",
     "TrainSet",
     "StrategyNotApplicable",
     "prepare_training_set",
@@ -44,6 +46,20 @@ __all__ = [
 
 class StrategyNotApplicable(ValueError):
     """The strategy cannot run on these data (e.g. ADASYN with perfectly separated classes)."""
+
+
+@dataclass(frozen=True)
+class Fakes:
+    """A seed's GAN images (or their features) for the ``gan*`` strategies.
+
+    ``images``: generator role (``"reference"``, ``"default"``; :data:`helpers.strategies.SYNTHETIC_SOURCE`)
+    -> uint8 fakes of class ``class_id``. ``realism``: one score per default fake, higher = more realistic,
+    from a model fitted on real *train* data only (``gan_filtered`` needs it).
+    """
+
+    images: Mapping[str, np.ndarray]
+    class_id: int
+    realism: np.ndarray | None = None
 
 
 @dataclass
