@@ -42,6 +42,7 @@ from sklearn.metrics import average_precision_score, precision_recall_curve, roc
 from . import artifacts, provenance, streaming
 from .callbacks import ValAUCCallback
 from .images import as_model_batch
+from .results import damaged_table, file_slug
 
 __all__ = [
     "ARMS",
@@ -283,7 +284,7 @@ def train_finding_gans(
     train = study.splits["train"]
     base = study.folder / "gan" / f"{preset}_{steps}steps"
     jobs = ([(columns, base / f"seed{int(seed)}")] if conditional else
-            [((c,), base / _slug(study.names[c]) / f"seed{int(seed)}") for c in columns])
+            [((c,), base / file_slug(study.names[c]) / f"seed{int(seed)}") for c in columns])
     out = FindingGenerators(preset, steps, columns, conditional, {}, {}, {}, {}, 0.0)
     for cols, folder in jobs:
         images, ids = gan_training_set(train.images, train.labels, cols)
@@ -726,10 +727,6 @@ _ROW_KEY = ("arm", "seed", "finding")
 _UNIT_COLUMNS = ("auroc", "pr_auc", "f1", "precision", "recall", "mean_auroc", "elementwise_accuracy", "exact_match")
 
 
-def _slug(value: Any) -> str:
-    return re.sub(r"[^A-Za-z0-9.-]+", "-", str(value)).strip("-") or "x"
-
-
 class FindingResults:
     """``run_dir/results_07.csv`` (one row per arm, seed and finding) and the runs' scores (``scores_dir``).
 
@@ -744,15 +741,12 @@ class FindingResults:
 
     def read(self) -> pd.DataFrame:
         """The validated table (empty with the key columns when nothing was recorded)."""
-        from .results import ResultsError
 
         if not self.path.exists():
             return pd.DataFrame(columns=[*_ROW_KEY, "fingerprint"])
 
-        def damaged(line: int | None, detail: str) -> ResultsError:
-            where = f"{self.path}, line {line}" if line is not None else str(self.path)
-            return ResultsError(f"{where}: {detail}. Delete the bad line(s) to re-run those runs, or start afresh "
-                                "with fresh=True / --fresh.")
+        def damaged(line: int | None, detail: str):
+            return damaged_table(self.path, line, detail)
 
         try:
             table = pd.read_csv(self.path, dtype={"fingerprint": str, "finding": str, "arm": str})
@@ -780,7 +774,7 @@ class FindingResults:
         return table
 
     def scores_path(self, arm: str, seed: int) -> Path:
-        return self.scores_dir / f"{_slug(arm)}_seed{int(seed)}.npz"
+        return self.scores_dir / f"{file_slug(arm)}_seed{int(seed)}.npz"
 
     def load_scores(self, arm: str, seed: int, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
         """``(y (N, C), scores (N, C))`` of one recorded run on ``split`` ("test" or "val")."""

@@ -39,6 +39,8 @@ __all__ = [
     "ResultsError",
     "ResultsTable",
     "read_results",
+    "damaged_table",
+    "file_slug",
 ]
 
 #: Columns identifying one run (the run folder is bound to one data set, see RunConfig.load_splits).
@@ -63,7 +65,8 @@ def _key(notebook: Any, classifier: Any, strategy: Any, seed: Any) -> tuple[str,
     return (_norm_notebook(notebook), str(classifier), str(strategy), int(seed))
 
 
-def _damaged(path: Path, line: int | None, detail: str) -> ResultsError:
+def damaged_table(path: Path, line: int | None, detail: str) -> ResultsError:
+    """The error for a damaged results table: file, line, what is wrong, and the fix."""
     where = f"{path}, line {line}" if line is not None else str(path)
     return ResultsError(
         f"{where}: {detail}. The table is damaged (a run killed mid-write by an older version, or an "
@@ -80,41 +83,42 @@ def read_results(path: str | os.PathLike, hint: str = "") -> pd.DataFrame:
     try:
         table = pd.read_csv(path, dtype={"notebook": str, "fingerprint": str})
     except pd.errors.EmptyDataError:
-        raise _damaged(path, None, "the file is empty") from None
+        raise damaged_table(path, None, "the file is empty") from None
     except pd.errors.ParserError as exc:
-        raise _damaged(path, None, f"it cannot be parsed ({exc})") from None
+        raise damaged_table(path, None, f"it cannot be parsed ({exc})") from None
     missing = [c for c in (*RUN_KEY, "fingerprint", "roc_auc") if c not in table.columns]
     if missing:
-        raise _damaged(path, 1, f"the header lacks the columns {missing}")
+        raise damaged_table(path, 1, f"the header lacks the columns {missing}")
     for i, row in enumerate(table.itertuples(index=False)):
         line = i + 2
         rec = row._asdict()
         fp = rec.get("fingerprint")
         if not isinstance(fp, str) or not re.fullmatch(r"[0-9a-f]{12}", fp):
-            raise _damaged(path, line, f"the row is incomplete (fingerprint {fp!r})")
+            raise damaged_table(path, line, f"the row is incomplete (fingerprint {fp!r})")
         if rec["classifier"] not in CLASSIFIERS:
-            raise _damaged(path, line, f"unknown classifier {rec['classifier']!r}")
+            raise damaged_table(path, line, f"unknown classifier {rec['classifier']!r}")
         if rec["strategy"] not in ALL_STRATEGIES:
-            raise _damaged(path, line, f"unknown strategy {rec['strategy']!r}")
+            raise damaged_table(path, line, f"unknown strategy {rec['strategy']!r}")
         seed = rec["seed"]
         if not (isinstance(seed, (int, np.integer)) or (isinstance(seed, float) and float(seed).is_integer())):
-            raise _damaged(path, line, f"seed {seed!r} is not an integer")
+            raise damaged_table(path, line, f"seed {seed!r} is not an integer")
         for col in _UNIT_METRICS:
             value = rec.get(col)
             if value is not None and not (isinstance(value, (int, float)) and (np.isnan(value) or -1e-9 <= value <= 1 + 1e-9)):
-                raise _damaged(path, line, f"{col} = {value!r} is not a number in [0, 1]")
+                raise damaged_table(path, line, f"{col} = {value!r} is not a number in [0, 1]")
     table["notebook"] = table["notebook"].map(_norm_notebook)
     table["seed"] = table["seed"].astype(int)
     keys = list(zip(table["notebook"], table["classifier"], table["strategy"], table["seed"], strict=True))
     seen: dict[tuple, int] = {}
     for i, key in enumerate(keys):
         if key in seen:
-            raise _damaged(path, i + 2, f"run {key} appears twice (also line {seen[key]})")
+            raise damaged_table(path, i + 2, f"run {key} appears twice (also line {seen[key]})")
         seen[key] = i + 2
     return table
 
 
-def _slug(value: Any) -> str:
+def file_slug(value: Any) -> str:
+    """``value`` as a file-name part: runs of other characters than letters, digits, ``.`` and ``-`` become ``-``."""
     return re.sub(r"[^A-Za-z0-9.-]+", "-", str(value)).strip("-") or "x"
 
 
@@ -135,7 +139,7 @@ class ResultsTable:
 
     def scores_path(self, notebook: str, classifier: str, strategy: str, seed: int) -> Path:
         """``scores/nb<NN>_<classifier>_<strategy>_seed<k>.npz``."""
-        name = f"nb{_norm_notebook(notebook)}_{_slug(classifier)}_{_slug(strategy)}_seed{int(seed)}.npz"
+        name = f"nb{_norm_notebook(notebook)}_{file_slug(classifier)}_{file_slug(strategy)}_seed{int(seed)}.npz"
         return self.scores_dir / name
 
     def load_scores(self, notebook: str, classifier: str, strategy: str, seed: int,
