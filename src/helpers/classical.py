@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import metrics, oversample, provenance
-from helpers.results import ResultsTable
+from helpers.results import CLASSICAL_CLASSIFIERS, ResultsTable
 from helpers.strategies import (
     FEATURE_STRATEGIES,
     GAN_STRATEGIES,
@@ -41,7 +41,6 @@ __all__ = [
     "make_classifier",
 ]
 
-CLASSICAL_CLASSIFIERS: tuple[str, ...] = ("decision_tree", "random_forest", "svm")
 #: What the ANN's rows say it saw.
 ANN_FEATURES = "pixels (flattened, /255)"
 NOTEBOOK = "04"

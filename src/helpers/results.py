@@ -36,6 +36,7 @@ from .strategies import ALL_STRATEGIES
 __all__ = [
     "RUN_KEY",
     "CLASSIFIERS",
+    "CLASSICAL_CLASSIFIERS",
     "ResultsError",
     "ResultsTable",
     "read_results",
@@ -45,8 +46,10 @@ __all__ = [
 
 #: Columns identifying one run (the run folder is bound to one data set, see RunConfig.load_splits).
 RUN_KEY: tuple[str, ...] = ("notebook", "classifier", "strategy", "seed")
+#: Chapter 4's classifiers on ResNet-18 features (the ANN, on pixels, is ``"ann"``).
+CLASSICAL_CLASSIFIERS: tuple[str, ...] = ("decision_tree", "random_forest", "svm")
 #: Every classifier name a row may carry.
-CLASSIFIERS: tuple[str, ...] = ("decision_tree", "random_forest", "svm", "ann", *DEEP_CLASSIFIERS)
+CLASSIFIERS: tuple[str, ...] = (*CLASSICAL_CLASSIFIERS, "ann", *DEEP_CLASSIFIERS)
 _UNIT_METRICS = ("roc_auc", "pr_auc", "precision", "recall", "f1", "f1_normal", "val_roc_auc")
 
 
