@@ -21,7 +21,7 @@ from matplotlib import colors as mcolors
 from matplotlib import patches as mpatches
 
 from .artifacts import atomic_write
-from .strategies import ALL_STRATEGIES, FEATURE_ONLY, IMAGE_ONLY
+from .strategies import ALL_STRATEGIES, FEATURE_ONLY, IMAGE_ONLY, TABLE_1_ARMS
 
 __all__ = [
     "PALETTE",
@@ -697,12 +697,11 @@ def metric_bars(results, metric: str = "roc_auc", title: str | None = None, *,
     return fig
 
 
-_ARM_LABELS = {"none": "without GAN images (none)", "gan": "with DCGAN images (gan)",
-               "gan_improved": "with improved-GAN images (gan_improved)"}
+_ARM_LABELS = {arm: f"{label} ({arm})" for arm, label in TABLE_1_ARMS.items()}
 
 
 def metric_bars_with_without(results, metrics: Sequence[str] = ("precision", "recall", "f1"),
-                             arms: Sequence[str] = ("none", "gan", "gan_improved"), title: str | None = None, *,
+                             arms: Sequence[str] = tuple(TABLE_1_ARMS), title: str | None = None, *,
                              arm_labels: Mapping[str, str] | None = None) -> plt.Figure:
     """Ghosh & Dutta's Figures 14-16: one panel per metric (stacked), bars per classifier with vs without GAN images.
 

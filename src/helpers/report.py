@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
+from .strategies import TABLE_1_ARMS
 
 __all__ = [
     "save_table", "accuracy_over_epochs", "confusion_from_row", "LEAD_METRICS", "comparison_table",
@@ -269,8 +270,6 @@ PUBLISHED_METRICS: tuple[str, ...] = ("precision", "recall", "f1", "roc_auc")
 PUBLISHED_COLUMN = "Ghosh & Dutta: P / R / F1 / ROC-AUC (positive class not named)"
 #: One name per generator: ``gan`` appends the DCGAN's fakes, the other GAN strategies the improved GAN's.
 GENERATOR_NAMES: dict[str, str] = {"reference": "DCGAN", "default": "improved GAN"}
-#: Table 1's configurations: without GAN images, with the DCGAN's, with the improved GAN's.
-TABLE_1_ARMS: dict[str, str] = {"none": "without DCGAN", "gan": "with DCGAN", "gan_improved": "with improved GAN"}
 #: Table 1's metrics: P/R/F1 at threshold 0.5 with each class as the positive one, and ROC-AUC.
 TABLE_1_METRICS: dict[str, str] = {
     "roc_auc": "ROC-AUC", "precision": "Precision (PNEUMONIA+)", "recall": "Recall (PNEUMONIA+)",

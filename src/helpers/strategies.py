@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "ALL_STRATEGIES",
+    "TABLE_1_ARMS",
     "GAN_STRATEGIES",
     "SYNTHETIC_SOURCE",
     "synthetic_source",
@@ -27,6 +28,8 @@ GAN_STRATEGIES: tuple[str, ...] = ("gan", "gan_improved", "gan_filtered", "gan_w
 #: Whose fakes each GAN strategy appends: ``"reference"`` (the paper's DCGAN) or ``"default"`` (improved).
 SYNTHETIC_SOURCE: dict[str, str] = {s: ("reference" if s == "gan" else "default") for s in GAN_STRATEGIES}
 ALL_STRATEGIES: tuple[str, ...] = (*BASELINE_STRATEGIES, *GAN_STRATEGIES)
+#: Table 1's configurations (the question both papers ask): strategy -> how tables and figures name it.
+TABLE_1_ARMS: dict[str, str] = {"none": "without DCGAN", "gan": "with DCGAN", "gan_improved": "with improved GAN"}
 #: SMOTE and ADASYN interpolate feature vectors: never pixels.
 FEATURE_ONLY: tuple[str, ...] = ("smote", "adasyn")
 #: Augmentation acts on images: never on feature vectors.
