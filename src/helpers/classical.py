@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import metrics, oversample, provenance
+from helpers.images import as_model_batch
 from helpers.results import CLASSICAL_CLASSIFIERS, ResultsTable
 from helpers.strategies import (
     FEATURE_STRATEGIES,
@@ -272,19 +273,6 @@ def build_ann(n_inputs: int, *, hidden: Sequence[int] = (256, 128), dropout: flo
     return model
 
 
-def _unit_images(images: Any, what: str) -> np.ndarray:
-    """uint8 (N, H, W) or (N, H, W, 1) -> float32 (N, H, W, 1) in [0, 1]."""
-    x = np.asarray(images)
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4 or x.shape[-1] != 1:
-        raise ValueError(f"{what}: expected grayscale images (N, H, W[, 1]), got shape {x.shape}")
-    if not np.issubdtype(x.dtype, np.integer):
-        raise ValueError(f"{what}: expected uint8 pixels, got {x.dtype}; convert GAN output with "
-                         "helpers.images.unscale_images first")
-    return x.astype(np.float32) / np.float32(255.0)
-
-
 def _ann_dataset(ts: oversample.TrainSet, x_unit: np.ndarray, *, seed: int, batch_size: int,
                  repeat: bool):
     """tf.data pipeline: shuffle (seeded) -> batch -> [augment] -> flatten (-> repeat)."""
@@ -364,7 +352,7 @@ def run_ann_grid(
         print(f"ANN: skipping {skipped}: SMOTE/ADASYN interpolate feature vectors, not pixels "
               "(they run on the ResNet features above)")
     (xtr, ytr), (xva, yva), (xte, yte) = _splits(data)
-    xva, xte = _unit_images(xva, "val images"), _unit_images(xte, "test images")
+    xva, xte = as_model_batch(xva) / np.float32(255), as_model_batch(xte) / np.float32(255)
     synthetic_class = None if fakes is None else fakes.class_id
     xva_flat, xte_flat = xva.reshape(len(xva), -1), xte.reshape(len(xte), -1)
     sets = {k: (np.asarray(v)[..., 0] if np.ndim(v) == 4 and xtr.ndim == 3 else v)
@@ -396,7 +384,7 @@ def run_ann_grid(
                 continue
             ts = oversample.prepare_training_set(strategy, xtr, ytr, seed=int(seed), synthetic_x=syn,
                                                  synthetic_class=synthetic_class)
-            x_unit = _unit_images(ts.x, "train_images")
+            x_unit = as_model_batch(ts.x) / np.float32(255)
             set_seeds(int(seed))
             model = build_ann(int(np.prod(x_unit.shape[1:])), learning_rate=learning_rate)
             batches = math.ceil(len(ts) / batch_size)

@@ -154,11 +154,6 @@ def build_extractor(backbone: keras.Model, input_size: int) -> keras.Model:
     return keras.Model(inputs, outputs, name="resnet18_features")
 
 
-def _as_gray_batch(images: Any) -> np.ndarray:
-    """uint8-scale (N, H, W) or (N, H, W, 1) -> float32 (N, H, W, 1) in 0..255."""
-    return as_model_batch(images)
-
-
 def _binary_labels(labels: Any, n: int) -> np.ndarray:
     y = np.asarray(labels).ravel()
     if len(y) != n:
@@ -192,7 +187,7 @@ def _train_on_task(
     """Random-init ResNet-18 + GAP + Dense(1, sigmoid) trained on train; returns the feature model."""
     from helpers.runtime import set_seeds
 
-    x = _as_gray_batch(train_images)
+    x = as_model_batch(train_images)
     y = _binary_labels(train_labels, len(x))
     set_seeds(seed)
     extractor = build_extractor(build_resnet18(input_size), input_size)
@@ -203,7 +198,7 @@ def _train_on_task(
     if val_images is not None and val_labels is not None:
         from helpers.callbacks import ValAUCCallback
 
-        xv = _as_gray_batch(val_images)
+        xv = as_model_batch(val_images)
         yv = _binary_labels(val_labels, len(xv))
         if len(np.unique(yv)) == 2:  # keep the epoch with the best exact val ROC-AUC
             callbacks.append(ValAUCCallback(xv, yv, patience=None, verbose=verbose))
@@ -290,7 +285,7 @@ def extract_features(extractor: Any, images: Any, batch_size: int = 256) -> np.n
 
     ``extractor`` is anything with a Keras-style ``predict(x, batch_size=, verbose=)``.
     """
-    x = _as_gray_batch(images)
+    x = as_model_batch(images)
     if len(x) == 0:
         return np.zeros((0, FEATURE_DIM), dtype=np.float32)
     feats = np.asarray(extractor.predict(x, batch_size=int(batch_size), verbose=0), dtype=np.float32)
