@@ -28,7 +28,6 @@ def test_resolve_defaults_and_overrides(clean_env, tmp_path):
     assert cfg.profile.name == "ci" and cfg.dataset == "phantom" and cfg.image_size == 32
     assert cfg.run_dir == (tmp_path / "run").resolve() and cfg.run_dir.is_dir()
     assert cfg.figures_dir == cfg.run_dir / "figures"
-    assert cfg.results_path.parent == cfg.run_dir
     cfg = config.resolve("ci", dataset="pneumoniamnist", image_size=28, seeds=[3, 4], run_dir=tmp_path)
     assert (cfg.dataset, cfg.image_size, cfg.seeds, cfg.seed) == ("pneumoniamnist", 28, (3, 4), 3)
     assert "ci/pneumoniamnist/28px" in cfg.run_id

@@ -88,10 +88,10 @@ def test_models_carry_provenance(tmp_path):
     import keras
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    path = artifacts.save_model(model, tmp_path / "m.keras", provenance={"data": "a", "epochs": 1})
-    artifacts.load_model(path, expected={"data": "a", "epochs": 1})
+    path = provenance.save_model(model, tmp_path / "m.keras", provenance={"data": "a", "epochs": 1})
+    provenance.load_model(path, expected={"data": "a", "epochs": 1})
     with pytest.raises(ProvenanceError, match="epochs: saved 1, now 2"):
-        artifacts.load_model(path, expected={"data": "a", "epochs": 2})
-    bare = artifacts.save_model(model, tmp_path / "bare.keras")
+        provenance.load_model(path, expected={"data": "a", "epochs": 2})
+    bare = provenance.save_model(model, tmp_path / "bare.keras")
     with pytest.raises(ProvenanceError, match="carries no provenance"):
-        artifacts.load_model(bare, expected={"data": "a"})
+        provenance.load_model(bare, expected={"data": "a"})

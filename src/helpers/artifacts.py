@@ -27,8 +27,6 @@ __all__ = [
     "append_rows",
     "replace_rows",
     "read_rows",
-    "save_model",
-    "load_model",
 ]
 
 
@@ -143,52 +141,6 @@ def read_rows(path: str | os.PathLike, hint: str = ""):
     if not path.exists():
         raise ArtifactError(f"{path} does not exist. {hint or 'Run the notebooks that write results first.'}")
     return pd.read_csv(path)
-
-
-def _sidecar(path: Path) -> Path:
-    return path.with_name(path.name + ".provenance.json")
-
-
-def save_model(model: Any, path: str | os.PathLike, provenance: Mapping[str, Any] | None = None) -> Path:
-    """Save a Keras model (``.keras``) or its weights (``.weights.h5``) atomically.
-
-    With ``provenance`` (a fingerprint, see :mod:`helpers.provenance`) a sidecar
-    ``<name>.provenance.json`` records where the model came from; :func:`load_model` checks it.
-    """
-    path = Path(path)
-    with atomic_write(path) as tmp:
-        if path.name.endswith(".weights.h5"):
-            model.save_weights(tmp)
-        else:
-            model.save(tmp)
-    if provenance is not None:
-        from .provenance import normalise
-
-        save_json(_sidecar(path), normalise(dict(provenance)))
-    return path
-
-
-def load_model(path: str | os.PathLike, hint: str = "", expected: Mapping[str, Any] | None = None) -> Any:
-    """Load a ``.keras`` model with a clear error when it is missing or made from other inputs.
-
-    ``expected``: the fingerprint the model must carry (its sidecar, see :func:`save_model`).
-    """
-    import keras
-
-    from .provenance import ProvenanceError, mismatch_error, normalise
-
-    path = Path(path)
-    if not path.exists():
-        raise ArtifactError(f"{path} does not exist. {hint or 'Run the notebook that writes it first.'}")
-    if expected is not None:
-        side = _sidecar(path)
-        if not side.exists():
-            raise ProvenanceError(f"{path} carries no provenance ({side.name} is missing): its data and "
-                                  f"settings are unknown. {hint or 'Re-run the notebook that writes it.'}")
-        saved = load_json(side)
-        if normalise(saved) != normalise(dict(expected)):
-            raise mismatch_error(path, saved, expected, "model")
-    return keras.models.load_model(path, compile=False)
 
 
 def replace_rows(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> Path:

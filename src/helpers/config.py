@@ -363,11 +363,6 @@ class RunConfig:
         p.mkdir(parents=True, exist_ok=True)
         return p
 
-    @property
-    def results_path(self) -> Path:
-        """The one results table every notebook appends its rows to."""
-        return self.path("results.csv")
-
     def load_splits(self, **options: Any):
         """Load train/val/test of this run's dataset (:func:`helpers.data.load_splits`) and bind the run folder to it.
 

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .images import image_hash
+from .images import image_hash, stretch_to_uint8
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -280,17 +280,6 @@ class DatasetInfo:
 # --------------------------------------------------------------------------------------------------
 
 
-def _to_uint8(img: np.ndarray) -> np.ndarray:
-    """Scale a non-uint8 gray image to uint8 by its own min-max range."""
-    if img.dtype == np.uint8:
-        return img
-    img = img.astype(np.float64)
-    lo, hi = float(np.nanmin(img)), float(np.nanmax(img))
-    if hi <= lo:
-        return np.zeros(img.shape, dtype=np.uint8)
-    return np.clip(np.rint((img - lo) * (255.0 / (hi - lo))), 0, 255).astype(np.uint8)
-
-
 def _decode_cv2(path: Path) -> np.ndarray | None:
     import cv2
 
@@ -349,7 +338,7 @@ def read_image(path: str | os.PathLike, image_size: int) -> tuple[np.ndarray, tu
     if img.ndim != 2 or img.size == 0:
         raise DataError(f"{path} decoded to an unexpected array of shape {img.shape}; expected a 2-D image")
     h, w = img.shape
-    img = _to_uint8(img)
+    img = stretch_to_uint8(img)
     if (h, w) != (image_size, image_size):
         img = cv2.resize(img, (int(image_size), int(image_size)), interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(img, dtype=np.uint8), (int(h), int(w))

@@ -20,6 +20,7 @@ __all__ = [
     "scale_images",
     "unscale_images",
     "to_uint8",
+    "stretch_to_uint8",
     "image_hash",
     "image_hashes",
     "tile_grid",
@@ -86,6 +87,17 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     if images.ndim == 4:
         images = images[..., 0]
     return unscale_images(images, "tanh")
+
+
+def stretch_to_uint8(img: np.ndarray) -> np.ndarray:
+    """A decoded gray image of any dtype (16-bit PNG, float) -> uint8 by its own min-max range."""
+    if img.dtype == np.uint8:
+        return img
+    img = img.astype(np.float64)
+    lo, hi = float(np.nanmin(img)), float(np.nanmax(img))
+    if hi <= lo:
+        return np.zeros(img.shape, dtype=np.uint8)
+    return np.clip(np.rint((img - lo) * (255.0 / (hi - lo))), 0, 255).astype(np.uint8)
 
 
 def image_hash(img: np.ndarray) -> str:

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from .artifacts import ArtifactError, atomic_write, load_json, save_json
+
 __all__ = [
     "ProvenanceError",
     "FILE_NAME",
@@ -41,6 +43,8 @@ __all__ = [
     "check_or_stamp",
     "read",
     "move_aside",
+    "save_model",
+    "load_model",
 ]
 
 FILE_NAME = "provenance.json"
@@ -169,8 +173,6 @@ def check(folder: str | os.PathLike, fp: Mapping[str, Any], what: str = "artifac
 
 def stamp(folder: str | os.PathLike, fp: Mapping[str, Any]) -> Path:
     """Write ``folder/provenance.json`` atomically."""
-    from .artifacts import save_json
-
     return save_json(Path(folder) / FILE_NAME, normalise(dict(fp)))
 
 
@@ -209,3 +211,50 @@ def move_aside(folder: str | os.PathLike) -> Path | None:
     folder.rename(target)
     print(f"fresh=True: moved the old {folder} aside to {target}")
     return target
+
+
+# --------------------------------------------------------------------------------------------------
+# Models with their fingerprint
+# --------------------------------------------------------------------------------------------------
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".provenance.json")
+
+
+def save_model(model: Any, path: str | os.PathLike, provenance: Mapping[str, Any] | None = None) -> Path:
+    """Save a Keras model (``.keras``) or its weights (``.weights.h5``) atomically.
+
+    With ``provenance`` (a fingerprint) a sidecar
+    ``<name>.provenance.json`` records where the model came from; :func:`load_model` checks it.
+    """
+    path = Path(path)
+    with atomic_write(path) as tmp:
+        if path.name.endswith(".weights.h5"):
+            model.save_weights(tmp)
+        else:
+            model.save(tmp)
+    if provenance is not None:
+        save_json(_sidecar(path), normalise(dict(provenance)))
+    return path
+
+
+def load_model(path: str | os.PathLike, hint: str = "", expected: Mapping[str, Any] | None = None) -> Any:
+    """Load a ``.keras`` model with a clear error when it is missing or made from other inputs.
+
+    ``expected``: the fingerprint the model must carry (its sidecar, see :func:`save_model`).
+    """
+    import keras
+
+    path = Path(path)
+    if not path.exists():
+        raise ArtifactError(f"{path} does not exist. {hint or 'Run the notebook that writes it first.'}")
+    if expected is not None:
+        side = _sidecar(path)
+        if not side.exists():
+            raise ProvenanceError(f"{path} carries no provenance ({side.name} is missing): its data and "
+                                  f"settings are unknown. {hint or 'Re-run the notebook that writes it.'}")
+        saved = load_json(side)
+        if normalise(saved) != normalise(dict(expected)):
+            raise mismatch_error(path, saved, expected, "model")
+    return keras.models.load_model(path, compile=False)
