@@ -141,7 +141,7 @@ def test_train_logs_and_artifacts(trained):
     assert fp["dataset"] == "unit-test" and fp["gan_image_size"] == 28 and fp["gan_seed"] == 0
     assert fp["gan_steps"] == 6 and fp["gan_n_images"] == 48 and len(fp["gan_images_digest"]) == 16
     assert gan.epochs_trained == 2 and gan.steps_trained == 6
-    ckpt = G.latest_checkpoint(run_dir)
+    ckpt = G._checkpoints(run_dir)[-1]
     assert ckpt is not None and ckpt[0] == 6
     with np.load(ckpt[1]) as data:
         assert json.loads(str(data["fingerprint"])) == fp
@@ -210,7 +210,7 @@ def test_budget_is_steps_or_epochs(images, tmp_path):
 def test_killed_run_resumes_from_last_checkpoint(images, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         G.train_gan(images, image_size=28, epochs=2, run_dir=tmp_path, callbacks=[_Kill()], **TINY)
-    assert G.latest_checkpoint(tmp_path)[0] == 3
+    assert G._checkpoints(tmp_path)[-1][0] == 3
     capture = _Capture()
     _, history = G.train_gan(images, image_size=28, epochs=2, run_dir=tmp_path, callbacks=[capture], **TINY)
     assert capture.epochs == [2]
@@ -373,7 +373,7 @@ def test_ema_generator_differs_from_raw_and_is_the_saved_one(images, tmp_path):
         np.testing.assert_array_equal(a, b)
     assert json.loads((tmp_path / "generator.json").read_text())["sampling"] == "ema"
     assert np.array_equal(G.generate_images(gan, 4, seed=1), G.generate_images(saved, 4, seed=1))
-    with np.load(G.latest_checkpoint(tmp_path)[1]) as data:
+    with np.load(G._checkpoints(tmp_path)[-1][1]) as data:
         assert any(k.startswith("ema/") for k in data.files)
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .images import SUPPORTED_SIZES
 from .recipes import parse_classifier
 from .strategies import FEATURE_STRATEGIES, PIXEL_STRATEGIES, check_strategies
 
@@ -457,7 +458,6 @@ def _git_short_sha() -> str:
     return _installed_version()
 
 
-SUPPORTED_SIZES: tuple[int, ...] = (28, 32, 64, 128)
 
 
 def _check_seeds(seeds: Any) -> tuple[int, ...]:

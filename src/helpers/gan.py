@@ -76,7 +76,7 @@ from helpers.artifacts import (
     save_npz,
 )
 from helpers.diffaugment import DEFAULT_POLICY, diff_augment, policy_string
-from helpers.images import tile_grid, to_uint8
+from helpers.images import SUPPORTED_SIZES, tile_grid, to_uint8
 from helpers.runtime import distribution_strategy, global_batch_size
 
 __all__ = [
@@ -96,13 +96,11 @@ __all__ = [
     "make_gan_dataset",
     "minority_training_images",
     "train_gan",
-    "latest_checkpoint",
     "restore_checkpoint",
     "load_generator",
     "generate_images",
 ]
 
-SUPPORTED_SIZES: tuple[int, ...] = (28, 32, 64, 128)
 _TRAINED_ATTR = "gan_steps_trained"  # set on generators: 0 = freshly built, untrained
 _LABEL_ATTR = "gan_sample_label"  # set on conditional generators: the class to draw by default
 _CKPT_DIR = "checkpoints"
@@ -714,12 +712,6 @@ def _save_checkpoint(gan: DCGAN, path: Path, step: int, fingerprint: Mapping[str
     with atomic_write(path) as tmp:
         np.savez(tmp, **arrays)
     return path
-
-
-def latest_checkpoint(run_dir: str | os.PathLike) -> tuple[int, Path] | None:
-    """``(step, path)`` of the newest checkpoint in ``run_dir/checkpoints`` (not read), or None."""
-    found = _checkpoints(Path(run_dir))
-    return found[-1] if found else None
 
 
 def _checkpoints(run_dir: Path) -> list[tuple[int, Path]]:

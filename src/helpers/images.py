@@ -16,6 +16,7 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "BN_MOMENTUM",
+    "SUPPORTED_SIZES",
     "as_model_batch",
     "scale_images",
     "unscale_images",
@@ -34,6 +35,8 @@ IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 #: statistics keep up with the weights in trainings of a few epochs (with 0.99 such a model can rank
 #: images well yet put every probability near 1 in inference mode).
 BN_MOMENTUM = 0.9
+#: The image sizes every chapter runs at (pixels, square): the GAN's architectures are built for these.
+SUPPORTED_SIZES: tuple[int, ...] = (28, 32, 64, 128)
 
 
 def as_model_batch(images: Any) -> np.ndarray:
