@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.markers import Marker
@@ -138,14 +139,8 @@ def wheel(tmp_path_factory):
     return _build_wheel(tmp_path_factory.mktemp("wheel"))
 
 
-@pytest.mark.colab_stack
-@pytest.mark.notebook
-@pytest.mark.parametrize("which", ["oldest", "newest"])
-def test_installing_on_a_tensorflow_stack_changes_nothing_installed(which, wheel, tmp_path):
-    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
-    if uv is None:
-        pytest.skip("uv is not installed (the dev extra has it: make install)")
-    tf_version = _tf_minors()[0 if which == "oldest" else 1]
+def _check_stack(which: str, tf_version: str, wheel: Path, tmp_path: Path, uv: str) -> str:
+    """Build one Colab-like stack, dry-run and install the wheel on it, run chapter 01; return a summary line."""
     start = time.perf_counter()
     env = {**os.environ, "UV_CACHE_DIR": str(CACHE / "uv"), "PIP_CACHE_DIR": str(CACHE / "pip")}
     venv = tmp_path / "venv"
@@ -181,6 +176,36 @@ def test_installing_on_a_tensorflow_stack_changes_nothing_installed(which, wheel
          cwd=content, env=run_env, timeout=900)
     metrics = json.loads((content / "run" / "metrics" / "01.json").read_text())
     assert metrics, "chapter 01 recorded no metrics"
-    print(f"{which} stack ({stack}): {len(planned)} packages added, none changed; environment {t_env:.0f} s, "
-          f"dry run {t_dry:.0f} s, install {installed_s - t_env - t_dry:.0f} s, "
-          f"chapter 01 {time.perf_counter() - start - installed_s:.0f} s")
+    return (f"{which} stack ({stack}): {len(planned)} packages added, none changed; environment {t_env:.0f} s, "
+            f"dry run {t_dry:.0f} s, install {installed_s - t_env - t_dry:.0f} s, "
+            f"chapter 01 {time.perf_counter() - start - installed_s:.0f} s")
+
+
+@pytest.fixture(scope="module")
+def stacks(wheel, tmp_path_factory) -> dict[str, Any]:
+    """Both stacks checked at once (two processes on two cores): ``{which: summary line or the exception}``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not installed (the dev extra has it: make install)")
+    versions = dict(zip(("oldest", "newest"), _tf_minors(), strict=True))
+
+    def check(which: str) -> Any:
+        try:
+            return _check_stack(which, versions[which], wheel, tmp_path_factory.mktemp(which), uv)
+        except BaseException as exc:  # reported by the test of that stack
+            return exc
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(versions, pool.map(check, versions), strict=True))
+
+
+@pytest.mark.colab_stack
+@pytest.mark.notebook
+@pytest.mark.parametrize("which", ["oldest", "newest"])
+def test_installing_on_a_tensorflow_stack_changes_nothing_installed(which, stacks):
+    outcome = stacks[which]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    print(outcome)
