@@ -19,7 +19,9 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -132,17 +134,11 @@ def _installed(python: Path) -> dict[str, str]:
     return {canonicalize_name(d["name"]): d["version"] for d in listed}
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
-    from test_colab import _build_wheel
-
-    return _build_wheel(tmp_path_factory.mktemp("wheel"))
-
-
 def _check_stack(which: str, tf_version: str, wheel: Path, tmp_path: Path, uv: str) -> str:
     """Build one Colab-like stack, dry-run and install the wheel on it, run chapter 01; return a summary line."""
     start = time.perf_counter()
     env = {**os.environ, "UV_CACHE_DIR": str(CACHE / "uv"), "PIP_CACHE_DIR": str(CACHE / "pip")}
+    tmp_path.mkdir(parents=True, exist_ok=True)
     venv = tmp_path / "venv"
     _run([uv, "venv", "-q", "--seed", "--python", sys.executable, venv], env=env)
     python = venv / "bin" / "python"
@@ -181,24 +177,54 @@ def _check_stack(which: str, tf_version: str, wheel: Path, tmp_path: Path, uv: s
             f"chapter 01 {time.perf_counter() - start - installed_s:.0f} s")
 
 
-@pytest.fixture(scope="module")
-def stacks(wheel, tmp_path_factory) -> dict[str, Any]:
-    """Both stacks checked at once (two processes on two cores): ``{which: summary line or the exception}``."""
-    from concurrent.futures import ThreadPoolExecutor
+_STACKS: Future | None = None
 
-    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
-    if uv is None:
-        pytest.skip("uv is not installed (the dev extra has it: make install)")
-    versions = dict(zip(("oldest", "newest"), _tf_minors(), strict=True))
+
+def _both_stacks() -> Any:
+    """Build the wheel, then check the oldest and the newest stack at once (two processes on two cores).
+
+    Returns ``{which: summary line or the exception}``, or the exception (a skip) that stopped it all.
+    """
+    from test_colab import _build_wheel
+
+    try:
+        uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+        if uv is None:
+            pytest.skip("uv is not installed (the dev extra has it: make install)")
+        versions = dict(zip(("oldest", "newest"), _tf_minors(), strict=True))
+        root = Path(tempfile.mkdtemp(prefix="colab-stack-"))
+        wheel = _build_wheel(root)
+    except BaseException as exc:  # a skip (offline) or a failure: the tests report it
+        return exc
 
     def check(which: str) -> Any:
         try:
-            return _check_stack(which, versions[which], wheel, tmp_path_factory.mktemp(which), uv)
+            return _check_stack(which, versions[which], wheel, root / which, uv)
         except BaseException as exc:  # reported by the test of that stack
             return exc
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         return dict(zip(versions, pool.map(check, versions), strict=True))
+
+
+def start_stacks() -> None:
+    """Start checking the stacks in the background (minutes of downloads and installs), once per session.
+
+    ``tests/conftest.py`` calls this right after collection when the suite holds the stack tests, so the
+    work overlaps the other tests; the ``stacks`` fixture waits for it.
+    """
+    global _STACKS
+    if _STACKS is None:
+        _STACKS = ThreadPoolExecutor(max_workers=1).submit(_both_stacks)
+
+
+@pytest.fixture(scope="module")
+def stacks() -> dict[str, Any]:
+    start_stacks()
+    outcome = _STACKS.result()
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
 
 
 @pytest.mark.colab_stack
