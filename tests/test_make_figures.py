@@ -33,6 +33,11 @@ def test_make_figures_rebuilds_table_1_verdict_and_readme_offline(tmp_path):
                       parameters={"tables_dir": str(results_dir), "n_boot": 200},  # intervals' width not checked
                       html=False, log=print)
     run_id = json.loads((results_dir / "run.json").read_text())["run_id"]
+    from helpers.notebook import read_metrics
+
+    assert read_metrics(tmp_path / "run", "06")["n_runs"] == len(pd.read_csv(results_dir / "results.csv"))
+    assert run_id in (figures / "06_table_1.md").read_text() and "without DCGAN" in (figures / "06_table_1.md").read_text()
+    assert (figures / "06_gan_differences.png").stat().st_size > 1000
 
     table = pd.read_csv(figures / "06_table_1.csv")
     published = table[table["published_roc_auc"].notna()]

@@ -220,23 +220,6 @@ def test_07_trains_the_multilabel_cnn_with_and_without_gan_images(ci_run):
             "07_training_curves.png"} <= {p.name for p in (ci_run[0] / "figures").glob("07_*")}
 
 
-def test_make_figures_rebuilds_the_report_offline_from_results(tmp_path):
-    """`make figures`: chapter 6 from the committed result tables alone (no data, no training)."""
-    import pandas as pd
-
-    results_dir = Path(__file__).resolve().parents[1] / "results"
-    if not (results_dir / "results.csv").exists():
-        pytest.skip("no committed results/ yet")
-    series.run_series("quick", only=["06"], run_dir=tmp_path / "run", figures_dir=tmp_path / "figures",
-                      parameters={"tables_dir": str(results_dir)}, html=False, log=print)
-    run_id = json.loads((results_dir / "run.json").read_text())["run_id"]
-    table = (tmp_path / "figures" / "06_table_1.md").read_text()
-    assert run_id in table and "without DCGAN" in table
-    rows = pd.read_csv(results_dir / "results.csv")
-    assert read_metrics(tmp_path / "run", "06")["n_runs"] == len(rows)
-    assert (tmp_path / "figures" / "06_gan_differences.png").stat().st_size > 1000
-
-
 def test_01_explores_multilabel_nih_data_and_02_refuses_it(tmp_path, clean_env):
     """Chapter 1 on the NIH sample (multi-label): per-finding counts on a log scale, the scarcest finding;
     chapter 2 stops at once with an error that points to chapter 7."""
