@@ -14,7 +14,7 @@ Strategies (:data:`ALL_STRATEGIES`):
 ``class_weight``    the data as is + balanced class weights (``n / (k * count_c)``)
 ``random``          imblearn ``RandomOverSampler``: minority rows duplicated until balanced
 ``smote``/``adasyn`` imblearn SMOTE / ADASYN on 2-D feature arrays (not pixels)
-``gan``             all GAN fakes appended with label ``synthetic_class`` (the seed DCGAN's, by convention)
+``gan``             all GAN fakes appended with label ``synthetic_class`` (the paper's DCGAN's, by convention)
 ``gan_improved``    the same with the fakes of the series' improved generator
 ``gan_filtered``    only the fakes selected by ``synthetic_keep`` (see :func:`select_realistic`)
 ``gan_weighted``    all fakes, ``sample_weight`` = ``synthetic_weight`` for them and 1 for real rows
