@@ -264,6 +264,7 @@ PROFILES: dict[str, Profile] = {
         gan_generator_filters=256,
         gan_steps=1500,
         gan_checkpoint_every=5,
+        gan_preset="sn_diffaug_ema_resize",  # at 64 px resize-convolution keeps the fakes varied (benchmarks/README.md)
         gan_ablation=(),  # no extra GANs; e.g. -p gan_ablation dcgan adds the paper's DCGAN at 1,500 steps
         c2st_epochs=5,
         encoder_epochs=3,
