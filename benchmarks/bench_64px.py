@@ -32,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from helpers.artifacts import atomic_write  # noqa: E402
+from helpers.core.artifacts import atomic_write  # noqa: E402
 
 SIZE = 64
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +80,9 @@ def train_step(model: keras.Model, images: np.ndarray) -> Callable[[], object]:
 
 
 def main() -> None:
-    from helpers import classifiers, features, fidelity
+    from helpers import classifiers
+    from helpers.classifiers import features
+    from helpers.evaluation import fidelity
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=6)

@@ -41,8 +41,8 @@ def bench(name: str, runs: int, steps: int, size: int, batch: int) -> dict[str, 
     import keras
 
     from helpers import classifiers
-    from helpers.oversample import prepare_training_set
-    from helpers.runtime import set_seeds
+    from helpers.core.runtime import set_seeds
+    from helpers.oversampling.oversample import prepare_training_set
 
     x, y = _data(batch * steps, size, 0)
     xv, yv = _data(64, size, 1)

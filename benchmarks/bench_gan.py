@@ -41,7 +41,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from helpers.artifacts import atomic_write  # noqa: E402
+from helpers.core.artifacts import atomic_write  # noqa: E402
 from helpers.gan import (  # noqa: E402
     DCGAN,
     SUPPORTED_SIZES,

@@ -3,7 +3,7 @@
 Trains every named preset of :data:`helpers.gan.GAN_PRESETS` on the training split's minority
 images for the same number of generator steps (batch 64, one seed), then draws ``--n-fake`` fakes
 from each and measures them against the real training minority images with
-:func:`helpers.fidelity.fidelity_report` (k-NN precision/recall, density/coverage, FD ratio, KID,
+:func:`helpers.evaluation.fidelity.fidelity_report` (k-NN precision/recall, density/coverage, FD ratio, KID,
 two-sample tests, diversity, memorisation) in the feature space of one domain encoder trained on the
 training split. ``--at-step`` evaluates an earlier checkpoint instead (train with
 ``--keep-checkpoints`` large enough to keep it). Each preset trains in its own process, so several
@@ -29,8 +29,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from helpers import data, fidelity, gan  # noqa: E402
-from helpers.artifacts import atomic_write, save_npz  # noqa: E402
+from helpers import data, gan  # noqa: E402
+from helpers.core.artifacts import atomic_write, save_npz  # noqa: E402
+from helpers.evaluation import fidelity
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ("n_fake", "n_per_set", "precision", "recall", "coverage", "density", "relative_fd_train", "kid_z_train",

@@ -1,4 +1,4 @@
-"""Benchmark helpers.phantom.generate_phantoms against its goal (1,000 images at 128 px in 5 s).
+"""Benchmark helpers.data.phantom.generate_phantoms against its goal (1,000 images at 128 px in 5 s).
 
 Usage: python benchmarks/bench_phantom.py [--n 1000] [--size 128] [--repeats 3]
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from helpers.phantom import generate_phantoms  # noqa: E402
+from helpers.data.phantom import generate_phantoms  # noqa: E402
 
 GOAL_S_PER_1000 = 5.0
 

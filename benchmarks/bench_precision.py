@@ -26,7 +26,9 @@ ONE_RUN = """
 import json, sys, tempfile, time
 import numpy as np
 from sklearn.metrics import roc_auc_score
-from helpers import classifiers, data, oversample, runtime
+from helpers import classifiers, data
+from helpers.oversampling import oversample
+from helpers.core import runtime
 model_name, npz, epochs, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 if npz:
     splits = data.load_splits("pneumoniamnist", 28, data_path=npz)

@@ -1,15 +1,15 @@
-"""Images per second and peak memory of helpers.streaming on a folder of generated PNGs.
+"""Images per second and peak memory of helpers.data.streaming on a folder of generated PNGs.
 
-Writes ``--n`` phantom chest X-rays (helpers.phantom, ``--png-size`` px) as PNG files into a temporary
+Writes ``--n`` phantom chest X-rays (helpers.data.phantom, ``--png-size`` px) as PNG files into a temporary
 folder (or ``--folder``, reused when it already holds them), then times, each phase in a fresh
 process so that its peak memory is its own:
 
-* ``cache``: :func:`helpers.streaming.build_cache` - decode and resize every file to ``--size`` px,
+* ``cache``: :func:`helpers.data.streaming.build_cache` - decode and resize every file to ``--size`` px,
   in parallel, into the cache on disk (the one-time cost; per decoder in ``--decoders``);
-* ``epoch``: one pass of :func:`helpers.streaming.training_dataset` over the finished cache (seeded
+* ``epoch``: one pass of :func:`helpers.data.streaming.training_dataset` over the finished cache (seeded
   permutation, batches of ``--batch``, gathered from the memory map, prefetched): what every later
   epoch costs;
-* ``stream``: one pass of :func:`helpers.streaming.stream_files` without a cache (every epoch decodes
+* ``stream``: one pass of :func:`helpers.data.streaming.stream_files` without a cache (every epoch decodes
   the files again).
 
 Reported per phase: images per second, the process's peak resident memory (``resource.getrusage``,
@@ -49,7 +49,7 @@ def write_pngs(folder: Path, n: int, size: int, chunk: int = 250) -> list[str]:
     """``n`` phantom PNGs ``00000.png`` ... in ``folder`` (kept when they are already there)."""
     import cv2
 
-    from helpers.phantom import generate_phantoms
+    from helpers.data.phantom import generate_phantoms
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = [str(folder / f"{i:05d}.png") for i in range(n)]
@@ -70,7 +70,7 @@ def run_phase(phase: str, folder: Path, n: int, size: int, batch: int, decoder: 
     import numpy as np
     import tensorflow as tf  # noqa: F401  (imported first: its memory is the baseline)
 
-    from helpers import streaming
+    from helpers.data import streaming
 
     paths = [str(folder / f"{i:05d}.png") for i in range(n)]
     labels = np.zeros((n, 14), dtype=np.float32)

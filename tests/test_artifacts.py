@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from helpers import artifacts
+from helpers.core import artifacts
 
 
 def test_npz_round_trip_and_missing_keys(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers.augment import augmentation_gallery
+from helpers.data.augment import augmentation_gallery
 
 
 def test_gallery_entries_differ_from_original_and_keep_shape():
@@ -29,7 +29,7 @@ def test_gallery_entries_differ_from_original_and_keep_shape():
 
 
 def test_clahe_raises_local_contrast_and_refuses_other_input():
-    from helpers.augment import clahe
+    from helpers.data.augment import clahe
 
     rng = np.random.default_rng(0)
     dull = (100 + rng.integers(0, 12, size=(3, 32, 32))).astype(np.uint8)  # a narrow band of grays

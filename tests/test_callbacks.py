@@ -1,11 +1,11 @@
-"""Tests for helpers.callbacks: the exact-AUC early-stopping callback."""
+"""Tests for helpers.classifiers.callbacks: the exact-AUC early-stopping callback."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from helpers.callbacks import ValAUCCallback
+from helpers.classifiers.callbacks import ValAUCCallback
 
 
 def test_val_auc_callback_restores_best_and_stops(tmp_path):

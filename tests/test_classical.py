@@ -1,4 +1,4 @@
-"""helpers.classical: feature grid, resume by fingerprint, saved scores, ANN grid."""
+"""helpers.classifiers.classical: feature grid, resume by fingerprint, saved scores, ANN grid."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import classical
-from helpers.metrics import METRIC_COLUMNS
-from helpers.oversample import Fakes
-from helpers.provenance import ProvenanceError
-from helpers.results import ResultsTable
+from helpers.classifiers import classical
+from helpers.core.provenance import ProvenanceError
+from helpers.evaluation.metrics import METRIC_COLUMNS
+from helpers.oversampling.oversample import Fakes
+from helpers.report.results import ResultsTable
 
 CONTEXT = {"dataset": "blobs", "image_size": 16, "profile": "test"}
 

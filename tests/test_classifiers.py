@@ -10,12 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import classifiers, deep, oversample
+from helpers import classifiers
+from helpers.classifiers import deep
+from helpers.core.provenance import ProvenanceError
 from helpers.data import Dataset
-from helpers.metrics import METRIC_COLUMNS
-from helpers.oversample import prepare_training_set
-from helpers.provenance import ProvenanceError
-from helpers.results import ResultsTable
+from helpers.evaluation.metrics import METRIC_COLUMNS
+from helpers.oversampling import oversample
+from helpers.oversampling.oversample import prepare_training_set
+from helpers.report.results import ResultsTable
 
 SIZE = 32
 
@@ -288,7 +290,7 @@ def test_warmup_cosine_schedule():
 
 
 def test_recipe_names_round_trip_and_bad_names_raise():
-    from helpers import recipes
+    from helpers.classifiers import recipes
 
     for name in recipes.DEEP_CLASSIFIERS:
         arch, recipe = recipes.parse_classifier(name)

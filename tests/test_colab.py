@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import config, notebook, runtime, series
+from helpers import config, notebook, series
+from helpers.core import runtime
 
 REPO = Path(__file__).resolve().parents[1]
 

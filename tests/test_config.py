@@ -126,7 +126,7 @@ def test_colab_profile_is_real_data_at_64_px_with_gpu_budgets():
 
 
 def test_profile_none_is_colab_on_colab_and_demo_elsewhere(clean_env, tmp_path):
-    from helpers import runtime
+    from helpers.core import runtime
 
     clean_env.setattr(runtime, "IS_COLAB", False)
     assert config.resolve(run_dir=tmp_path).profile.name == "demo"

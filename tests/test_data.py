@@ -63,7 +63,7 @@ def test_phantom_no_cross_split_duplicates(phantom_splits):
 
 def test_phantom_multilabel_and_size():
     splits = load_splits("phantom", 32, n_train=10, n_val=4, n_test=4, multi_label=True)
-    from helpers import phantom
+    from helpers.data import phantom
 
     ds = splits["train"]
     assert ds.multi_label and ds.class_names == tuple(phantom.PHANTOM_LABELS)

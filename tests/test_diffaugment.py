@@ -1,4 +1,4 @@
-"""Tests for helpers.diffaugment: shapes, value ranges, identity, repeatability, gradients."""
+"""Tests for helpers.gan.diffaugment: shapes, value ranges, identity, repeatability, gradients."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import diffaugment as DA
+from helpers.gan import diffaugment as DA
 
 
 @pytest.fixture(scope="module")

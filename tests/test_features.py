@@ -1,4 +1,4 @@
-"""helpers.features and helpers.resnet: ResNet-18 backbone, keras-hub weights, offline ImageNet fallback,
+"""helpers.classifiers.features and helpers.classifiers.resnet: ResNet-18 backbone, keras-hub weights, offline ImageNet fallback,
 extraction, caches."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import features, resnet
-from helpers.provenance import ProvenanceError
-from helpers.runtime import set_seeds
+from helpers.classifiers import features, resnet
+from helpers.core.provenance import ProvenanceError
+from helpers.core.runtime import set_seeds
 
 
 def _images(n: int, size: int = 32, seed: int = 0) -> np.ndarray:
@@ -211,7 +211,7 @@ def test_embed_2d_keeps_groups_and_sizes():
 
 
 def test_the_backbone_needs_no_keras_hub():
-    code = ("import sys; from helpers import features; features.build_resnet18(32); "
+    code = ("import sys; from helpers.classifiers import features; features.build_resnet18(32); "
             "assert 'keras_hub' not in sys.modules, 'keras_hub was imported'")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]

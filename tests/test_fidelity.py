@@ -1,4 +1,4 @@
-"""Tests for helpers.fidelity on synthetic Gaussian features and tiny blob images."""
+"""Tests for helpers.evaluation.fidelity on synthetic Gaussian features and tiny blob images."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import fidelity as fid
+from helpers.evaluation import fidelity as fid
 
 
 @pytest.fixture(scope="module")

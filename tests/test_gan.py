@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from helpers import gan as G
-from helpers.provenance import ProvenanceError
+from helpers.core.provenance import ProvenanceError
 
 TINY = {"generator_filters": 32, "discriminator_filters": 16, "batch_size": 16, "verbose": 0}
 METRICS = ["d_loss", "g_loss", "d_real", "d_fake"]
@@ -511,7 +511,8 @@ def test_train_step_is_adversarial_step_on_noise_from_the_seeded_generator():
 
 # ------------------------------------------------------------------------------------- ablation
 def test_ablation_presets_come_from_the_profile_or_the_runners_value():
-    from helpers import config, generators, series
+    from helpers import config, series
+    from helpers.gan import generators
 
     ci = config.get_profile("ci")
     assert generators.ablation_presets(None, ci) == ci.gan_ablation
@@ -526,7 +527,8 @@ def test_ablation_presets_come_from_the_profile_or_the_runners_value():
 
 
 def test_plan_without_ablation_round_trips(tmp_path):
-    from helpers import config, generators
+    from helpers import config
+    from helpers.gan import generators
 
     ci = config.get_profile("ci")
     reference, default = generators.reference_variant(ci), generators.default_variant(ci)
@@ -613,7 +615,7 @@ def test_collapse_from_samples_flags_a_constant_generator_not_real_images(images
 
 
 def test_load_progress_names_notebook_02(tmp_path):
-    from helpers.artifacts import ArtifactError
+    from helpers.core.artifacts import ArtifactError
 
     with pytest.raises(ArtifactError, match="notebook 02"):
         G.load_progress(tmp_path)

@@ -1,11 +1,11 @@
-"""helpers.images: the conversions every model and figure goes through."""
+"""helpers.data.images: the conversions every model and figure goes through."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from helpers.images import (
+from helpers.data.images import (
     as_model_batch,
     image_hashes,
     scale_images,

@@ -1,4 +1,4 @@
-"""Tests for helpers.metrics: rows, summaries, paired bootstrap, DeLong, Holm, paired comparisons."""
+"""Tests for helpers.evaluation.metrics: rows, summaries, paired bootstrap, DeLong, Holm, paired comparisons."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
-from helpers.metrics import (
+from helpers.evaluation.metrics import (
     METRIC_COLUMNS,
     classification_row,
     delong_covariance,
@@ -523,7 +523,7 @@ def test_paired_comparisons_other_metrics_use_the_bootstrap_p():
 
 def test_metrics_and_report_import_no_keras():
     code = (
-        "import sys, helpers.metrics, helpers.report; "
+        "import sys, helpers.evaluation.metrics, helpers.report; "
         "bad = [m for m in ('keras', 'tensorflow') if m in sys.modules]; "
         "assert not bad, bad"
     )
@@ -543,7 +543,7 @@ def test_paired_bootstrap_without_stratification_drops_single_class_resamples():
 def test_bootstrap_interval_covers_the_value_and_matches_sklearn():
     from sklearn.metrics import roc_auc_score
 
-    from helpers.metrics import bootstrap_interval
+    from helpers.evaluation.metrics import bootstrap_interval
 
     rng = np.random.default_rng(0)
     y = np.r_[np.zeros(80, int), np.ones(120, int)]

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import config, multilabel, provenance
-from helpers.results import ResultsError
+from helpers import config, multilabel
+from helpers.core import provenance
+from helpers.report.results import ResultsError
 
 
 def _cfg(tmp_path, clean_env, **overrides):
@@ -104,7 +105,7 @@ def test_synthetic_images_top_up_each_finding_with_its_label_alone():
 
 
 def test_finding_fidelity_calls_identical_fakes_collapsed():
-    from helpers.phantom import generate_phantoms
+    from helpers.data.phantom import generate_phantoms
 
     reals, _ = generate_phantoms(24, 32, seed=0)
     varied = multilabel.finding_fidelity(generate_phantoms(24, 32, seed=1)[0], reals)
@@ -278,7 +279,7 @@ def test_chapter_7_figures_draw_from_the_tables(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from helpers import plots
+    from helpers.report import plots
 
     counts = pd.DataFrame({"train": [500, 3, 0], "val": [60, 1, 0], "test": [120, 2, 1]}, index=["A", "B", "Hernia"])
     fig = plots.finding_frequency_bars(counts, {"train": 1000, "val": 100, "test": 200})

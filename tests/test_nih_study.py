@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import config, multilabel, provenance, streaming
-from helpers.data import NIH_LABELS, LazyImages, load_splits
+from helpers import config, multilabel
+from helpers.core import provenance
+from helpers.data import NIH_LABELS, LazyImages, load_splits, streaming
 
 NIH = Path(__file__).resolve().parents[2] / "shared" / "data" / "nih_sample"
 

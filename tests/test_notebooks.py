@@ -93,16 +93,16 @@ def test_03_balances_the_training_split_and_measures_the_fakes(ci_run):
     import numpy as np
     import pandas as pd
 
-    from helpers.artifacts import read_rows
     from helpers.config import PROFILES
-    from helpers.generators import load_synthetic_sets
+    from helpers.core.artifacts import read_rows
+    from helpers.gan.generators import load_synthetic_sets
 
     prof = PROFILES["ci"]
     counts = _metrics(ci_run, "01")["counts"]["train"]
     m = _metrics(ci_run, "03")
     assert m["n_synthetic"] == counts["PNEUMONIA"] - counts["NORMAL"]
     data_id = json.loads((ci_run[0] / "provenance.json").read_text())
-    from helpers.provenance import fingerprint_id
+    from helpers.core.provenance import fingerprint_id
 
     for seed in prof.seeds:  # one set per generator and seed, bound to the run's data
         sets = load_synthetic_sets(ci_run[0], seed, data_id=fingerprint_id(data_id), image_size=32)
@@ -121,7 +121,7 @@ def test_03_balances_the_training_split_and_measures_the_fakes(ci_run):
 
 
 def _rows(ci_run, notebook):
-    from helpers.artifacts import read_rows
+    from helpers.core.artifacts import read_rows
 
     _metrics(ci_run, notebook)
     table = read_rows(ci_run[0] / "results.csv")
@@ -197,8 +197,8 @@ def test_chapter_figures_are_written_and_not_empty(ci_run):
 
 
 def test_07_trains_the_multilabel_cnn_with_and_without_gan_images(ci_run):
-    from helpers.artifacts import read_rows
     from helpers.config import PROFILES
+    from helpers.core.artifacts import read_rows
 
     prof = PROFILES["ci"]
     m = _metrics(ci_run, "07")

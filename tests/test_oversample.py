@@ -1,12 +1,12 @@
-"""helpers.oversample: every strategy's counts, errors, untouched real rows, determinism."""
+"""helpers.oversampling.oversample: every strategy's counts, errors, untouched real rows, determinism."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from helpers import oversample
-from helpers.oversample import prepare_training_set
+from helpers.oversampling import oversample
+from helpers.oversampling.oversample import prepare_training_set
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
-"""Tests for helpers.phantom (procedural chest X-ray phantoms); each runs in well under a second."""
+"""Tests for helpers.data.phantom (procedural chest X-ray phantoms); each runs in well under a second."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from helpers.phantom import (
+from helpers.data.phantom import (
     CLASS_NAMES,
     DEFAULT_MINORITY_FRACTION,
     PHANTOM_LABELS,

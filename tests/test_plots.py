@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from helpers import explore, plots, report
-from helpers.strategies import ALL_STRATEGIES
+from helpers import report
+from helpers.data import explore
+from helpers.oversampling.strategies import ALL_STRATEGIES
+from helpers.report import plots
 
 
 @pytest.fixture(autouse=True)
@@ -271,7 +273,8 @@ def test_model_diagram_lists_the_layers_of_a_built_model(tmp_path):
 
 
 def test_backbone_diagrams_read_stages_from_built_models(tmp_path):
-    from helpers import classifiers, features
+    from helpers import classifiers
+    from helpers.classifiers import features
 
     densenet, _ = classifiers.build_densenet121(32, None, image_size=28)
     spec = plots.backbone_stages(densenet)

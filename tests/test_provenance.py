@@ -1,4 +1,4 @@
-"""helpers.provenance: fingerprints, checks, fresh runs; the run folder is bound to its data."""
+"""helpers.core.provenance: fingerprints, checks, fresh runs; the run folder is bound to its data."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import stat
 import numpy as np
 import pytest
 
-from helpers import artifacts, config, provenance
-from helpers.provenance import ProvenanceError
+from helpers import config
+from helpers.core import artifacts, provenance
+from helpers.core.provenance import ProvenanceError
 
 
 def test_fingerprint_ids_are_stable_and_sensitive():

@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from helpers import metrics, report
+from helpers import report
+from helpers.evaluation import metrics
 
 
 def _results():

@@ -9,7 +9,7 @@ import warnings
 
 import pytest
 
-from helpers import runtime
+from helpers.core import runtime
 
 TPU_ENV = ("COLAB_TPU_ADDR", "TPU_NAME", "TPU_ACCELERATOR_TYPE")
 
@@ -23,7 +23,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
-    from helpers import runtime
+    from helpers.core import runtime
 
     strategy = runtime.distribution_strategy()
     batch = runtime.global_batch_size(8, strategy)
@@ -148,7 +148,9 @@ MIRRORED_TRAINING_SCRIPT = textwrap.dedent("""
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from helpers import classifiers, deep, gan, oversample, recipes
+    from helpers import classifiers, gan
+    from helpers.classifiers import deep, recipes
+    from helpers.oversampling import oversample
     from helpers.data import Dataset
     rng = np.random.default_rng(0)
     x = rng.integers(0, 255, size=(128, 32, 32), dtype=np.uint8)

@@ -1,4 +1,4 @@
-"""helpers.streaming: decode once into a disk cache, read it back as memory maps, batch it for fit."""
+"""helpers.data.streaming: decode once into a disk cache, read it back as memory maps, batch it for fit."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import streaming
-from helpers.data import read_image
-from helpers.phantom import generate_phantoms
+from helpers.data import read_image, streaming
+from helpers.data.phantom import generate_phantoms
 
 
 @pytest.fixture(scope="module")

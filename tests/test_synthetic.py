@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from helpers import synthetic
-from helpers.artifacts import ArtifactError
-from helpers.provenance import ProvenanceError
+from helpers.core.artifacts import ArtifactError
+from helpers.core.provenance import ProvenanceError
+from helpers.data import synthetic
 
 FP = {"data": "d1", "generator": "g1"}
 

@@ -7,7 +7,7 @@ and B) and a disjoint pool that makes three kinds of "fakes" of known quality:
 * ``blurred``: other real images, Gaussian-blurred (``--blur`` px), obviously not real;
 * ``collapsed``: ``--modes`` real images repeated with faint noise (a generator stuck on a few modes).
 
-For each n in ``--sizes`` and each repetition, :func:`helpers.fidelity.fidelity_report` runs on n
+For each n in ``--sizes`` and each repetition, :func:`helpers.evaluation.fidelity.fidelity_report` runs on n
 fakes (so every comparison uses n images per set) with a domain encoder trained once on the real
 training split; the table gives the two-sample test AUC on pixels, KID z, FD ratio, recall, coverage
 and the collapse call per kind, n and repetition. Usage::
@@ -44,7 +44,8 @@ def make_fakes(pool: np.ndarray, kind: str, n: int, *, seed: int, blur: float, m
 
 
 def main() -> None:
-    from helpers import data, fidelity
+    from helpers import data
+    from helpers.evaluation import fidelity
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="pneumoniamnist")

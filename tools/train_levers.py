@@ -23,10 +23,12 @@ VARIANTS = {"reference": ("reference", False), "strong": ("strong", False), "cla
 
 
 def main() -> None:
-    from helpers import augment, classifiers, data, oversample
-    from helpers.metrics import youden_threshold
-    from helpers.recipes import RECIPES
-    from helpers.runtime import set_seeds
+    from helpers import classifiers, data
+    from helpers.classifiers.recipes import RECIPES
+    from helpers.core.runtime import set_seeds
+    from helpers.data import augment
+    from helpers.evaluation.metrics import youden_threshold
+    from helpers.oversampling import oversample
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-path", required=True)

@@ -22,8 +22,9 @@ def run_one(grouping: str, args: argparse.Namespace) -> dict[str, object]:
     """Load the splits with ``val_grouping=grouping``, train the CNN, score val and test."""
     from sklearn.metrics import roc_auc_score
 
-    from helpers import classifiers, data, oversample
-    from helpers.runtime import set_seeds
+    from helpers import classifiers, data
+    from helpers.core.runtime import set_seeds
+    from helpers.oversampling import oversample
 
     splits = data.load_splits("kaggle_pneumonia", args.image_size, data_path=args.data_path, seed=args.seed,
                               val_grouping=grouping)

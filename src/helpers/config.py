@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .images import SUPPORTED_SIZES
-from .recipes import parse_classifier
-from .strategies import FEATURE_STRATEGIES, PIXEL_STRATEGIES, check_strategies
+from helpers.classifiers.recipes import parse_classifier
+from helpers.data.images import SUPPORTED_SIZES
+from helpers.oversampling.strategies import FEATURE_STRATEGIES, PIXEL_STRATEGIES, check_strategies
 
 __all__ = ["Profile", "RunConfig", "PROFILES", "REPO_ROOT", "SUPPORTED_SIZES", "default_profile", "get_profile",
            "profile_name", "resolve", "strategies_for"]
@@ -50,7 +50,7 @@ def work_root() -> Path:
 
 
 DOWNLOADABLE = ("pneumoniamnist", "chestmnist", "kaggle_pneumonia")
-#: Share of images with each phantom finding (helpers.phantom.PHANTOM_LABELS order: Cardiomegaly, Effusion,
+#: Share of images with each phantom finding (helpers.data.phantom.PHANTOM_LABELS order: Cardiomegaly, Effusion,
 #: Nodule, Mass, Pneumothorax, Consolidation) in NIH's Data_Entry_2017.csv (112,120 images).
 NIH_PREVALENCE = (0.0248, 0.1188, 0.0565, 0.0516, 0.0473, 0.0416)
 #: Chapter 7's offline data: the phantom's multi-label mode with NIH's finding rates.
@@ -96,7 +96,7 @@ class Profile:
     densenet_epochs: int = 30
     densenet_input_size: int = 32
     densenet_weights: str | None = None  # "imagenet" when it can be downloaded
-    deep_models: tuple[str, ...] = ("cnn", "densenet121")  # <architecture>[_<recipe>], helpers.recipes
+    deep_models: tuple[str, ...] = ("cnn", "densenet121")  # <architecture>[_<recipe>], helpers.classifiers.recipes
     deep_strategies: tuple[str, ...] = (
         "none", "class_weight", "random", "classical_aug", "gan", "gan_improved", "gan_filtered", "gan_weighted",
         "gan_aug",
@@ -370,9 +370,10 @@ class RunConfig:
 
         The first call stamps ``run_dir/provenance.json`` with the data's fingerprint; later calls
         (other chapters, re-runs) must find the same data there, or stop with a
-        :class:`helpers.provenance.ProvenanceError` (use another ``run_dir`` or ``fresh=True``).
+        :class:`helpers.core.provenance.ProvenanceError` (use another ``run_dir`` or ``fresh=True``).
         """
-        from . import data, provenance
+        from helpers import data
+        from helpers.core import provenance
 
         opts = dict(self.profile.data_options if self.dataset == self.profile.dataset else {})
         if self.data_path is None and self.dataset in DOWNLOADABLE:
@@ -392,7 +393,7 @@ class RunConfig:
     @property
     def multi_label(self) -> bool:
         """Whether this run's data carry several findings per image (chestmnist, nih, the multi-label phantom)."""
-        from .data import DATASETS
+        from helpers.data import DATASETS
 
         info = DATASETS.get(self.dataset)
         opts = self.profile.data_options if self.dataset == self.profile.dataset else {}
@@ -401,7 +402,7 @@ class RunConfig:
     @property
     def data_id(self) -> str:
         """Short hash of the run's data fingerprint (call :meth:`load_splits` first)."""
-        from .provenance import fingerprint_id
+        from helpers.core.provenance import fingerprint_id
 
         fp = self._state.get("data_fingerprint")
         if fp is None:
@@ -437,7 +438,7 @@ def _git_sha(folder: Path) -> str | None:
 
 def _installed_version() -> str:
     """``v<version>`` of the installed package, ``+g<commit>`` when pip installed it from git."""
-    from . import __version__
+    from helpers import __version__
 
     try:
         from importlib import metadata
@@ -489,7 +490,7 @@ def _check_size(image_size: Any) -> int:
 
 def default_profile() -> str:
     """The profile ``profile=None`` means: ``colab`` on Google Colab, ``demo`` elsewhere."""
-    from . import runtime
+    from helpers.core import runtime
 
     return "colab" if runtime.IS_COLAB else "demo"
 
@@ -514,7 +515,7 @@ def resolve(
     ``profile=None`` picks :func:`default_profile`: ``colab`` on Google Colab, ``demo`` elsewhere.
     ``fresh=True`` moves an existing run folder aside (``<run_dir>.old-<time>``) and starts afresh;
     without it, artifacts made from other inputs stop the run with a
-    :class:`helpers.provenance.ProvenanceError`. Unsupported sizes and malformed seeds raise
+    :class:`helpers.core.provenance.ProvenanceError`. Unsupported sizes and malformed seeds raise
     a ValueError here, before anything loads or downloads.
     """
     env = os.environ
@@ -528,7 +529,7 @@ def resolve(
     figures_dir = Path(env.get("HELPERS_FIGURES_DIR") or figures_dir or run_dir / "figures").expanduser()
     figures_dir = figures_dir if figures_dir.is_absolute() else (work_root() / figures_dir).resolve()
     if fresh:
-        from .provenance import move_aside
+        from helpers.core.provenance import move_aside
 
         move_aside(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import config as _config
-from .artifacts import load_json, save_json
+from helpers import config as _config
+from helpers.core.artifacts import load_json, save_json
 
 __all__ = ["setup", "run_prerequisites", "md", "record_metrics", "read_metrics"]
 
@@ -36,7 +36,8 @@ def setup(
       from it; elsewhere it prints why it does nothing.
     * ``profile=None`` picks ``colab`` on Colab and ``demo`` elsewhere (:func:`helpers.config.resolve`).
     """
-    from . import plots, runtime
+    from helpers.core import runtime
+    from helpers.report import plots
 
     if drive:
         parameters = _run_dir_on_drive(parameters)
@@ -59,7 +60,7 @@ BINARY_CHAPTERS: tuple[str, ...] = ("02", "03", "04", "05", "06")
 def _check_labels_fit(cfg: Any, chapter: str) -> None:
     """Chapters 2-6 need two classes; say so for multi-label data instead of failing deep inside."""
     if chapter in BINARY_CHAPTERS and cfg.multi_label:
-        from .data import DataError
+        from helpers.data import DataError
 
         raise DataError(
             f"chapter {chapter} compares two classes (a minority class oversampled with GAN images), but "
@@ -72,7 +73,7 @@ def _check_labels_fit(cfg: Any, chapter: str) -> None:
 
 def _run_dir_on_drive(parameters: dict[str, Any]) -> dict[str, Any]:
     """Mount Google Drive and put the run folder there (unless one is given); off Colab, say why not."""
-    from . import runtime
+    from helpers.core import runtime
 
     try:
         runtime.mount_drive()
@@ -98,7 +99,8 @@ def run_prerequisites(
     nor with ``auto=False``: then the missing chapters are only named. A failed chapter raises a
     RuntimeError that names it, its cell and its executed copy.
     """
-    from . import runtime, series
+    from helpers import series
+    from helpers.core import runtime
 
     chapter = str(chapter).zfill(2)
     missing = series.missing_prerequisites(chapter, cfg.run_dir)

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import config as _config
-from .artifacts import atomic_write, load_json, save_json
+from helpers import config as _config
+from helpers.core.artifacts import atomic_write, load_json, save_json
 
 __all__ = [
     "PATH_PARAMETERS",
@@ -294,7 +294,7 @@ def run_series(
     if figures_dir is not None:
         params["figures_dir"] = str(_absolute(figures_dir))
     if fresh:
-        from .provenance import move_aside
+        from helpers.core.provenance import move_aside
 
         move_aside(run_dir)
     out_dir = run_dir / "notebooks"
@@ -348,7 +348,7 @@ def render_html(executed_dir: str | os.PathLike, out_dir: str | os.PathLike, tit
     import nbformat
     from nbconvert import HTMLExporter
 
-    from .artifacts import atomic_write
+    from helpers.core.artifacts import atomic_write
 
     executed_dir, out_dir = Path(executed_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -494,7 +494,7 @@ def run_batch(
     figures_dir = _absolute(figures_dir) if figures_dir is not None else None
     bases = list(dict.fromkeys(j.merge_into for j in jobs if j.merge_into is not None))
     if fresh:
-        from .provenance import move_aside
+        from helpers.core.provenance import move_aside
 
         for folder in bases + [j.run_dir for j in jobs if j.merge_into is None]:
             move_aside(folder)

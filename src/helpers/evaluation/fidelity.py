@@ -45,7 +45,7 @@ import numpy as np
 from scipy import linalg
 from sklearn.neighbors import NearestNeighbors
 
-from helpers.images import BN_MOMENTUM, as_model_batch
+from helpers.data.images import BN_MOMENTUM, as_model_batch
 
 __all__ = [
     "train_domain_encoder",
@@ -181,11 +181,11 @@ def train_domain_encoder(
     Architecture: ``Rescaling(1/255)`` -> [Conv3x3-BN-ReLU-MaxPool] per entry of ``filters``
     (fewer blocks for tiny images) -> GlobalAveragePooling -> ``Dense(feature_dim, relu,
     name="features")`` -> ``Dense(1, sigmoid, name="score")`` = P(class 1). Seeded with
-    :func:`helpers.runtime.set_seeds` (deterministic kernels). Returns the trained ``keras.Model``.
+    :func:`helpers.core.runtime.set_seeds` (deterministic kernels). Returns the trained ``keras.Model``.
     """
     import keras
 
-    from helpers.runtime import set_seeds
+    from helpers.core.runtime import set_seeds
 
     x = as_model_batch(images_uint8)
     y = np.asarray(labels).astype("float32").ravel()
@@ -383,7 +383,7 @@ def two_sample_test(
     each is split into a fit half and a held-out half of equal sizes, a classifier learns
     real (0) vs fake (1) on the fit halves and is scored on the held-out halves. ``method="cnn"``:
     a small Keras CNN on uint8-scale images (see :func:`_c2st_cnn`; seeded with
-    :func:`helpers.runtime.set_seeds`), the most telling check of the pixels;
+    :func:`helpers.core.runtime.set_seeds`), the most telling check of the pixels;
     ``method="logistic"``: standardised logistic regression on feature rows (e.g. the domain
     encoder's features; flattened images also work).
 
@@ -421,7 +421,7 @@ def two_sample_test(
     y_fit = np.repeat([0.0, 1.0], n_fit).astype("float32")
     y_eval = np.repeat([0, 1], n_eval)
     if method == "cnn":
-        from helpers.runtime import set_seeds
+        from helpers.core.runtime import set_seeds
 
         set_seeds(seed)
         model = _c2st_cnn(x_fit.shape[1], x_fit.shape[2], learning_rate)

@@ -73,11 +73,11 @@ def _check(paths: Sequence[str | os.PathLike], image_size: int, decoder: str) ->
 def cache_key(paths: Sequence[str | os.PathLike], image_size: int, decoder: str = "cv2") -> str:
     """16 hex digits identifying a cache: every file's name and size in bytes (in order), the size and decoder.
 
-    File names without their folders, as :func:`helpers.provenance.images_digest` does: a data folder
+    File names without their folders, as :func:`helpers.core.provenance.images_digest` does: a data folder
     that moves keeps its cache; a file that is replaced by one of another size does not.
     """
     names, size = _check(paths, image_size, decoder)
-    from helpers.provenance import files_digest
+    from helpers.core.provenance import files_digest
 
     return files_digest(names, prefix=f"v{_CACHE_VERSION};{size};{decoder};{len(names)};")
 
@@ -92,7 +92,7 @@ def _decode_fn(image_size: int, decoder: str) -> Callable[[Any], Any]:
     import tensorflow as tf
 
     if decoder == "cv2":
-        from .data import read_image
+        from helpers.data import read_image
 
         def read(path: bytes) -> np.ndarray:
             return read_image(path.decode(), image_size)[0]
@@ -146,12 +146,12 @@ def is_cached(cache_root: str | os.PathLike, paths: Sequence[str | os.PathLike],
 
 def open_cache(folder: str | os.PathLike) -> np.memmap:
     """The finished cache in ``folder`` as a read-only uint8 ``(N, S, S)`` memory map."""
-    from .artifacts import ArtifactError
+    from helpers.core.artifacts import ArtifactError
 
     folder = Path(folder)
     info_path, data_path = folder / _INFO_FILE, folder / _CACHE_FILE
     if not info_path.is_file() or not data_path.is_file():
-        raise ArtifactError(f"{folder} holds no finished image cache; build it with helpers.streaming.build_cache")
+        raise ArtifactError(f"{folder} holds no finished image cache; build it with helpers.data.streaming.build_cache")
     info = json.loads(info_path.read_text())
     images = np.load(data_path, mmap_mode="r")
     want = (int(info["n"]), int(info["image_size"]), int(info["image_size"]))
@@ -179,7 +179,7 @@ def build_cache(
     when every image is in; ``cache.json`` (count, size, decoder, seconds) is written last, so a cache
     interrupted half way is never used. ``log`` gets one line on what was done (None: silent).
     """
-    from .artifacts import save_json
+    from helpers.core.artifacts import save_json
 
     names, size = _check(paths, image_size, decoder)
     folder = cache_folder(cache_root, names, size, decoder)
@@ -216,7 +216,7 @@ def build_cache(
 
 def sources_digest(sources: Any) -> str:
     """A short digest of training images given as one array or a list (a cache by its folder's key)."""
-    from .provenance import array_digest
+    from helpers.core.provenance import array_digest
 
     parts = []
     for src in sources if isinstance(sources, (list, tuple)) else [sources]:

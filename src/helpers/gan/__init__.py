@@ -15,7 +15,7 @@ parametrised by image size:
 Options for a few hundred training images, each a parameter of :func:`train_gan` (and of the
 builders), all recorded in the run's fingerprint; :data:`GAN_PRESETS` names useful combinations:
 
-* ``diffaugment``: DiffAugment (Zhao et al. 2020, :mod:`helpers.diffaugment`) on every image the
+* ``diffaugment``: DiffAugment (Zhao et al. 2020, :mod:`helpers.gan.diffaugment`) on every image the
   discriminator sees, real and fake, in both updates;
 * ``spectral_norm``: spectral normalisation (Miyato et al. 2018) of the discriminator's layers;
 * ``minibatch_std``: a minibatch standard-deviation feature map (Karras et al. 2018) before the
@@ -35,7 +35,7 @@ The budget is ``steps`` (generator updates) or, as in the paper, ``epochs`` (pas
 :func:`train_gan` trains into a run folder and resumes there only when the folder's fingerprint
 (the caller's ``provenance`` of the data, a digest of the training arrays and every setting that
 shapes the generator) equals the new one; otherwise it raises
-:class:`helpers.provenance.ProvenanceError`::
+:class:`helpers.core.provenance.ProvenanceError`::
 
     run_dir/
       checkpoints/step_000180.npz  G, D (and EMA) weights, both optimizers, RNG states, step, fingerprint
@@ -46,7 +46,7 @@ shapes the generator) equals the new one; otherwise it raises
       generator_raw.keras          the trained weights themselves (only with EMA)
       generator.json               fingerprint, steps done, preset, sampling label
 
-Every file is written atomically (:func:`helpers.artifacts.atomic_write`). A checkpoint that cannot
+Every file is written atomically (:func:`helpers.core.artifacts.atomic_write`). A checkpoint that cannot
 be read (truncated, bad CRC) is moved aside and the previous one is used, with a printed message.
 """
 
@@ -66,8 +66,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers import provenance as prov
-from helpers.artifacts import (
+from helpers.core import provenance as prov
+from helpers.core.artifacts import (
     ArtifactError,
     append_rows,
     atomic_write,
@@ -75,9 +75,9 @@ from helpers.artifacts import (
     save_json,
     save_npz,
 )
-from helpers.diffaugment import DEFAULT_POLICY, diff_augment, policy_string
-from helpers.images import SUPPORTED_SIZES, tile_grid, to_uint8
-from helpers.runtime import distribution_strategy, global_batch_size
+from helpers.core.runtime import distribution_strategy, global_batch_size
+from helpers.data.images import SUPPORTED_SIZES, tile_grid, to_uint8
+from helpers.gan.diffaugment import DEFAULT_POLICY, diff_augment, policy_string
 
 __all__ = [
     "SUPPORTED_SIZES",
@@ -765,7 +765,7 @@ def restore_checkpoint(gan: DCGAN, path: str | os.PathLike, fingerprint: Mapping
 
     Restores G and D (weights, spectral-norm vectors, dropout RNG states), the EMA generator, both
     optimizers' state and the noise/augmentation RNGs. With ``fingerprint``, raises
-    :class:`helpers.provenance.ProvenanceError` when the checkpoint's differs (the budget aside).
+    :class:`helpers.core.provenance.ProvenanceError` when the checkpoint's differs (the budget aside).
     """
     path = Path(path)
     data = _read_checkpoint(path)
@@ -1030,10 +1030,10 @@ def train_gan(
     ``generator.json``. A re-run continues from the last checkpoint only when the fingerprints are
     equal (the budget may grow: a 2-step run resumes to 4 steps exactly as an uninterrupted 4-step
     run); otherwise, or when the folder holds a run already longer than ``steps``, it raises
-    :class:`helpers.provenance.ProvenanceError`. Unreadable checkpoints are moved aside (the previous
+    :class:`helpers.core.provenance.ProvenanceError`. Unreadable checkpoints are moved aside (the previous
     one is used, ``keep_checkpoints`` >= 2); temporary files of a killed write are removed.
 
-    **Devices**: the networks are built in :func:`helpers.runtime.distribution_strategy`'s scope;
+    **Devices**: the networks are built in :func:`helpers.core.runtime.distribution_strategy`'s scope;
     ``batch_size`` is per replica, so on several GPUs each step sees ``batch_size x replicas``
     images (the replica count joins the fingerprint) and each replica's loss is scaled by 1/replicas.
 
@@ -1152,7 +1152,7 @@ def load_generator(run_dir: str | os.PathLike, expected: Mapping[str, Any] | Non
 
     ``expected``: fingerprint entries the generator must have been trained with (the caller's data
     provenance, ``gan_*`` settings, or the whole fingerprint); every key given must match
-    ``generator.json``, else :class:`helpers.provenance.ProvenanceError`.
+    ``generator.json``, else :class:`helpers.core.provenance.ProvenanceError`.
     """
     path = Path(run_dir) / "generator.keras"
     if not path.exists():
@@ -1333,9 +1333,9 @@ def collapse_from_samples(
       reals, a mean distance below ``ABSOLUTE_COLLAPSE_DISTANCE``), ``"low diversity"`` (ratio
       below ``DIVERSITY_LOW``) or ``"varied"``; ``collapsed`` (bool) and ``lines``.
 
-    The thresholds are :mod:`helpers.fidelity`'s (chapter 3 reads collapse with the same numbers).
+    The thresholds are :mod:`helpers.evaluation.fidelity`'s (chapter 3 reads collapse with the same numbers).
     """
-    from helpers.fidelity import (
+    from helpers.evaluation.fidelity import (
         ABSOLUTE_COLLAPSE_DISTANCE,
         COLLAPSE_DIVERSITY,
         DIVERSITY_LOW,

@@ -1,12 +1,12 @@
 """Chapter 4's grids: Decision Tree / Random Forest / SVM on ResNet-18 features, and an ANN on pixels.
 
-Every (classifier, strategy, seed) run is recorded through :class:`helpers.results.ResultsTable`:
+Every (classifier, strategy, seed) run is recorded through :class:`helpers.report.results.ResultsTable`:
 one row (context columns such as dataset and profile, ``notebook``, ``classifier``, ``strategy``,
-``seed``, ``features``, all of :data:`helpers.metrics.METRIC_COLUMNS`, ``n_train``, ``n_synthetic``,
+``seed``, ``features``, all of :data:`helpers.evaluation.metrics.METRIC_COLUMNS`, ``n_train``, ``n_synthetic``,
 ``fit_seconds``, ``fingerprint``) and the run's val/test scores. The fingerprint covers the training,
 val and test arrays, the synthetic rows a strategy adds, the strategy's settings and the seed: a
 re-run skips a run only when all of that matches, and stops with a
-:class:`helpers.provenance.ProvenanceError` when the recorded run was made from other inputs.
+:class:`helpers.core.provenance.ProvenanceError` when the recorded run was made from other inputs.
 """
 
 from __future__ import annotations
@@ -21,16 +21,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers import metrics, oversample, provenance
-from helpers.images import as_model_batch
-from helpers.results import CLASSICAL_CLASSIFIERS, ResultsTable
-from helpers.strategies import (
+from helpers.core import provenance
+from helpers.data.images import as_model_batch
+from helpers.evaluation import metrics
+from helpers.oversampling import oversample
+from helpers.oversampling.strategies import (
     FEATURE_STRATEGIES,
     GAN_STRATEGIES,
     PIXEL_STRATEGIES,
     check_strategies,
     synthetic_source,
 )
+from helpers.report.results import CLASSICAL_CLASSIFIERS, ResultsTable
 
 __all__ = [
     "CLASSICAL_CLASSIFIERS",
@@ -173,13 +175,13 @@ def run_classical_grid(
 ) -> pd.DataFrame:
     """Fit every classifier × strategy × seed on features, score val/test, record result rows.
 
-    Per run: :func:`helpers.oversample.prepare_training_set` on the training features only ->
+    Per run: :func:`helpers.oversampling.oversample.prepare_training_set` on the training features only ->
     ``StandardScaler`` fitted on that (resampled) training set -> estimator from
     :func:`make_classifier` (``class_weight="balanced"`` for the ``class_weight`` strategy,
     ``sample_weight`` for ``gan_weighted``) -> scores on val and test (see :func:`_positive_scores`)
-    -> :func:`helpers.metrics.classification_row`. ``data``: ``{"train"|"val"|"test": (features, labels)}``;
+    -> :func:`helpers.evaluation.metrics.classification_row`. ``data``: ``{"train"|"val"|"test": (features, labels)}``;
     ``fakes.images`` maps a generator (``"reference"``, ``"default"``; see
-    :data:`helpers.strategies.SYNTHETIC_SOURCE`) to the features of its fakes. ``classical_aug`` / ``gan_aug`` need images and
+    :data:`helpers.oversampling.strategies.SYNTHETIC_SOURCE`) to the features of its fakes. ``classical_aug`` / ``gan_aug`` need images and
     are skipped here with a note, as is a strategy that cannot run on the data (ADASYN on separated
     classes). ``provenance_base`` (e.g. ``{"data": cfg.data_id, "extractor": ...}``) joins every
     run's fingerprint. Finished runs in ``run_dir/results.csv`` with the same fingerprint are
@@ -334,15 +336,15 @@ def run_ann_grid(
 
     ``data``: ``{"train"|"val"|"test": (uint8 images, labels)}``; ``fakes``: the GAN images.
 
-    Early stopping on an exact val ROC-AUC (:class:`helpers.callbacks.ValAUCCallback`, best weights
+    Early stopping on an exact val ROC-AUC (:class:`helpers.classifiers.callbacks.ValAUCCallback`, best weights
     restored). ``classical_aug`` / ``gan_aug`` augment each batch before flattening
-    (:func:`helpers.oversample.augmentation_layers` in a ``tf.data`` map); SMOTE/ADASYN are skipped
+    (:func:`helpers.oversampling.oversample.augmentation_layers` in a ``tf.data`` map); SMOTE/ADASYN are skipped
     (they run on features, not pixels). ``max_steps_per_epoch`` caps the batches per epoch (ci).
     Rows go to ``run_dir/results.csv`` with ``classifier="ann"``; finished runs with the same
     fingerprint are skipped.
     """
-    from helpers.callbacks import ValAUCCallback
-    from helpers.runtime import set_seeds
+    from helpers.classifiers.callbacks import ValAUCCallback
+    from helpers.core.runtime import set_seeds
 
     table = ResultsTable(run_dir)
     ctx = _check_context(context)

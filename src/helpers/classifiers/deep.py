@@ -1,7 +1,7 @@
 """Chapter 5's grid: CNN / DenseNet121 x oversampling strategy x seed on pixels.
 
 :func:`run_deep_grid` trains every (model, strategy, seed), scores val and test and records each run
-through :class:`helpers.results.ResultsTable` (one row, the scores, a fingerprint of the training,
+through :class:`helpers.report.results.ResultsTable` (one row, the scores, a fingerprint of the training,
 val and test images, the synthetic images a strategy adds, the model settings and the seed). A run
 is skipped only when its recorded fingerprint matches; a run interrupted mid-training resumes at
 its next epoch (:func:`helpers.classifiers.fit_classifier`, which checks the same fingerprint).
@@ -30,13 +30,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers import artifacts, metrics, oversample, provenance
-from helpers.images import image_hashes
-from helpers.oversample import Fakes
-from helpers.recipes import DEEP_CLASSIFIERS, parse_classifier
-from helpers.results import ResultsTable
-from helpers.runtime import precision_policy
-from helpers.strategies import GAN_STRATEGIES, PIXEL_STRATEGIES, check_strategies, synthetic_source
+from helpers.classifiers.recipes import DEEP_CLASSIFIERS, parse_classifier
+from helpers.core import artifacts, provenance
+from helpers.core.runtime import precision_policy
+from helpers.data.images import image_hashes
+from helpers.evaluation import metrics
+from helpers.oversampling import oversample
+from helpers.oversampling.oversample import Fakes
+from helpers.oversampling.strategies import (
+    GAN_STRATEGIES,
+    PIXEL_STRATEGIES,
+    check_strategies,
+    synthetic_source,
+)
+from helpers.report.results import ResultsTable
 
 __all__ = [
     "NOTEBOOK",
@@ -50,7 +57,7 @@ __all__ = [
 
 NOTEBOOK = "05"
 #: Classifier names: an architecture (``cnn``, ``densenet121``) with the reference recipe, or
-#: ``<architecture>_<recipe>`` (``cnn_strong``); see :mod:`helpers.recipes`.
+#: ``<architecture>_<recipe>`` (``cnn_strong``); see :mod:`helpers.classifiers.recipes`.
 DEEP_MODELS: tuple[str, ...] = DEEP_CLASSIFIERS
 _RESERVED = ("notebook", "classifier", "strategy", "seed", "features", "model_weights", "input_size",
              *metrics.METRIC_COLUMNS, "n_train", "n_synthetic", "synthetic_weight",
@@ -159,7 +166,7 @@ class _Grid:
         return int(epochs[model_name] if model_name in epochs else epochs[parse_classifier(model_name)[0]])
 
     def _fresh(self, model_name: str) -> tuple[Any, str, int]:
-        from helpers.runtime import distribution_strategy
+        from helpers.core.runtime import distribution_strategy
 
         with distribution_strategy().scope():  # one replica per GPU where there are several
             return self._build(model_name)
@@ -215,7 +222,7 @@ class _Grid:
         import keras
 
         from helpers import classifiers
-        from helpers.runtime import set_seeds
+        from helpers.core.runtime import set_seeds
 
         if not self.models:
             keras.backend.clear_session()

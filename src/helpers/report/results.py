@@ -1,12 +1,12 @@
 """The results table of a run: one row per (notebook, classifier, strategy, seed), with provenance.
 
-Both grids (chapter 4's :mod:`helpers.classical`, chapter 5's :mod:`helpers.deep`) go through
+Both grids (chapter 4's :mod:`helpers.classifiers.classical`, chapter 5's :mod:`helpers.classifiers.deep`) go through
 :class:`ResultsTable`:
 
 * :meth:`ResultsTable.is_done` says whether a run can be skipped: its row exists *and* was made from
   the same inputs (the row's ``fingerprint`` column, a short hash of everything that shaped the run:
   data, strategy settings, synthetic images, features, model settings, seed). A row with the same key
-  but another fingerprint stops with a :class:`helpers.provenance.ProvenanceError` that says what
+  but another fingerprint stops with a :class:`helpers.core.provenance.ProvenanceError` that says what
   differs (the full fingerprint is kept in the run's score file);
 * :meth:`ResultsTable.record` saves the run's val/test scores (``scores/nb<NN>_<classifier>_<strategy>_seed<k>.npz``,
   with the fingerprint) and then appends the row, so a row in the table implies its scores exist;
@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import artifacts, provenance
-from .recipes import DEEP_CLASSIFIERS
-from .strategies import ALL_STRATEGIES
+from helpers.classifiers.recipes import DEEP_CLASSIFIERS
+from helpers.core import artifacts, provenance
+from helpers.oversampling.strategies import ALL_STRATEGIES
 
 __all__ = [
     "RUN_KEY",

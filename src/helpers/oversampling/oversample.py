@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers.strategies import ALL_STRATEGIES
+from helpers.oversampling.strategies import ALL_STRATEGIES
 
 __all__ = [
     "Fakes",
@@ -52,7 +52,7 @@ class StrategyNotApplicable(ValueError):
 class Fakes:
     """A seed's GAN images (or their features) for the ``gan*`` strategies.
 
-    ``images``: generator role (``"reference"``, ``"default"``; :data:`helpers.strategies.SYNTHETIC_SOURCE`)
+    ``images``: generator role (``"reference"``, ``"default"``; :data:`helpers.oversampling.strategies.SYNTHETIC_SOURCE`)
     -> uint8 fakes of class ``class_id``. ``realism``: one score per default fake, higher = more realistic,
     from a model fitted on real *train* data only (``gan_filtered`` needs it).
     """
@@ -137,7 +137,7 @@ def _append_synthetic(
     if np.issubdtype(x.dtype, np.integer) and np.issubdtype(sx.dtype, np.floating):
         raise ValueError(
             f"training rows are {x.dtype} pixels but the fakes are {sx.dtype}: convert them with "
-            "helpers.images.unscale_images (GAN output in [-1, 1] -> uint8) first"
+            "helpers.data.images.unscale_images (GAN output in [-1, 1] -> uint8) first"
         )
     if keep is not None:
         k = np.asarray(keep)
@@ -156,7 +156,7 @@ def _check_prefix(strategy: str, x: np.ndarray, x_res: np.ndarray) -> None:
     if len(x_res) < n or not np.array_equal(x_res[:n], x):
         raise RuntimeError(
             f"{strategy}: imbalanced-learn no longer returns the input rows first; "
-            "helpers.oversample needs updating"
+            "helpers.oversampling.oversample needs updating"
         )
 
 
@@ -247,7 +247,7 @@ def prepare_training_set(
     if strategy == "gan_filtered" and synthetic_keep is None:
         raise ValueError(
             "strategy 'gan_filtered' needs synthetic_keep (a boolean mask or indices of the fakes to "
-            "keep), e.g. helpers.oversample.select_realistic(scores, keep_fraction)"
+            "keep), e.g. helpers.oversampling.oversample.select_realistic(scores, keep_fraction)"
         )
     keep = synthetic_keep if strategy == "gan_filtered" else None
     x_out, y_out = _append_synthetic(x, y, synthetic_x, synthetic_class, keep, strategy)

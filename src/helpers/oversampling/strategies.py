@@ -1,6 +1,6 @@
 """The one list of oversampling strategy names, and which kind of input each runs on.
 
-Imported by :mod:`helpers.config` (profiles), :mod:`helpers.oversample` (what each does), the grids
+Imported by :mod:`helpers.config` (profiles), :mod:`helpers.oversampling.oversample` (what each does), the grids
 and the notebooks, so a name is spelt in one place.
 """
 

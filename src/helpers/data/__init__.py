@@ -3,7 +3,7 @@
 Registered sources (see :data:`DATASETS`):
 
 ``phantom``
-    Synthetic chest-X-ray-like phantoms from :mod:`helpers.phantom` (offline, the default of the
+    Synthetic chest-X-ray-like phantoms from :mod:`helpers.data.phantom` (offline, the default of the
     series). Each split is generated from its own child seed, so splits never share images.
 ``pneumoniamnist`` / ``chestmnist``
     MedMNIST+ ``.npz`` files (28, 64, 128 or 224 px) with their official splits, read from a local
@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .images import image_hash, stretch_to_uint8
+from helpers.data.images import image_hash, stretch_to_uint8
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -533,7 +533,7 @@ def _load_phantom(
     finding_prevalence: float | None = None,
 ) -> dict[str, Dataset]:
     """Generated phantoms; ``data_path``, ``download`` and ``val_fraction`` are ignored."""
-    from . import phantom
+    from helpers.data import phantom
 
     if normal_fraction is None:
         normal_fraction = phantom.DEFAULT_MINORITY_FRACTION
@@ -558,7 +558,7 @@ def _load_phantom(
             name="phantom", split=split, images=np.asarray(images, dtype=np.uint8), labels=labels,
             class_names=class_names,
             source=f"phantom(seed={seed}, split_seed={child}, n={sizes[split]}, {desc}, "
-                   f"generator=helpers.phantom.generate_phantoms)",
+                   f"generator=helpers.data.phantom.generate_phantoms)",
             multi_label=multi_label, image_size=image_size,
         )
     return out
@@ -1102,7 +1102,7 @@ def _load_nih(
 DATASETS: dict[str, DatasetInfo] = {
     "phantom": DatasetInfo(
         "phantom", "Synthetic chest-X-ray-like phantoms (offline; NORMAL minority).", _load_phantom, False,
-        "helpers.phantom (this project)"),
+        "helpers.data.phantom (this project)"),
     "pneumoniamnist": DatasetInfo(
         "pneumoniamnist", "PneumoniaMNIST (MedMNIST+), pediatric CXR, NORMAL vs PNEUMONIA, official splits.",
         _load_pneumoniamnist, False,

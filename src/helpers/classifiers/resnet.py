@@ -3,7 +3,7 @@
 He et al.'s ResNet-18 with basic blocks ``[2, 2, 2, 2]`` (11,186,112 parameters, last stage 512
 channels), written to match keras-hub's ``ResNetBackbone`` (``block_type="basic_block"``, the
 ``resnet_18_imagenet`` preset) layer for layer: the same layer names, the same order of layer
-creation and the same initialisers, so after :func:`helpers.runtime.set_seeds` the random weights
+creation and the same initialisers, so after :func:`helpers.core.runtime.set_seeds` the random weights
 equal keras-hub's, and :func:`copy_weights` moves a keras-hub backbone's weights (such as the
 ImageNet preset's) into it by layer name.
 
@@ -55,7 +55,7 @@ def basic_block(x: keras.KerasTensor, filters: int, stride: int = 1, conv_shortc
 def resnet18(input_size: int | None = None, name: str = "resnet18") -> keras.Model:
     """Randomly initialised ResNet-18: ``(N, S, S, 3)`` -> the last stage's ``(N, S/32, S/32, 512)`` map.
 
-    ``input_size=None`` accepts any size. Seed first (:func:`helpers.runtime.set_seeds`) for a
+    ``input_size=None`` accepts any size. Seed first (:func:`helpers.core.runtime.set_seeds`) for a
     reproducible initialisation (the same as keras-hub's ``ResNetBackbone`` after the same seed).
     """
     if input_size is not None and int(input_size) < 32:

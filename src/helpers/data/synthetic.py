@@ -3,7 +3,7 @@
 ``<run_dir>/synthetic/synthetic.npz`` holds ``images`` (uint8 N×H×W), ``class_id``, ``class_name``,
 ``seed`` and ``provenance`` (the fingerprint: the run's data id, the generator's fingerprint, seed,
 count); ``png/`` next to it holds a browsable sample. Only training sets ever receive these
-images (see :mod:`helpers.oversample`).
+images (see :mod:`helpers.oversampling.oversample`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .artifacts import atomic_write, load_npz, save_npz
-from .provenance import mismatch_error, normalise
+from helpers.core.artifacts import atomic_write, load_npz, save_npz
+from helpers.core.provenance import mismatch_error, normalise
 
 __all__ = ["SyntheticImages", "save_synthetic", "load_synthetic"]
 
@@ -74,7 +74,7 @@ def load_synthetic(folder: str | os.PathLike, image_size: int | None = None,
     """Read what :func:`save_synthetic` wrote; errors name notebook 03 as the fix.
 
     ``data_id``: the run's data id (``cfg.data_id``); fakes made for other data raise a
-    :class:`helpers.provenance.ProvenanceError`.
+    :class:`helpers.core.provenance.ProvenanceError`.
     """
     path = Path(folder) / FILE_NAME
     hint = "Run notebook 03 (generation) first with the same profile and run_dir."

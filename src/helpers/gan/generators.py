@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import gan
+from helpers import gan
 
 __all__ = [
     "Variant",
@@ -47,7 +47,7 @@ __all__ = [
     "ablation_table",
 ]
 
-#: The generators whose fakes feed the classifiers (see :data:`helpers.strategies.SYNTHETIC_SOURCE`).
+#: The generators whose fakes feed the classifiers (see :data:`helpers.oversampling.strategies.SYNTHETIC_SOURCE`).
 ROLES: tuple[str, ...] = ("reference", "default")
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ def save_plan(run_dir: str | os.PathLike, *, reference: Variant, default: Varian
     """Chapter 2 records which variants it trained (``gan/plan.json``) so chapters 3-5 use the same."""
     from dataclasses import asdict
 
-    from .artifacts import save_json
+    from helpers.core.artifacts import save_json
 
     return save_json(Path(run_dir) / "gan" / "plan.json",
                      {"reference": asdict(reference), "default": asdict(default),
@@ -166,7 +166,7 @@ def save_plan(run_dir: str | os.PathLike, *, reference: Variant, default: Varian
 
 def load_plan(run_dir: str | os.PathLike) -> dict[str, Any]:
     """``{"reference": Variant, "default": Variant, "ablation": [Variant, ...]}`` from chapter 2."""
-    from .artifacts import load_json
+    from helpers.core.artifacts import load_json
 
     raw = load_json(Path(run_dir) / "gan" / "plan.json", hint="Run chapter 2 (GAN training) first.")
     return {"reference": Variant(**raw["reference"]), "default": Variant(**raw["default"]),
@@ -198,7 +198,7 @@ def generate_synthetic(variant: Variant, role: str, *, run_dir: str | os.PathLik
     """
     import json
 
-    from .synthetic import save_synthetic
+    from helpers.data.synthetic import save_synthetic
 
     folder = variant.folder(run_dir, seed)
     generator = load_variant(variant, run_dir, seed, data_id)
@@ -213,7 +213,7 @@ def generate_synthetic(variant: Variant, role: str, *, run_dir: str | os.PathLik
 
 def load_synthetic_sets(run_dir: str | os.PathLike, seed: int, *, data_id: str, image_size: int) -> dict[str, Any]:
     """``{role: SyntheticImages}`` of one seed, checked against the run's data (chapter 3 writes them)."""
-    from .synthetic import load_synthetic
+    from helpers.data.synthetic import load_synthetic
 
     return {role: load_synthetic(synthetic_folder(run_dir, role, seed), image_size=image_size, data_id=data_id)
             for role in ROLES}
@@ -231,7 +231,7 @@ def ablation_table(
     """One row per variant (first seed): its budget, training time and fidelity numbers.
 
     ``evaluate(fakes) -> dict`` computes the fidelity report of ``n_fake`` fakes (chapter 3 passes
-    :func:`helpers.fidelity.fidelity_report` bound to its encoder and real images).
+    :func:`helpers.evaluation.fidelity.fidelity_report` bound to its encoder and real images).
     """
     keys = ("kid_z_train", "relative_fd_train", "c2st_auc_pixels", "c2st_auc_features", "precision",
             "recall", "density", "coverage", "diversity_ratio", "memorization_share_pixels",

@@ -3,7 +3,7 @@
 Every sentence is generated from the numbers; nothing here knows what the answer "should" be.
 
 Two kinds of verdict: :func:`strategy_verdicts` reads only the results table (a t-interval over
-seeds); :func:`paired_verdicts` words :func:`helpers.metrics.paired_comparisons`, which also uses
+seeds); :func:`paired_verdicts` words :func:`helpers.evaluation.metrics.paired_comparisons`, which also uses
 each run's saved test scores (bootstrap over test images, DeLong's test, Holm's adjustment), and
 ``strategy_verdicts(..., load_scores=...)`` / ``gan_summary_line(..., comparisons=...)`` use it.
 """
@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import metrics
-from .strategies import TABLE_1_ARMS
+from helpers.evaluation import metrics
+from helpers.oversampling.strategies import TABLE_1_ARMS
 
 __all__ = [
     "save_table", "accuracy_over_epochs", "confusion_from_row", "LEAD_METRICS", "comparison_table",
@@ -63,7 +63,7 @@ def strategy_verdicts(
     With ``load_scores(classifier, strategy, seed) -> (y_true, y_score)`` the sentences are
     :func:`paired_verdicts` instead (bootstrap over test images, DeLong, Holm over all the
     target × baseline comparisons of this call; ``paired_options`` go to
-    :func:`helpers.metrics.paired_comparisons`).
+    :func:`helpers.evaluation.metrics.paired_comparisons`).
     """
     if load_scores is not None:
         pairs = [(t, b) for t in targets for b in baselines if t != b]
@@ -114,7 +114,7 @@ def _p_text(p: float) -> str:
 
 
 def paired_verdicts(comparisons: pd.DataFrame, digits: int = 3) -> list[str]:
-    """One sentence per row of :func:`helpers.metrics.paired_comparisons`, e.g.
+    """One sentence per row of :func:`helpers.evaluation.metrics.paired_comparisons`, e.g.
 
     "cnn: gan − random = −0.004 ROC-AUC [−0.012, +0.004] over 3 seeds, DeLong p = 0.31,
     Holm p = 0.62 (6 comparisons): no clear difference."
@@ -147,7 +147,7 @@ def gan_summary_line(results: pd.DataFrame, metric: str = "roc_auc", gan_strateg
                      comparisons: pd.DataFrame | None = None) -> str:
     """How many classifiers a GAN strategy beat the best non-GAN strategy for (mean over seeds).
 
-    With ``comparisons`` (:func:`helpers.metrics.paired_comparisons`) a second sentence counts the
+    With ``comparisons`` (:func:`helpers.evaluation.metrics.paired_comparisons`) a second sentence counts the
     verdicts of its rows whose target is one of ``gan_strategies``.
     """
     summary = metrics.summarise(results, by=("classifier", "strategy"), metrics=[metric])
@@ -211,7 +211,7 @@ def save_table(table: pd.DataFrame, folder, name: str, run_id: str = "", caption
     """
     from pathlib import Path
 
-    from .artifacts import atomic_write
+    from helpers.core.artifacts import atomic_write
 
     folder = Path(folder)
     md_path, csv_path = folder / f"{name}.md", folder / f"{name}.csv"
@@ -229,7 +229,7 @@ def accuracy_over_epochs(histories: pd.DataFrame, original: str = "none", augmen
     Columns ``model``, ``strategy``, ``seed``, ``epoch``, ``training_set``, ``metric``, ``value``;
     metrics: ``val_auc_exact`` (exact validation ROC-AUC), ``val_balanced_accuracy`` (where the
     histories record it), ``accuracy`` (training) and ``val_accuracy``, for
-    :func:`helpers.plots.accuracy_over_epochs`.
+    :func:`helpers.report.plots.accuracy_over_epochs`.
     """
     part = histories[histories["strategy"].isin([original, augmented])]
     if "role" in part:
@@ -291,8 +291,8 @@ def interval_note(n_seeds: int) -> str:
 
 def plain_classifiers(results: pd.DataFrame) -> list[str]:
     """Classifiers in the published order, deep models with the reference recipe only (like with like)."""
-    from .recipes import DEEP_CLASSIFIERS, parse_classifier
-    from .results import CLASSIFIERS
+    from helpers.classifiers.recipes import DEEP_CLASSIFIERS, parse_classifier
+    from helpers.report.results import CLASSIFIERS
 
     present = set(results["classifier"])
     return [c for c in CLASSIFIERS if c in present
@@ -360,7 +360,7 @@ def table_1_caption(dataset: str, size: int, seeds: Sequence[int]) -> str:
 
 def best_baseline(results: pd.DataFrame, metric: str = "roc_auc", exclude: Sequence[str] = ("none",)) -> str | None:
     """The baseline strategy (not GAN, not in ``exclude``) with the highest mean ``metric`` over seeds."""
-    from .strategies import BASELINE_STRATEGIES
+    from helpers.oversampling.strategies import BASELINE_STRATEGIES
 
     part = results[results["strategy"].isin(BASELINE_STRATEGIES) & ~results["strategy"].isin(exclude)]
     if part.empty:
@@ -379,9 +379,9 @@ def with_without(results: pd.DataFrame, load_scores: Callable[[str, str, int], A
     """The verdict's comparisons, one Holm family: per classifier each target − ``none``, then − the best baseline.
 
     The best baseline is :func:`best_baseline` of that classifier (chosen on the test means, which
-    favours it). Each row is :func:`helpers.metrics.paired_comparisons` with the hierarchical
+    favours it). Each row is :func:`helpers.evaluation.metrics.paired_comparisons` with the hierarchical
     bootstrap (seeds, then test images) as its test, plus ``role`` (``"none"`` / ``"best baseline"``),
-    ``seed_diffs`` (per-seed differences from ``results``) and ``verdict_raw`` (:func:`helpers.metrics.holm_calls`).
+    ``seed_diffs`` (per-seed differences from ``results``) and ``verdict_raw`` (:func:`helpers.evaluation.metrics.holm_calls`).
     """
     parts = []
     for clf in dict.fromkeys(results["classifier"]):
@@ -604,7 +604,7 @@ def recipe_lines(results: pd.DataFrame, metrics_: Sequence[str] = ("roc_auc", "a
     """One sentence per architecture run with more than one recipe: each recipe's mean over the
     strategies and seeds they share, and the difference to the reference recipe (test metrics, and
     validation ROC-AUC, on which the recipe was chosen; metrics absent from ``results`` are left out)."""
-    from .recipes import DEEP_CLASSIFIERS, parse_classifier
+    from helpers.classifiers.recipes import DEEP_CLASSIFIERS, parse_classifier
 
     metrics_ = [m for m in metrics_ if m in results.columns]
     deep = results[results["classifier"].isin(DEEP_CLASSIFIERS)].copy()
@@ -663,8 +663,8 @@ def export_tables(run_dir, out_dir, run_id: str) -> list:
     import shutil
     from pathlib import Path
 
-    from .artifacts import atomic_write, save_json
-    from .deep import load_histories
+    from helpers.classifiers.deep import load_histories
+    from helpers.core.artifacts import atomic_write, save_json
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -690,7 +690,7 @@ def run_id_of(tables_dir, default: str) -> str:
     """The run id stored by :func:`export_tables` (``default`` for a live run folder)."""
     from pathlib import Path
 
-    from .artifacts import load_json
+    from helpers.core.artifacts import load_json
 
     path = Path(tables_dir) / "run.json"
     return str(load_json(path)["run_id"]) if path.exists() else default
@@ -735,7 +735,7 @@ def lessons_lines(results: pd.DataFrame, fidelity: pd.DataFrame | None, comparis
 
 
 def figure_stamps(figures_dir) -> dict[str, list[str]]:
-    """``{run stamp: [figure names]}`` read from the PNG metadata :func:`helpers.plots.save_fig` writes."""
+    """``{run stamp: [figure names]}`` read from the PNG metadata :func:`helpers.report.plots.save_fig` writes."""
     from pathlib import Path
 
     from PIL import Image

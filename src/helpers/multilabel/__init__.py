@@ -6,7 +6,7 @@ augmentation lifted its accuracy from 92% to 98%. Everything chapter 7 does beyo
 
 * **data** - :func:`load_study` loads the chapter's own data set (the phantom's multi-label mode,
   ChestMNIST or the NIH folder) into ``run_dir/nih/`` with its own provenance stamp; NIH's PNGs stay
-  on disk (a :mod:`helpers.streaming` cache of the resized images, read as memory maps);
+  on disk (a :mod:`helpers.data.streaming` cache of the resized images, read as memory maps);
 * **generation** - :func:`scarcest_findings`, :func:`train_finding_gans` (one conditional GAN for the
   k scarcest findings, or one GAN per finding with an unconditional preset), :func:`synthetic_for_findings`
   (GAN images labelled with their finding alone) and :func:`finding_fidelity` (a cheap collapse check);
@@ -39,10 +39,11 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
-from . import artifacts, provenance, streaming
-from .callbacks import ValAUCCallback
-from .images import as_model_batch
-from .results import damaged_table, file_slug
+from helpers.classifiers.callbacks import ValAUCCallback
+from helpers.core import artifacts, provenance
+from helpers.data import streaming
+from helpers.data.images import as_model_batch
+from helpers.report.results import damaged_table, file_slug
 
 __all__ = [
     "ARMS",
@@ -143,11 +144,11 @@ def load_study(
     ``"chestmnist"`` (downloaded with its md5 checked when ``data_path`` is None) or ``"nih"``
     (``data_path`` = the folder with ``Data_Entry_2017.csv``). ``options`` default to the profile's
     ``nih_data_options`` when the data set is the profile's. The folder is stamped with the data's
-    fingerprint (:func:`helpers.provenance.check_or_stamp`): another data set there stops with a
-    :class:`helpers.provenance.ProvenanceError`. NIH images are decoded once into ``nih/cache/``
-    (:func:`helpers.streaming.build_cache`) and read back as memory maps.
+    fingerprint (:func:`helpers.core.provenance.check_or_stamp`): another data set there stops with a
+    :class:`helpers.core.provenance.ProvenanceError`. NIH images are decoded once into ``nih/cache/``
+    (:func:`helpers.data.streaming.build_cache`) and read back as memory maps.
     """
-    from . import config, data, gan
+    from helpers import config, data, gan
 
     prof = cfg.profile
     dataset = dataset or prof.nih_dataset
@@ -247,7 +248,7 @@ class FindingGenerators:
 
     def sample(self, column: int, n: int, seed: int) -> np.ndarray:
         """``n`` uint8 images of finding ``column``, from noise seeded by ``(seed, column)``."""
-        from . import gan
+        from helpers import gan
 
         noise_seed = int(np.random.SeedSequence([int(seed), int(column)]).generate_state(1)[0])
         labels = self.columns.index(column) if self.conditional else None
@@ -273,7 +274,7 @@ def train_finding_gans(
     ``nih/gan/<preset>_<steps>steps/seed<k>/`` (``.../<finding>/seed<k>/`` per finding), each
     fingerprinted by :func:`helpers.gan.train_gan` with the data id and the findings.
     """
-    from . import gan
+    from helpers import gan
 
     preset = preset or profile.nih_gan_preset
     steps = int(steps or profile.nih_gan_steps)
@@ -350,11 +351,12 @@ def finding_fidelity(fakes: Any, reals: Any, *, seed: int = 0, k: int = 3, densi
     """A cheap collapse check of one finding's GAN images against the real training images with it.
 
     Pixel level: :func:`helpers.gan.collapse_from_samples` (diversity ratio, near-duplicates). On
-    16x16 thumbnails: k-NN precision/recall and density/coverage (:mod:`helpers.fidelity`, needing more
-    than ``max(k, density_k)`` images of each). Then :func:`helpers.fidelity.collapse_check` on what
+    16x16 thumbnails: k-NN precision/recall and density/coverage (:mod:`helpers.evaluation.fidelity`, needing more
+    than ``max(k, density_k)`` images of each). Then :func:`helpers.evaluation.fidelity.collapse_check` on what
     could be computed. Returns those numbers, ``collapsed`` (NaN with too few images), ``reasons``.
     """
-    from . import fidelity, gan
+    from helpers import gan
+    from helpers.evaluation import fidelity
 
     fakes, reals = np.asarray(fakes), np.asarray(reals)
     out: dict[str, Any] = {"n_fake": len(fakes), "n_real": len(reals)}
@@ -392,10 +394,10 @@ def build_cnn_multilabel(
     The body is the same network (Rescaling, Conv-BN-ReLU-MaxPool blocks, Dense + Dropout); only the
     single sigmoid unit is replaced by a Dense(``n_outputs``, sigmoid) layer named ``findings`` (kept
     in float32): one independent probability per finding, trained with binary cross-entropy. Built
-    in :func:`helpers.runtime.distribution_strategy`'s scope (one replica per GPU where there are several).
+    in :func:`helpers.core.runtime.distribution_strategy`'s scope (one replica per GPU where there are several).
     """
-    from .classifiers import build_cnn
-    from .runtime import distribution_strategy
+    from helpers.classifiers import build_cnn
+    from helpers.core.runtime import distribution_strategy
 
     if int(n_outputs) < 1:
         raise ValueError(f"n_outputs must be >= 1, got {n_outputs}")
@@ -446,7 +448,7 @@ def _accuracies(y: np.ndarray, scores: np.ndarray, threshold: Any = 0.5) -> tupl
 
 
 class MeanAUROCCallback(ValAUCCallback):
-    """:class:`helpers.callbacks.ValAUCCallback` for several sigmoid outputs: the exact *mean* val AUROC.
+    """:class:`helpers.classifiers.callbacks.ValAUCCallback` for several sigmoid outputs: the exact *mean* val AUROC.
 
     Each epoch: predict ``x_val``, compute the ROC-AUC of every finding with both classes in ``y_val``
     (findings with one class are skipped) and their mean, written to ``logs["val_mean_auroc"]`` with
@@ -528,17 +530,17 @@ def fit_multilabel(
 
     ``sources``: the training images (an array, a cache memory map, or a list of them indexed as one,
     e.g. real then synthetic) with ``y_train`` multi-hot rows; batches come from
-    :func:`helpers.streaming.training_dataset` (a seeded permutation per epoch, at most
+    :func:`helpers.data.streaming.training_dataset` (a seeded permutation per epoch, at most
     ``max_steps_per_epoch`` batches) through ``oversample.augmentation_layers(seed)`` when ``augment``.
     Adam(``learning_rate``). Early stopping (``patience``) and the checkpoint follow
     :class:`MeanAUROCCallback`. The run folder holds ``spec.json`` (everything that shaped the run,
     with the caller's ``fingerprint`` id), ``best.weights.h5``, ``history.csv`` and ``done.json``
     (written last): a finished run with the same spec is loaded, not retrained; another spec there
-    stops with a :class:`helpers.provenance.ProvenanceError`; an unfinished one starts again.
+    stops with a :class:`helpers.core.provenance.ProvenanceError`; an unfinished one starts again.
 
     Returns ``(model with the best weights, per-epoch history, done info)``.
     """
-    from .oversample import augmentation_layers
+    from helpers.oversampling.oversample import augmentation_layers
 
     run_dir = Path(run_dir)
     y = np.asarray(y_train, dtype=np.uint8)
@@ -679,13 +681,13 @@ def gan_effect(
     """Per finding: ``metric`` with GAN images minus without, a paired bootstrap interval and Holm's p.
 
     ``scores_*``: ``(n_seeds, N, C)`` test scores of the two arms (row ``s`` of one pairs with row ``s``
-    of the other). Each finding gets :func:`helpers.metrics.paired_bootstrap` (the same resampled test
+    of the other). Each finding gets :func:`helpers.evaluation.metrics.paired_bootstrap` (the same resampled test
     images for both arms and every seed, stratified by the finding's label; with several seeds it also
     resamples the seed pairs, ``resample_seeds`` default, so the interval carries the seed-to-seed
     spread too); findings with one class in the test split get NaN. ``p_holm`` adjusts the p-values over the findings tested
-    (:func:`helpers.metrics.holm`); ``verdict`` reads them at ``alpha``.
+    (:func:`helpers.evaluation.metrics.holm`); ``verdict`` reads them at ``alpha``.
     """
-    from .metrics import holm, paired_bootstrap
+    from helpers.evaluation.metrics import holm, paired_bootstrap
 
     y = np.asarray(y_test)
     a, b = np.asarray(scores_gan, dtype=float), np.asarray(scores_original, dtype=float)
@@ -730,9 +732,9 @@ _UNIT_COLUMNS = ("auroc", "pr_auc", "f1", "precision", "recall", "mean_auroc", "
 class FindingResults:
     """``run_dir/results_07.csv`` (one row per arm, seed and finding) and the runs' scores (``scores_dir``).
 
-    The same contract as :class:`helpers.results.ResultsTable`, for a multi-label table: the scores are
+    The same contract as :class:`helpers.report.results.ResultsTable`, for a multi-label table: the scores are
     saved before the rows, the ``fingerprint`` column comes last, every write is atomic, and
-    :meth:`read` stops with a :class:`helpers.results.ResultsError` naming the line of a damaged row.
+    :meth:`read` stops with a :class:`helpers.report.results.ResultsError` naming the line of a damaged row.
     """
 
     def __init__(self, run_dir: str | os.PathLike, scores_dir: str | os.PathLike) -> None:
@@ -845,7 +847,7 @@ def run_arm(
     classical augmentation, ``profile.nih_cnn_epochs`` epochs and the profile's batch size, patience
     and step cap; thresholds for F1 are chosen on val (:func:`f1_thresholds`).
     """
-    from .runtime import set_seeds
+    from helpers.core.runtime import set_seeds
 
     if arm not in ARMS or (arm == "gan") != (synthetic is not None):
         raise ValueError(f"arm {arm!r}: the gan arm needs synthetic images, the original arm takes none")

@@ -20,8 +20,8 @@ import numpy as np
 from matplotlib import colors as mcolors
 from matplotlib import patches as mpatches
 
-from .artifacts import atomic_write
-from .strategies import ALL_STRATEGIES, FEATURE_ONLY, IMAGE_ONLY, TABLE_1_ARMS
+from helpers.core.artifacts import atomic_write
+from helpers.oversampling.strategies import ALL_STRATEGIES, FEATURE_ONLY, IMAGE_ONLY, TABLE_1_ARMS
 
 __all__ = [
     "PALETTE",
@@ -69,7 +69,7 @@ PALETTE = {"NORMAL": "#1f77b4", "PNEUMONIA": "#d62728", "synthetic": "#2ca02c"}
 # strategies in warm ones. A strategy added later gets a tab20 colour of its own.
 _STRATEGY_PALETTE = ("#7f7f7f", "#8c564b", "#1f77b4", "#17becf", "#9467bd", "#bcbd22",
                      "#d62728", "#ff7f0e", "#e377c2", "#2ca02c", "#393b79")
-#: ``{strategy: colour}`` for every name in :data:`helpers.strategies.ALL_STRATEGIES`.
+#: ``{strategy: colour}`` for every name in :data:`helpers.oversampling.strategies.ALL_STRATEGIES`.
 STRATEGY_COLORS: dict[str, str] = {
     s: _STRATEGY_PALETTE[i] if i < len(_STRATEGY_PALETTE) else mcolors.to_hex(plt.get_cmap("tab20")(i % 20))
     for i, s in enumerate(ALL_STRATEGIES)
@@ -154,7 +154,7 @@ def save_fig(fig: plt.Figure, name: str, figures_dir: str | os.PathLike, run_id:
               MAX_WIDTH_PX / max(fig.get_size_inches()[0], 1e-6))
     with atomic_write(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight",
-                    metadata={"Description": f"run: {run_id}", "Software": "helpers.plots"})
+                    metadata={"Description": f"run: {run_id}", "Software": "helpers.report.plots"})
     if stamp is not None:
         stamp.remove()
     return path
@@ -394,7 +394,7 @@ def nn_distance_histograms(distances: Mapping[str, np.ndarray], threshold: float
                            percentile: float | None = None, title: str | None = None, bins: int = 40) -> plt.Figure:
     """Histograms of nearest-neighbour distances (e.g. fakes → nearest training image next to real → real).
 
-    ``distances``: ``{label: distances}`` on one scale (:func:`helpers.fidelity.memorization` gives
+    ``distances``: ``{label: distances}`` on one scale (:func:`helpers.evaluation.fidelity.memorization` gives
     Euclidean distances between flattened 0-255 images). With ``pixels`` (H·W) every distance and the
     ``threshold`` are divided by √pixels: the root-mean-square difference per pixel on the 0-255
     scale. The near-copy ``threshold`` (the ``percentile``-th percentile of real-to-real distances)
@@ -540,7 +540,7 @@ def roc_overlay(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str,
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    from .results import CLASSIFIERS
+    from helpers.report.results import CLASSIFIERS
 
     if not curves:
         raise ValueError("roc_overlay needs at least one classifier's (y_true, y_score)")
@@ -591,7 +591,7 @@ def confusion_matrices(matrices: Mapping[str, np.ndarray], class_names: Sequence
 
 def _applicable(classifier: str, strategy: str) -> bool:
     """Whether ``strategy`` can run on ``classifier``'s input (features: no image-only; pixels: no SMOTE/ADASYN)."""
-    from .classical import CLASSICAL_CLASSIFIERS
+    from helpers.classifiers.classical import CLASSICAL_CLASSIFIERS
 
     return strategy not in (IMAGE_ONLY if classifier in CLASSICAL_CLASSIFIERS else FEATURE_ONLY)
 
@@ -657,7 +657,7 @@ def metric_bars(results, metric: str = "roc_auc", title: str | None = None, *,
     placeholder marked "not run", so a missing run never looks like a zero. Strategies that cannot run
     on a classifier's input (SMOTE/ADASYN on pixels, augmentation on features) are left out.
     """
-    from .results import CLASSIFIERS
+    from helpers.report.results import CLASSIFIERS
 
     order = _ordered(strategies or list(results["strategy"]), ALL_STRATEGIES)
     classifiers = _ordered(list(results["classifier"]), CLASSIFIERS)
@@ -709,7 +709,7 @@ def metric_bars_with_without(results, metrics: Sequence[str] = ("precision", "re
     did not run is a hatched "n/a" placeholder. y runs from 0 to 1. ``arms`` are strategy names
     (labels from ``arm_labels`` or the defaults: without GAN / with DCGAN / with improved GAN).
     """
-    from .results import CLASSIFIERS
+    from helpers.report.results import CLASSIFIERS
 
     labels = {**_ARM_LABELS, **(arm_labels or {})}
     classifiers = _ordered(list(results["classifier"]), CLASSIFIERS)
@@ -744,9 +744,9 @@ def metric_bars_with_without(results, metrics: Sequence[str] = ("precision", "re
 def difference_forest(diffs, title: str, *, metric: str | None = None, sort: bool = True) -> plt.Figure:
     """Paired differences (target − baseline) with their intervals, one row per comparison.
 
-    Accepts :func:`helpers.metrics.paired_comparisons` rows (``classifier``, ``target``, ``baseline``,
+    Accepts :func:`helpers.evaluation.metrics.paired_comparisons` rows (``classifier``, ``target``, ``baseline``,
     ``mean_diff``, ``low``, ``high``, ``p_holm``, ``verdict``: points coloured by verdict, Holm p
-    written on the right) or :func:`helpers.metrics.paired_difference` rows (``strategy_a``,
+    written on the right) or :func:`helpers.evaluation.metrics.paired_difference` rows (``strategy_a``,
     ``strategy_b``). Rows are sorted by the difference (largest on top; ``sort=False`` keeps their order); the solid line at 0 is "no
     difference". Pairs without a difference (a strategy a classifier did not run) are left out. A
     ``seed_diffs`` column (``;``-separated per-seed differences) adds one dot per seed under each row.
@@ -1482,7 +1482,7 @@ def metric_grid(results, metric: str = "roc_auc", title: str | None = None, *, n
     few thousandths stay visible; error bars are the sd over seeds. Each panel shows the strategies
     that classifier ran (the others are absent, not zero).
     """
-    from .results import CLASSIFIERS
+    from helpers.report.results import CLASSIFIERS
 
     order = _ordered(strategies or list(results["strategy"]), ALL_STRATEGIES)
     classifiers = _ordered(list(results["classifier"]), CLASSIFIERS)
@@ -1518,7 +1518,7 @@ def pr_overlay(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str, 
     """
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    from .results import CLASSIFIERS
+    from helpers.report.results import CLASSIFIERS
 
     if not curves:
         raise ValueError("pr_overlay needs at least one classifier's (y_true, y_score)")

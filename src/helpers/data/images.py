@@ -54,7 +54,7 @@ def as_model_batch(images: Any) -> np.ndarray:
     if np.issubdtype(x.dtype, np.floating) and x.size and float(np.nanmax(x)) <= 1.0:
         raise ValueError(
             "expected uint8-scale images (0-255); got floats with max <= 1. Convert GAN output with "
-            "helpers.images.unscale_images first."
+            "helpers.data.images.unscale_images first."
         )
     return x.astype(np.float32, copy=False)
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .artifacts import ArtifactError, atomic_write, load_json, save_json
+from helpers.core.artifacts import ArtifactError, atomic_write, load_json, save_json
 
 __all__ = [
     "ProvenanceError",

@@ -7,7 +7,7 @@ Keras preprocessing layers (``RandomRotation`` / ``RandomBrightness`` with a fix
 ``GaussianNoise``, ``RandomCrop`` + ``Resizing``), ``keras.ops.flip`` for the flips (``RandomFlip``
 flips only half of the time), and OpenCV for the blur (Keras has no blur layer).
 
-The training pipeline (``helpers.oversample.augmentation_layers``, used by the ``classical_aug``
+The training pipeline (``helpers.oversampling.oversample.augmentation_layers``, used by the ``classical_aug``
 and ``gan_aug`` strategies) applies only a random horizontal flip, small rotations and a small
 zoom; the labels say which panels it uses and how strongly, e.g. ``"rotation +45° (train: ±18°)"``.
 """
@@ -19,14 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from helpers.images import unscale_images
+from helpers.data.images import unscale_images
 
 __all__ = ["training_augmentation_settings", "augmentation_gallery", "clahe"]
 
 
 def training_augmentation_settings() -> dict[str, Any]:
     """The defaults of ``oversample.augmentation_layers``: rotation (turns), zoom, flip."""
-    from helpers.oversample import augmentation_layers
+    from helpers.oversampling.oversample import augmentation_layers
 
     params = inspect.signature(augmentation_layers).parameters
     return {k: params[k].default for k in ("rotation", "zoom", "flip")}

@@ -1,4 +1,4 @@
-"""Keras callbacks (kept apart from :mod:`helpers.metrics`, which imports no Keras).
+"""Keras callbacks (kept apart from :mod:`helpers.evaluation.metrics`, which imports no Keras).
 
 :class:`ValAUCCallback`: exact validation ROC-AUC (scikit-learn) each epoch, best-weight restore,
 early stopping and an optional atomic checkpoint.
@@ -78,7 +78,7 @@ class ValAUCCallback(keras.callbacks.Callback):
         return pred.reshape(len(self.y_val), -1)[:, 0].astype(float)
 
     def _save_checkpoint(self) -> None:
-        from helpers.artifacts import atomic_write
+        from helpers.core.artifacts import atomic_write
 
         path = self.checkpoint_path
         assert path is not None

@@ -37,23 +37,23 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from helpers.artifacts import atomic_write, load_json, save_json
-from helpers.callbacks import ValAUCCallback
-from helpers.images import BN_MOMENTUM, IMAGENET_MEAN, IMAGENET_STD, as_model_batch
-from helpers.layers import GrayToRGB
-from helpers.provenance import (
+from helpers.classifiers.callbacks import ValAUCCallback
+from helpers.classifiers.layers import GrayToRGB
+from helpers.classifiers.recipes import RECIPES, Recipe
+from helpers.core.artifacts import atomic_write, load_json, save_json
+from helpers.core.provenance import (
     ProvenanceError,
     array_digest,
     fingerprint_id,
     mismatch_error,
     normalise,
 )
-from helpers.recipes import RECIPES, Recipe
-from helpers.runtime import enable_mixed_precision_if_gpu
-from helpers.streaming import epoch_orders
+from helpers.core.runtime import enable_mixed_precision_if_gpu
+from helpers.data.images import BN_MOMENTUM, IMAGENET_MEAN, IMAGENET_STD, as_model_batch
+from helpers.data.streaming import epoch_orders
 
 if TYPE_CHECKING:
-    from helpers.oversample import TrainSet
+    from helpers.oversampling.oversample import TrainSet
 
 __all__ = [
     "HISTORY_COLUMNS",
@@ -529,14 +529,14 @@ def fit_classifier(
 ) -> tuple[keras.Model, pd.DataFrame, float]:
     """Train ``model`` on ``train`` with early stopping on the exact val ROC-AUC; resumable.
 
-    ``train`` is a :class:`helpers.oversample.TrainSet` (``x``, ``y``, ``sample_weight``,
+    ``train`` is a :class:`helpers.oversampling.oversample.TrainSet` (``x``, ``y``, ``sample_weight``,
     ``class_weight``, ``augment``, ...). Class weights are folded into per-sample weights (the
     same loss as ``fit(class_weight=...)``, and combinable with synthetic-sample weights). With
     ``train.augment`` the batches go through ``oversample.augmentation_layers(seed)``.
-    ``recipe`` (:mod:`helpers.recipes`; default the reference recipe, Adam at ``learning_rate``
+    ``recipe`` (:mod:`helpers.classifiers.recipes`; default the reference recipe, Adam at ``learning_rate``
     or 1e-3) sets the optimizer, schedule, loss and the augmentation every batch gets.
     ``batch_size`` is per replica: a model built in a ``tf.distribute`` strategy's scope (the deep
-    grid uses :func:`helpers.runtime.distribution_strategy`) trains on ``batch_size x replicas``.
+    grid uses :func:`helpers.core.runtime.distribution_strategy`) trains on ``batch_size x replicas``.
 
     Each epoch: ``loss``, ``accuracy``, ``auc`` (``keras.metrics.AUC``, for curves only) on train;
     ``val_loss``, ``val_accuracy``, ``val_auc_exact`` on val. Early stopping (``patience``) and the
@@ -544,7 +544,7 @@ def fit_classifier(
     finished one (``done.json`` with the same spec) is loaded instead of retrained. The spec holds
     the model, the settings, a digest of the training/val arrays and the caller's ``fingerprint``
     (data id, synthetic images, ...); a folder holding a run with another spec stops with a
-    :class:`helpers.provenance.ProvenanceError` instead of being reused or silently overwritten.
+    :class:`helpers.core.provenance.ProvenanceError` instead of being reused or silently overwritten.
     Extra ``callbacks`` run after the built-in ones.
 
     Returns ``(model with the best weights, per-epoch history, fit seconds)``.
@@ -620,7 +620,7 @@ def fit_classifier(
         best_path.unlink(missing_ok=True)
     augment = []
     if getattr(train, "augment", False):
-        from helpers.oversample import augmentation_layers
+        from helpers.oversampling.oversample import augmentation_layers
 
         augment.append(augmentation_layers(seed))
     if recipe.augments:

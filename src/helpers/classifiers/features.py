@@ -1,7 +1,7 @@
 """ResNet-18 features for the classical classifiers (notebook 04).
 
 The seed extracted 512-d ResNet-18 features (global average pooling of the last stage) and fed them
-to a decision tree, a random forest and an SVM. Here the backbone is :func:`helpers.resnet.resnet18`
+to a decision tree, a random forest and an SVM. Here the backbone is :func:`helpers.classifiers.resnet.resnet18`
 (basic blocks ``[2, 2, 2, 2]``, 11,186,112 parameters, plain Keras, laid out like keras-hub's
 ``ResNetBackbone`` so the ``resnet_18_imagenet`` preset's weights copy into it by layer name):
 
@@ -33,9 +33,9 @@ from typing import Any, NamedTuple
 import keras
 import numpy as np
 
-from helpers.images import IMAGENET_MEAN, IMAGENET_STD, as_model_batch
-from helpers.layers import GrayToRGB
-from helpers.resnet import RESNET18_PARAMS, copy_weights, resnet18
+from helpers.classifiers.layers import GrayToRGB
+from helpers.classifiers.resnet import RESNET18_PARAMS, copy_weights, resnet18
+from helpers.data.images import IMAGENET_MEAN, IMAGENET_STD, as_model_batch
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -60,10 +60,10 @@ FEATURE_DIM = 512
 
 
 def build_resnet18(input_size: int) -> keras.Model:
-    """Randomly initialised ResNet-18 (:func:`helpers.resnet.resnet18`) for ``input_size`` square RGB input.
+    """Randomly initialised ResNet-18 (:func:`helpers.classifiers.resnet.resnet18`) for ``input_size`` square RGB input.
 
     Outputs the last stage's feature map (512 channels); 11,186,112 parameters. Seed first
-    (:func:`helpers.runtime.set_seeds`) for a reproducible initialisation (the same weights as
+    (:func:`helpers.core.runtime.set_seeds`) for a reproducible initialisation (the same weights as
     keras-hub's ``ResNetBackbone`` built after the same seed).
     """
     return resnet18(int(input_size))
@@ -122,7 +122,7 @@ def install_keras_hub(timeout: int = 600) -> str:
 
 
 def imagenet_resnet18(input_size: int) -> keras.Model:
-    """:func:`helpers.resnet.resnet18` holding the ImageNet weights of keras-hub's ``resnet_18_imagenet``.
+    """:func:`helpers.classifiers.resnet.resnet18` holding the ImageNet weights of keras-hub's ``resnet_18_imagenet``.
 
     Installs keras-hub first when it is missing (:func:`install_keras_hub`); downloads the preset the
     first time (internet). Raises what keras-hub or pip raised when either is impossible.
@@ -185,7 +185,7 @@ def _train_on_task(
     verbose: int,
 ) -> keras.Model:
     """Random-init ResNet-18 + GAP + Dense(1, sigmoid) trained on train; returns the feature model."""
-    from helpers.runtime import set_seeds
+    from helpers.core.runtime import set_seeds
 
     x = as_model_batch(train_images)
     y = _binary_labels(train_labels, len(x))
@@ -196,7 +196,7 @@ def _train_on_task(
     classifier.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
     callbacks: list[keras.callbacks.Callback] = []
     if val_images is not None and val_labels is not None:
-        from helpers.callbacks import ValAUCCallback
+        from helpers.classifiers.callbacks import ValAUCCallback
 
         xv = as_model_batch(val_images)
         yv = _binary_labels(val_labels, len(xv))
@@ -235,7 +235,7 @@ def load_feature_extractor(
     """A ResNet-18 feature extractor (uint8 gray images -> 512-d) and a description of what it is.
 
     ``weights="imagenet"``: the keras-hub ``resnet_18_imagenet`` preset's weights in
-    :func:`helpers.resnet.resnet18` (:func:`imagenet_resnet18`); if they cannot be had (offline, no
+    :func:`helpers.classifiers.resnet.resnet18` (:func:`imagenet_resnet18`); if they cannot be had (offline, no
     keras-hub that fits the installed TensorFlow, ...), one line is printed and the backbone is trained on the task instead (the
     description then says ``"task-trained (ImageNet preset unavailable: ...)"``).
     ``weights="task"``: random init trained ``epochs`` epochs on the train split (binary labels,
@@ -314,8 +314,8 @@ def cached_features(
     a digest of the images, so other images or another extractor never hit the cache. Written
     atomically; an unreadable cache file stops with an error naming it.
     """
-    from helpers.artifacts import load_npz, save_npz
-    from helpers.provenance import array_digest
+    from helpers.core.artifacts import load_npz, save_npz
+    from helpers.core.provenance import array_digest
 
     arr = np.asarray(images)
     path = Path(cache_dir) / f"{split}_{extractor.fingerprint}_{array_digest(arr)}.npz"
@@ -351,11 +351,11 @@ def feature_extractor_cached(
     A sidecar ``.json`` keeps the description and the fingerprint: the settings (weights, input
     size, seed, epochs) and ``provenance_base`` (the run's data id: a task-trained extractor learnt
     from that data). A saved extractor is reused only when the fingerprint matches; otherwise a
-    :class:`helpers.provenance.ProvenanceError` names what differs. An ImageNet request that fell
+    :class:`helpers.core.provenance.ProvenanceError` names what differs. An ImageNet request that fell
     back to task training is reused as such (delete the file to retry the download).
     """
-    from helpers.artifacts import atomic_write, load_json, save_json
-    from helpers.provenance import fingerprint_id, mismatch_error, normalise
+    from helpers.core.artifacts import atomic_write, load_json, save_json
+    from helpers.core.provenance import fingerprint_id, mismatch_error, normalise
 
     path = extractor_path(run_dir, weights, input_size, seed)
     meta_path = path.with_suffix(".json")

@@ -1,0 +1,2 @@
+"""The ground floor: atomic files (``artifacts``), where every artifact came from (``provenance``),
+seeds, devices and ``tf.distribute`` (``runtime``). Imports nothing else from ``helpers``."""
