@@ -28,23 +28,8 @@ from helpers.data.splits import (
 )
 
 __all__ = [
-    "DataError",
-    "Dataset",
-    "LazyImages",
-    "DatasetInfo",
-    "DATASETS",
-    "SPLITS",
-    "BINARY_CLASS_NAMES",
-    "NIH_LABELS",
-    "MEDMNIST_SIZES",
-    "MEDMNIST_MD5",
-    "IMAGE_EXTENSIONS",
-    "load_splits",
-    "read_image",
-    "find_duplicates",
-    "patient_overlap",
-    "patient_id_from_filename",
-    "PATIENT_PATTERNS",
-    "medmnist_filename",
-    "file_md5",
+    "DataError", "Dataset", "LazyImages", "DatasetInfo", "DATASETS", "SPLITS", "BINARY_CLASS_NAMES",
+    "NIH_LABELS", "MEDMNIST_SIZES", "MEDMNIST_MD5", "IMAGE_EXTENSIONS", "load_splits", "read_image",
+    "find_duplicates", "patient_overlap", "patient_id_from_filename", "PATIENT_PATTERNS",
+    "medmnist_filename", "file_md5",
 ]

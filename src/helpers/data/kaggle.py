@@ -83,23 +83,13 @@ def _kaggle_patients(paths: Sequence[Path]) -> tuple[np.ndarray | None, str]:
 
 
 def load_kaggle(
-    image_size: int,
-    *,
-    data_path: Any = None,
-    download: bool = False,
-    seed: int = 0,
-    val_fraction: float = 0.1,
-    min_val: int = 100,
-    val_grouping: str = "patient",
-    workers: int | None = None,
+    image_size: int, *, data_path: Any = None, download: bool = False, seed: int = 0,
+    val_fraction: float = 0.1, min_val: int = 100, val_grouping: str = "patient", workers: int | None = None,
 ) -> dict[str, Dataset]:
-    """Kaggle "Chest X-Ray Images (Pneumonia)"; a val split under ``min_val`` images is re-carved.
+    """Kaggle "Chest X-Ray Images (Pneumonia)"; a val split under ``min_val`` images is re-carved from train.
 
-    ``val_grouping="patient"`` (default) carves each patient (parsed from the file names with
-    :func:`patient_id_from_filename`) onto one side, stratified by class and seeded; when some file
-    name carries no patient id it falls back to single images. ``val_grouping="image"`` carves single
-    images, so one patient's images can sit in train and val (for measuring that leakage).
-    ``Dataset.source`` says which was done. Every split holds every class.
+    ``val_grouping="patient"`` carves whole patients (from the file names), stratified and seeded, falling
+    back to images when a name carries no patient; ``"image"`` carves single images. ``source`` says which.
     """
     if val_grouping not in ("patient", "image"):
         raise DataError(f"kaggle_pneumonia: val_grouping must be 'patient' or 'image', not {val_grouping!r}")

@@ -123,16 +123,8 @@ def _resolve_medmnist(flag: str, image_size: int, data_path: Any, download: bool
 
 
 def _load_medmnist(
-    flag: str,
-    class_names: tuple[str, ...],
-    multi_label: bool,
-    image_size: int,
-    *,
-    data_path: Any = None,
-    download: bool = False,
-    seed: int = 0,
-    val_fraction: float = 0.1,
-    verify: bool = True,
+    flag: str, class_names: tuple[str, ...], multi_label: bool, image_size: int, *, data_path: Any = None,
+    download: bool = False, seed: int = 0, val_fraction: float = 0.1, verify: bool = True,
     labels: Sequence[str] | None = None,
 ) -> dict[str, Dataset]:
     import cv2

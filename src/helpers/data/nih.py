@@ -58,14 +58,8 @@ def _check_nih_table(table: pd.DataFrame, csv: Path) -> pd.DataFrame:
 
 
 def load_nih(
-    image_size: int,
-    *,
-    data_path: Any = None,
-    download: bool = False,
-    seed: int = 0,
-    val_fraction: float = 0.1,
-    test_fraction: float = 0.2,
-    labels: Sequence[str] | None = None,
+    image_size: int, *, data_path: Any = None, download: bool = False, seed: int = 0,
+    val_fraction: float = 0.1, test_fraction: float = 0.2, labels: Sequence[str] | None = None,
     use_official_lists: bool = True,
 ) -> dict[str, Dataset]:
     """NIH ChestX-ray14; patient-wise splits, images streamed from disk (:class:`LazyImages`)."""

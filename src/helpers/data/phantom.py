@@ -1,26 +1,9 @@
-"""Procedural chest X-ray phantoms: the series' embedded offline default dataset.
+"""Procedural chest X-ray phantoms: the series' offline default data set.
 
-Each image is a synthetic posteroanterior (PA) chest radiograph rendered from a few dozen
-vectorised numpy operations on a coordinate grid (relative units, so any size from 16 to
-1024 px is rendered directly and the anatomy scales with it). Bright means dense, as on film:
-dark air outside the body, soft-tissue thorax with neck and shoulders, two dark lung fields
-with rounded apices and sharp costophrenic angles, a left-heavy heart and mediastinum, the
-spine, arching posterior ribs (and faint anterior ribs), clavicles, diaphragm domes (the
-right one higher) and the abdomen below them. Every image varies the anatomy (lung size,
-heart size, rib spacing, a few degrees of rotation and a few percent of shift), the
-exposure (contrast, gamma, a small gradient), quantum noise and blur.
-
-Two labelling modes:
-
-* binary (default): ``NORMAL`` versus ``PNEUMONIA`` (1-3 patchy consolidations clipped to
-  the lung fields, from subtle to lobar, sometimes with air bronchograms), with the NORMAL
-  share of the Kaggle pediatric training split (about 1 : 2.9) by default;
-* multi-label: the :data:`PHANTOM_LABELS` (cardiomegaly, pleural effusion, nodule, mass,
-  pneumothorax, consolidation), each drawn independently, so findings co-occur and an
-  all-zero row means "No Finding".
-
-Everything is determined by ``seed`` through :class:`numpy.random.SeedSequence`; no global
-random state is read or written.
+Each image is a synthetic PA radiograph drawn with vectorised numpy on a relative coordinate grid (16 to
+1024 px): body, lungs, heart and mediastinum, spine, ribs, clavicles and diaphragm, with varied anatomy,
+pose, exposure, noise and blur. Binary mode: ``NORMAL`` vs ``PNEUMONIA`` (patchy consolidations);
+multi-label mode: the independent :data:`PHANTOM_LABELS`. Everything is determined by ``seed``.
 """
 
 from __future__ import annotations
@@ -35,13 +18,8 @@ import cv2
 import numpy as np
 
 __all__ = [
-    "CLASS_NAMES",
-    "PHANTOM_LABELS",
-    "DEFAULT_MINORITY_FRACTION",
-    "MIN_IMAGE_SIZE",
-    "MAX_IMAGE_SIZE",
-    "generate_phantoms",
-    "render_phantom",
+    "CLASS_NAMES", "PHANTOM_LABELS", "DEFAULT_MINORITY_FRACTION", "MIN_IMAGE_SIZE",
+    "MAX_IMAGE_SIZE", "generate_phantoms", "render_phantom",
 ]
 
 CLASS_NAMES: tuple[str, str] = ("NORMAL", "PNEUMONIA")
@@ -522,19 +500,15 @@ def _check_fraction(name: str, value: float) -> float:
     return float(value)
 
 
-def generate_phantoms(n: int, image_size: int = 128, *, seed: int = 0,
-                      normal_fraction: float = DEFAULT_MINORITY_FRACTION,
-                      multi_label: bool = False,
-                      finding_prevalence: float | Sequence[float] = 0.15,
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Generate ``n`` phantom chest X-rays, returning ``(images, labels)``.
+def generate_phantoms(
+    n: int, image_size: int = 128, *, seed: int = 0, normal_fraction: float = DEFAULT_MINORITY_FRACTION,
+    multi_label: bool = False, finding_prevalence: float | Sequence[float] = 0.15,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` phantoms as ``(uint8 images (n, S, S), labels)``, determined by ``seed``.
 
-    ``images`` is uint8 ``(n, image_size, image_size)``. Binary mode: ``labels`` is int64
-    ``(n,)`` with 0 = NORMAL and 1 = PNEUMONIA, exactly ``round(n * normal_fraction)`` NORMAL,
-    in a seeded shuffled order. Multi-label mode: ``labels`` is uint8 ``(n, len(PHANTOM_LABELS))``
-    multi-hot, each finding drawn independently with its prevalence (a scalar for all or one
-    per finding), so findings co-occur and all-zero rows are "No Finding". The output is fully
-    determined by ``seed``; image ``i`` depends only on ``seed``, ``i`` and its labels.
+    Binary: int64 labels (0 = NORMAL), exactly ``round(n * normal_fraction)`` NORMAL in a seeded order.
+    Multi-label: uint8 ``(n, len(PHANTOM_LABELS))``, each finding drawn with its prevalence (one number, or
+    one per finding). Image ``i`` depends only on ``seed``, ``i`` and its labels.
     """
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
         raise ValueError(f"n must be an integer >= 0, got {n!r}")

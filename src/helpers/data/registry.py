@@ -20,19 +20,10 @@ def _child_seeds(seed: int, n: int = 3) -> list[int]:
 
 
 def _load_phantom(
-    image_size: int,
-    *,
-    data_path: Any = None,
-    download: bool = False,
-    seed: int = 0,
-    val_fraction: float = 0.1,
-    n_train: int = 2000,
-    n_val: int = 300,
-    n_test: int = 600,
-    normal_fraction: float | None = None,
-    eval_normal_fraction: float | None = None,
-    multi_label: bool = False,
-    finding_prevalence: float | None = None,
+    image_size: int, *, data_path: Any = None, download: bool = False, seed: int = 0,
+    val_fraction: float = 0.1, n_train: int = 2000, n_val: int = 300, n_test: int = 600,
+    normal_fraction: float | None = None, eval_normal_fraction: float | None = None,
+    multi_label: bool = False, finding_prevalence: float | None = None,
 ) -> dict[str, Dataset]:
     """Generated phantoms; ``data_path``, ``download`` and ``val_fraction`` are ignored."""
     from helpers.data import phantom
@@ -96,14 +87,8 @@ def _info(name: str) -> DatasetInfo:
 
 
 def load_splits(
-    name: str,
-    image_size: int = 28,
-    *,
-    data_path: str | os.PathLike | None = None,
-    download: bool = False,
-    seed: int = 0,
-    val_fraction: float = 0.1,
-    **options: Any,
+    name: str, image_size: int = 28, *, data_path: str | os.PathLike | None = None, download: bool = False,
+    seed: int = 0, val_fraction: float = 0.1, **options: Any,
 ) -> dict[str, Dataset]:
     """Load the train/val/test splits of a registered data set as ``{"train", "val", "test"}``.
 

@@ -19,11 +19,9 @@ if TYPE_CHECKING:
 
 
 def find_duplicates(splits: Mapping[str, Dataset]) -> pd.DataFrame:
-    """Exact duplicate images (same pixels at the loaded size) within and across splits.
+    """Groups of identical images (same pixels at the loaded size) within and across splits, reported.
 
-    Returns a pandas DataFrame with one row per group of identical images and the columns
-    ``hash``, ``n``, ``splits`` (tuple of split names), ``indices`` (dict split -> list of indices)
-    and ``cross_split`` (bool). Duplicates are reported, never dropped.
+    Columns: ``hash``, ``n``, ``splits``, ``indices`` (split -> indices), ``cross_split``.
     """
     import pandas as pd
 
@@ -73,12 +71,9 @@ def patient_id_from_filename(name: str | os.PathLike) -> str | None:
 
 
 def patient_overlap(splits: Mapping[str, Dataset], max_examples: int = 5) -> pd.DataFrame:
-    """Patients with images in two splits, for each pair of splits that carry ``patient_ids``.
+    """Patients shared by each pair of splits that carry ``patient_ids``, reported (empty without ids).
 
-    Returns a pandas DataFrame with one row per split pair and the columns ``splits`` (tuple of two
-    split names), ``shared_patients`` (int) and ``examples`` (up to ``max_examples`` shared ids,
-    sorted). The frame is empty when fewer than two splits carry patient ids (phantom, MedMNIST).
-    Shared patients are reported, never removed.
+    Columns: ``splits``, ``shared_patients``, ``examples`` (up to ``max_examples`` ids, sorted).
     """
     import pandas as pd
 

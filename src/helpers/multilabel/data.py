@@ -44,24 +44,16 @@ class Study:
 
 
 def load_study(
-    cfg: Any,
-    *,
-    dataset: str | None = None,
-    data_path: str | os.PathLike | None = None,
-    image_size: int | None = None,
-    options: Mapping[str, Any] | None = None,
-    seed: int | None = None,
+    cfg: Any, *, dataset: str | None = None, data_path: str | os.PathLike | None = None,
+    image_size: int | None = None, options: Mapping[str, Any] | None = None, seed: int | None = None,
     log: Callable[[str], Any] | None = print,
 ) -> Study:
-    """Load chapter 7's data (not chapter 1's) into ``cfg.run_dir/nih/`` and bind that folder to it.
+    """Load chapter 7's data into ``cfg.run_dir/nih/`` and stamp that folder with its fingerprint.
 
-    ``dataset`` (default: the profile's ``nih_dataset``): ``"phantom"`` (multi-label mode),
-    ``"chestmnist"`` (downloaded with its md5 checked when ``data_path`` is None) or ``"nih"``
-    (``data_path`` = the folder with ``Data_Entry_2017.csv``). ``options`` default to the profile's
-    ``nih_data_options`` when the data set is the profile's. The folder is stamped with the data's
-    fingerprint (:func:`helpers.core.provenance.check_or_stamp`): another data set there stops with a
-    :class:`helpers.core.provenance.ProvenanceError`. NIH images are decoded once into ``nih/cache/``
-    (:func:`helpers.data.streaming.build_cache`) and read back as memory maps.
+    ``dataset`` (default the profile's ``nih_dataset``): ``"phantom"`` (multi-label), ``"chestmnist"`` or
+    ``"nih"`` (``data_path``: the folder with ``Data_Entry_2017.csv``); ``options`` default to the profile's
+    ``nih_data_options``. Other data already there raise ProvenanceError; NIH images are decoded once into
+    ``nih/cache/`` and read as memory maps.
     """
     from helpers import config, data, gan
 

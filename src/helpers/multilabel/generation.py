@@ -40,23 +40,14 @@ class FindingGenerators:
 
 
 def train_finding_gans(
-    study: Study,
-    columns: Sequence[int],
-    *,
-    seed: int,
-    profile: Any,
-    preset: str | None = None,
-    steps: int | None = None,
-    verbose: int | str = 0,
+    study: Study, columns: Sequence[int], *, seed: int, profile: Any, preset: str | None = None,
+    steps: int | None = None, verbose: int | str = 0,
 ) -> FindingGenerators:
-    """Train (or resume, or load) the GANs of one seed on the TRAIN images that carry each finding.
+    """Train (or resume, or load) one seed's GANs on the TRAIN images carrying each finding.
 
-    A conditional preset (default ``profile.nih_gan_preset``, ``sn_diffaug_ema_cond``) trains one GAN on
-    the images of all ``columns`` with the finding's position as its label (:func:`gan_training_set`);
-    an unconditional one (or a single finding) trains one GAN per finding. Budget: ``steps`` (default
-    ``profile.nih_gan_steps``) generator updates, the other settings from the profile. Folders:
-    ``nih/gan/<preset>_<steps>steps/seed<k>/`` (``.../<finding>/seed<k>/`` per finding), each
-    fingerprinted by :func:`helpers.gan.train_gan` with the data id and the findings.
+    A conditional preset (default ``profile.nih_gan_preset``) trains one GAN for all ``columns`` labelled by
+    position (:func:`gan_training_set`); otherwise one GAN per finding, for ``steps`` (default
+    ``profile.nih_gan_steps``) generator updates, in ``nih/gan/<preset>_<steps>steps/[<finding>/]seed<k>/``.
     """
     from helpers import gan
 
@@ -92,17 +83,11 @@ def train_finding_gans(
 
 
 def synthetic_for_findings(
-    generators: FindingGenerators,
-    train_labels: Any,
-    target: int,
-    *,
-    seed: int,
+    generators: FindingGenerators, train_labels: Any, target: int, *, seed: int,
 ) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
-    """GAN images that lift each of the generators' findings to ``target`` training images.
+    """GAN images lifting each finding to ``target`` training images, labelled with that finding alone.
 
-    Returns ``(images uint8 (M, S, S), labels uint8 (M, C), added {column: n})``. Each synthetic image
-    is labelled with its finding **alone** (every other column 0): a simplification, since real images
-    with that finding often carry others too.
+    Returns ``(images uint8 (M, S, S), labels uint8 (M, C), added {column: n})``.
     """
     y = np.asarray(train_labels)
     n_cols = y.shape[1]
@@ -132,12 +117,10 @@ def _small_features(images: Any, size: int = 16) -> np.ndarray:
 
 def finding_fidelity(fakes: Any, reals: Any, *, seed: int = 0, k: int = 3, density_k: int = 5,
                      max_images: int = 300) -> dict[str, Any]:
-    """A cheap collapse check of one finding's GAN images against the real training images with it.
+    """A cheap collapse check of one finding's GAN images against the real ones.
 
-    Pixel level: :func:`helpers.gan.collapse_from_samples` (diversity ratio, near-duplicates). On
-    16x16 thumbnails: k-NN precision/recall and density/coverage (:mod:`helpers.evaluation.fidelity`, needing more
-    than ``max(k, density_k)`` images of each). Then :func:`helpers.evaluation.fidelity.collapse_check` on what
-    could be computed. Returns those numbers, ``collapsed`` (NaN with too few images), ``reasons``.
+    Pixel diversity and near-duplicates (:func:`helpers.gan.collapse_from_samples`), then k-NN precision/recall
+    and density/coverage on 16x16 thumbnails, judged by :func:`helpers.evaluation.fidelity.collapse_check`.
     """
     from helpers import gan
     from helpers.evaluation import fidelity

@@ -68,12 +68,10 @@ def finding_metrics(y_true: Any, scores: Any, thresholds: Any, names: Sequence[s
 
 
 def accuracy_summary(y_true: Any, scores: Any, threshold: Any = 0.5) -> dict[str, float]:
-    """Accuracy as the paper reported it, next to the predictor that calls every image "no finding".
+    """Element-wise and exact-match accuracy at ``threshold``, next to the all-negative predictor's.
 
-    ``elementwise_accuracy``: the share of (image, finding) decisions that are right at ``threshold``;
-    ``exact_match``: the share of images whose whole label row is right; the ``all_negative_*`` keys
-    are the same for a predictor that says 0 everywhere (element-wise: one minus the mean prevalence;
-    exact match: the share of images without any finding); ``mean_prevalence``.
+    Keys: ``elementwise_accuracy``, ``exact_match``, ``all_negative_elementwise``,
+    ``all_negative_exact_match``, ``mean_prevalence``.
     """
     y = np.asarray(y_true)
     elem, exact = accuracies(y, np.asarray(scores, dtype=float), threshold)
@@ -83,25 +81,14 @@ def accuracy_summary(y_true: Any, scores: Any, threshold: Any = 0.5) -> dict[str
 
 
 def gan_effect(
-    y_test: Any,
-    scores_gan: Any,
-    scores_original: Any,
-    names: Sequence[str],
-    *,
-    metric: str = "roc_auc",
-    n_boot: int = 2000,
-    seed: int = 0,
-    alpha: float = 0.05,
-    resample_seeds: bool | None = None,
+    y_test: Any, scores_gan: Any, scores_original: Any, names: Sequence[str], *, metric: str = "roc_auc",
+    n_boot: int = 2000, seed: int = 0, alpha: float = 0.05, resample_seeds: bool | None = None,
 ) -> pd.DataFrame:
     """Per finding: ``metric`` with GAN images minus without, a paired bootstrap interval and Holm's p.
 
-    ``scores_*``: ``(n_seeds, N, C)`` test scores of the two arms (row ``s`` of one pairs with row ``s``
-    of the other). Each finding gets :func:`helpers.evaluation.metrics.paired_bootstrap` (the same resampled test
-    images for both arms and every seed, stratified by the finding's label; with several seeds it also
-    resamples the seed pairs, ``resample_seeds`` default, so the interval carries the seed-to-seed
-    spread too); findings with one class in the test split get NaN. ``p_holm`` adjusts the p-values over the findings tested
-    (:func:`helpers.evaluation.metrics.holm`); ``verdict`` reads them at ``alpha``.
+    ``scores_*``: ``(n_seeds, N, C)`` test scores of the two arms, paired by seed;
+    :func:`helpers.evaluation.metrics.paired_bootstrap` per finding (also resampling seeds when there are
+    several), NaN where the test split has one class; ``verdict`` reads ``p_holm`` at ``alpha``.
     """
     from helpers.evaluation.metrics import holm, paired_bootstrap
 

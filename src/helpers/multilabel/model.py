@@ -22,21 +22,11 @@ from helpers.multilabel.metrics import accuracies, per_finding_auroc
 
 
 def build_cnn_multilabel(
-    input_size: int,
-    n_outputs: int,
-    *,
-    filters: Sequence[int] = (32, 64, 128),
-    dense: int = 128,
-    dropout: float = 0.5,
-    head: str = "flatten",
-    name: str = "cnn_multilabel",
+    input_size: int, n_outputs: int, *, filters: Sequence[int] = (32, 64, 128), dense: int = 128,
+    dropout: float = 0.5, head: str = "flatten", name: str = "cnn_multilabel",
 ) -> keras.Model:
-    """Chapter 5's CNN (:func:`helpers.classifiers.build_cnn`) with ``n_outputs`` sigmoid outputs.
-
-    The body is the same network (Rescaling, Conv-BN-ReLU-MaxPool blocks, Dense + Dropout); only the
-    single sigmoid unit is replaced by a Dense(``n_outputs``, sigmoid) layer named ``findings`` (kept
-    in float32): one independent probability per finding, trained with binary cross-entropy. Built
-    in :func:`helpers.core.runtime.distribution_strategy`'s scope (one replica per GPU where there are several).
+    """Chapter 5's CNN (:func:`helpers.classifiers.build_cnn`) with a float32 Dense(``n_outputs``, sigmoid)
+    head named ``findings``, built in :func:`helpers.core.runtime.distribution_strategy`'s scope.
     """
     from helpers.classifiers import build_cnn
     from helpers.core.runtime import distribution_strategy
@@ -66,13 +56,10 @@ def predict_multilabel(model: keras.Model, images: Any, batch_size: int = 256) -
 
 
 class MeanAUROCCallback(ValAUCCallback):
-    """:class:`helpers.classifiers.callbacks.ValAUCCallback` for several sigmoid outputs: the exact *mean* val AUROC.
+    """:class:`helpers.classifiers.callbacks.ValAUCCallback` on the mean val AUROC of several sigmoid outputs.
 
-    Each epoch: predict ``x_val``, compute the ROC-AUC of every finding with both classes in ``y_val``
-    (findings with one class are skipped) and their mean, written to ``logs["val_mean_auroc"]`` with
-    ``val_loss`` (binary cross-entropy), ``val_elementwise_accuracy`` and ``val_exact_match`` (at 0.5).
-    Best weights (by the mean AUROC), patience, checkpoint and the restore at train end work as in
-    the parent. ``rows`` keeps one dict per epoch (with the training logs and seconds).
+    Findings with one class in ``y_val`` are skipped. Logs ``val_mean_auroc``, ``val_loss``,
+    ``val_elementwise_accuracy`` and ``val_exact_match``; ``rows`` keeps one dict per epoch.
     """
 
     def __init__(self, x_val: Any, y_val: Any, *, batch_size: int = 256, patience: int | None = 5,
@@ -185,14 +172,8 @@ def _finished_run(model: keras.Model, run_dir: Path, spec: dict[str, Any]) -> tu
 
 
 def fit_multilabel(
-    model: keras.Model,
-    train: tuple[Any, Any],
-    val: tuple[Any, Any],
-    settings: FitSettings,
-    run_dir: str | os.PathLike,
-    *,
-    fingerprint: Mapping[str, Any] | None = None,
-    verbose: int = 0,
+    model: keras.Model, train: tuple[Any, Any], val: tuple[Any, Any], settings: FitSettings,
+    run_dir: str | os.PathLike, *, fingerprint: Mapping[str, Any] | None = None, verbose: int = 0,
 ) -> tuple[keras.Model, pd.DataFrame, dict[str, Any]]:
     """Train with binary cross-entropy, keeping the epoch with the best mean val AUROC.
 

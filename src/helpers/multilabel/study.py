@@ -54,11 +54,10 @@ _UNIT_COLUMNS = ("auroc", "pr_auc", "f1", "precision", "recall", "mean_auroc", "
 
 
 class FindingResults:
-    """``run_dir/results_07.csv`` (one row per arm, seed and finding) and the runs' scores (``scores_dir``).
+    """``run_dir/results_07.csv`` (one row per arm, seed and finding) and the runs' scores in ``scores_dir``.
 
-    The same contract as :class:`helpers.report.results.ResultsTable`, for a multi-label table: the scores are
-    saved before the rows, the ``fingerprint`` column comes last, every write is atomic, and
-    :meth:`read` stops with a :class:`helpers.report.results.ResultsError` naming the line of a damaged row.
+    Like :class:`helpers.report.results.ResultsTable`: scores saved before rows, a ``fingerprint`` column
+    last, atomic writes, and :meth:`read` naming the line of a damaged row.
     """
 
     def __init__(self, run_dir: str | os.PathLike, scores_dir: str | os.PathLike) -> None:
@@ -153,23 +152,13 @@ class FindingResults:
 
 
 def run_arm(
-    study: Study,
-    arm: str,
-    seed: int,
-    *,
-    profile: Any,
-    results: FindingResults,
-    scarce: Sequence[int] = (),
-    synthetic: tuple[np.ndarray, np.ndarray, Mapping[str, Any]] | None = None,
-    verbose: int = 0,
+    study: Study, arm: str, seed: int, *, profile: Any, results: FindingResults, scarce: Sequence[int] = (),
+    synthetic: tuple[np.ndarray, np.ndarray, Mapping[str, Any]] | None = None, verbose: int = 0,
 ) -> pd.DataFrame:
     """Train, score and record one run (arm ``"original"`` or ``"gan"``, one seed); return its rows.
 
-    ``synthetic``: ``(images, labels, about)`` appended to the training split (``gan`` arm only;
-    ``about`` goes into the fingerprint: generator ids, target, counts). A run already in the table
-    with the same fingerprint is not repeated. Both arms train :func:`build_cnn_multilabel` with
-    classical augmentation, ``profile.nih_cnn_epochs`` epochs and the profile's batch size, patience
-    and step cap; thresholds for F1 are chosen on val (:func:`f1_thresholds`).
+    ``synthetic``: ``(images, labels, about)`` for the gan arm (``about`` joins the fingerprint). A run
+    recorded with the same fingerprint is not repeated. F1 thresholds are chosen on val.
     """
     from helpers.core.runtime import set_seeds
 
