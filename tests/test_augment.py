@@ -1,11 +1,11 @@
-"""The Figure-2 augmentation gallery."""
+"""Classical augmentation: the training layers and the Figure-2 gallery."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from helpers.data.augment import augmentation_gallery
+from helpers.data.augment import augmentation_gallery, augmentation_layers
 
 
 def test_gallery_entries_differ_from_original_and_keep_shape():
@@ -39,3 +39,19 @@ def test_clahe_raises_local_contrast_and_refuses_other_input():
     np.testing.assert_array_equal(clahe(dull[:1]), out[:1])  # image by image
     with pytest.raises(ValueError, match="uint8 images"):
         clahe(dull.astype(np.float32))
+
+
+def test_augmentation_layers_shape_and_effect():
+    x = np.random.default_rng(0).random((4, 16, 16, 1)).astype(np.float32)
+    aug = augmentation_layers(seed=0)
+    out = np.asarray(aug(x, training=True))
+    assert out.shape == x.shape
+    assert not np.allclose(out, x)
+    np.testing.assert_allclose(np.asarray(aug(x, training=False)), x)
+
+
+def test_augmentation_layers_seeded():
+    x = np.random.default_rng(0).random((4, 16, 16, 1)).astype(np.float32)
+    a = np.asarray(augmentation_layers(seed=3)(x, training=True))
+    b = np.asarray(augmentation_layers(seed=3)(x, training=True))
+    np.testing.assert_allclose(a, b)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -148,8 +149,9 @@ def test_fit_multilabel_stops_on_mean_val_auroc_and_reuses_a_finished_run(tmp_pa
     xv, yv = _toy(48, 1)
     yv[:, 1] = 0  # one class in val: skipped by the mean AUROC
     model = multilabel.build_cnn_multilabel(16, 2, filters=(8, 16), dense=16)
-    kw = dict(epochs=3, batch_size=16, seed=0, patience=5, run_dir=tmp_path / "run", fingerprint={"data": "x"})
-    model, history, done = multilabel.fit_multilabel(model, [x[:64], x[64:]], y, xv, yv, **kw)
+    fit = multilabel.FitSettings(epochs=3, batch_size=16, seed=0, patience=5)
+    kw = dict(run_dir=tmp_path / "run", fingerprint={"data": "x"})
+    model, history, done = multilabel.fit_multilabel(model, ([x[:64], x[64:]], y), (xv, yv), fit, **kw)
     assert list(history["epoch"]) == [1, 2, 3] and done["epochs_run"] == 3
     assert {"loss", "accuracy", "val_mean_auroc", "val_elementwise_accuracy", "val_exact_match"} <= set(history)
     best = int(history["val_mean_auroc"].idxmax())
@@ -158,12 +160,12 @@ def test_fit_multilabel_stops_on_mean_val_auroc_and_reuses_a_finished_run(tmp_pa
     assert scores.shape == (48, 2)
     assert multilabel.mean_auroc(yv, scores) == pytest.approx(done["best_val_mean_auroc"])  # best weights restored
     fresh = multilabel.build_cnn_multilabel(16, 2, filters=(8, 16), dense=16)
-    again, history2, done2 = multilabel.fit_multilabel(fresh, [x[:64], x[64:]], y, xv, yv, **kw)
+    again, history2, done2 = multilabel.fit_multilabel(fresh, ([x[:64], x[64:]], y), (xv, yv), fit, **kw)
     assert done2 == done and history2.equals(history)
     np.testing.assert_allclose(multilabel.predict_multilabel(again, xv), scores, atol=1e-6)
     other = multilabel.build_cnn_multilabel(16, 2, filters=(8, 16), dense=16)
     with pytest.raises(provenance.ProvenanceError, match="classifier run"):
-        multilabel.fit_multilabel(other, x, y, xv, yv, **{**kw, "epochs": 4})
+        multilabel.fit_multilabel(other, (x, y), (xv, yv), dataclasses.replace(fit, epochs=4), **kw)
     hist = multilabel.load_histories(tmp_path / "nothing")
     assert hist.empty
 

@@ -532,7 +532,7 @@ def fit_classifier(
     ``train`` is a :class:`helpers.oversampling.oversample.TrainSet` (``x``, ``y``, ``sample_weight``,
     ``class_weight``, ``augment``, ...). Class weights are folded into per-sample weights (the
     same loss as ``fit(class_weight=...)``, and combinable with synthetic-sample weights). With
-    ``train.augment`` the batches go through ``oversample.augmentation_layers(seed)``.
+    ``train.augment`` the batches go through ``helpers.data.augment.augmentation_layers(seed)``.
     ``recipe`` (:mod:`helpers.classifiers.recipes`; default the reference recipe, Adam at ``learning_rate``
     or 1e-3) sets the optimizer, schedule, loss and the augmentation every batch gets.
     ``batch_size`` is per replica: a model built in a ``tf.distribute`` strategy's scope (the deep
@@ -620,7 +620,7 @@ def fit_classifier(
         best_path.unlink(missing_ok=True)
     augment = []
     if getattr(train, "augment", False):
-        from helpers.oversampling.oversample import augmentation_layers
+        from helpers.data.augment import augmentation_layers
 
         augment.append(augmentation_layers(seed))
     if recipe.augments:

@@ -287,7 +287,9 @@ def _ann_dataset(ts: oversample.TrainSet, x_unit: np.ndarray, *, seed: int, batc
     ds = tf.data.Dataset.from_tensor_slices(tensors)
     ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
     if ts.augment:
-        aug = oversample.augmentation_layers(seed)
+        from helpers.data.augment import augmentation_layers
+
+        aug = augmentation_layers(seed)
 
         def augment(x, *rest):
             return (aug(x, training=True), *rest)
@@ -338,7 +340,7 @@ def run_ann_grid(
 
     Early stopping on an exact val ROC-AUC (:class:`helpers.classifiers.callbacks.ValAUCCallback`, best weights
     restored). ``classical_aug`` / ``gan_aug`` augment each batch before flattening
-    (:func:`helpers.oversampling.oversample.augmentation_layers` in a ``tf.data`` map); SMOTE/ADASYN are skipped
+    (:func:`helpers.data.augment.augmentation_layers` in a ``tf.data`` map); SMOTE/ADASYN are skipped
     (they run on features, not pixels). ``max_steps_per_epoch`` caps the batches per epoch (ci).
     Rows go to ``run_dir/results.csv`` with ``classifier="ann"``; finished runs with the same
     fingerprint are skipped.

@@ -65,7 +65,7 @@ class Recipe:
         """The recipe's seeded augmentation layers (``None`` when it has none)."""
         if not self.augments:
             return None
-        from helpers.oversampling.oversample import augmentation_layers
+        from helpers.data.augment import augmentation_layers
 
         return augmentation_layers(seed, rotation=0.0, zoom=self.zoom, flip=False, shift=self.shift,
                                    contrast=self.contrast, brightness=self.brightness)

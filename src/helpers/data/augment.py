@@ -1,15 +1,8 @@
-"""The augmentation gallery of Figure 2 of Sumithra Devi K A et al. (DSATM), and which of it the training pipeline uses.
+"""Classical augmentation: the training pipeline's seeded Keras layers, Figure 2's gallery, CLAHE.
 
-:func:`augmentation_gallery` applies each transform of that figure once, with fixed
-strengths so every panel visibly differs from the original: flips, rotations of ±45°, Gaussian
-blur, brightening, Gaussian noise, darkening and a random crop resized back. The transforms are
-Keras preprocessing layers (``RandomRotation`` / ``RandomBrightness`` with a fixed factor,
-``GaussianNoise``, ``RandomCrop`` + ``Resizing``), ``keras.ops.flip`` for the flips (``RandomFlip``
-flips only half of the time), and OpenCV for the blur (Keras has no blur layer).
-
-The training pipeline (``helpers.oversampling.oversample.augmentation_layers``, used by the ``classical_aug``
-and ``gan_aug`` strategies) applies only a random horizontal flip, small rotations and a small
-zoom; the labels say which panels it uses and how strongly, e.g. ``"rotation +45° (train: ±18°)"``.
+:func:`augmentation_layers` is what training applies (``classical_aug`` and ``gan_aug`` strategies,
+chapter 7); :func:`augmentation_gallery` shows each transform of Figure 2 of Sumithra Devi K A et al.
+once, labelled with the strength training uses where it does.
 """
 
 from __future__ import annotations
@@ -21,13 +14,46 @@ import numpy as np
 
 from helpers.data.images import unscale_images
 
-__all__ = ["training_augmentation_settings", "augmentation_gallery", "clahe"]
+__all__ = ["augmentation_layers", "training_augmentation_settings", "augmentation_gallery", "clahe"]
+
+
+def augmentation_layers(
+    seed: int, rotation: float = 0.05, zoom: float = 0.1, flip: bool = True, *,
+    shift: float = 0.0, contrast: float = 0.0, brightness: float = 0.0,
+) -> Any:
+    """Seeded ``keras.Sequential``: RandomFlip("horizontal"), RandomRotation, RandomZoom, and optionally
+    RandomTranslation (``shift``), RandomContrast and RandomBrightness.
+
+    For float batches ``(N, H, W, 1)`` on the 0-255 scale, called with ``training=True``. ``rotation``
+    is a fraction of a turn (0.05 = ±18°); ``zoom``/``shift`` fractions of the size; ``contrast``/
+    ``brightness`` fractions of the intensity range.
+    """
+    import keras
+
+    layers: list[Any] = []
+    if flip:
+        layers.append(keras.layers.RandomFlip("horizontal", seed=seed, name="flip"))
+    if rotation:
+        layers.append(keras.layers.RandomRotation(rotation, fill_mode="reflect", seed=seed + 1,
+                                                  name="rotation"))
+    if zoom:
+        layers.append(keras.layers.RandomZoom(zoom, fill_mode="reflect", seed=seed + 2, name="zoom"))
+    if shift:
+        layers.append(keras.layers.RandomTranslation(shift, shift, fill_mode="reflect", seed=seed + 3,
+                                                     name="shift"))
+    if contrast:
+        layers.append(keras.layers.RandomContrast(contrast, value_range=(0, 255), seed=seed + 4,
+                                                  name="contrast"))
+    if brightness:
+        layers.append(keras.layers.RandomBrightness(brightness, value_range=(0, 255), seed=seed + 5,
+                                                    name="brightness"))
+    if not layers:
+        raise ValueError("augmentation_layers: every transform is off")
+    return keras.Sequential(layers, name="augmentation")
 
 
 def training_augmentation_settings() -> dict[str, Any]:
-    """The defaults of ``oversample.augmentation_layers``: rotation (turns), zoom, flip."""
-    from helpers.oversampling.oversample import augmentation_layers
-
+    """The defaults of :func:`augmentation_layers`: rotation (turns), zoom, flip."""
     params = inspect.signature(augmentation_layers).parameters
     return {k: params[k].default for k in ("rotation", "zoom", "flip")}
 
@@ -92,12 +118,7 @@ def augmentation_gallery(image: np.ndarray, seed: int) -> dict[str, np.ndarray]:
 
 
 def clahe(images: Any, clip_limit: float = 2.0, tiles: int = 8) -> np.ndarray:
-    """Contrast-limited adaptive histogram equalisation (OpenCV) of uint8 gray images ``(N, H, W)``.
-
-    Each image is equalised in ``tiles`` × ``tiles`` regions, each region's histogram clipped at
-    ``clip_limit`` times its mean so noise is not amplified: local contrast no longer depends on
-    exposure, one source of the shift between the Kaggle test split and its training split.
-    """
+    """OpenCV CLAHE of uint8 gray images ``(N, H, W)`` in ``tiles`` x ``tiles`` regions, clipped at ``clip_limit``."""
     import cv2
 
     x = np.asarray(images)

@@ -122,14 +122,10 @@ def synthetic_neighbours(points: Mapping[str, np.ndarray], real_group: str, synt
                          own_cluster: float = 0.9, mixed_margin: float = 0.15) -> pd.DataFrame:
     """Do the synthetic points of a 2-D map form their own cluster? One row per synthetic group.
 
-    Each synthetic group (names starting with ``synthetic_prefix``) is judged on its own, against the
-    real groups only (other synthetic groups are left out): for every synthetic point, the group of
-    its nearest other point. Columns: ``group``, ``n``, ``nn_synthetic`` (share whose nearest neighbour
-    is another fake of the group), ``nn_real_group`` (share whose nearest is in ``real_group``, e.g.
-    real NORMAL), ``nn_other_real``, ``mixed_expectation`` (the ``nn_synthetic`` expected if the fakes
-    were scattered among the ``real_group`` points: (n - 1) / (n + n_real_group - 1)) and ``verdict``:
-    "own cluster" when ``nn_synthetic`` >= ``own_cluster``, "mixed with real" when it is within
-    ``mixed_margin`` of the expectation, else "partly separate".
+    For each point of a group (name starting with ``synthetic_prefix``), the group of its nearest neighbour
+    among that group and the real groups: ``nn_synthetic``, ``nn_real_group``, ``nn_other_real``, the
+    ``mixed_expectation`` (n - 1) / (n + n_real - 1), and a ``verdict`` ("own cluster" at ``own_cluster``,
+    "mixed with real" within ``mixed_margin`` of the expectation, else "partly separate").
     """
     from sklearn.neighbors import NearestNeighbors
 

@@ -13,17 +13,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
-    "BN_MOMENTUM",
-    "SUPPORTED_SIZES",
-    "as_model_batch",
-    "scale_images",
-    "unscale_images",
-    "to_uint8",
-    "stretch_to_uint8",
-    "image_hash",
-    "image_hashes",
+    "IMAGENET_MEAN", "IMAGENET_STD", "BN_MOMENTUM", "SUPPORTED_SIZES", "as_model_batch",
+    "scale_images", "unscale_images", "to_uint8", "stretch_to_uint8", "image_hash", "image_hashes",
     "tile_grid",
 ]
 

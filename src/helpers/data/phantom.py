@@ -1,26 +1,9 @@
-"""Procedural chest X-ray phantoms: the series' embedded offline default dataset.
+"""Procedural chest X-ray phantoms: the series' offline default data set.
 
-Each image is a synthetic posteroanterior (PA) chest radiograph rendered from a few dozen
-vectorised numpy operations on a coordinate grid (relative units, so any size from 16 to
-1024 px is rendered directly and the anatomy scales with it). Bright means dense, as on film:
-dark air outside the body, soft-tissue thorax with neck and shoulders, two dark lung fields
-with rounded apices and sharp costophrenic angles, a left-heavy heart and mediastinum, the
-spine, arching posterior ribs (and faint anterior ribs), clavicles, diaphragm domes (the
-right one higher) and the abdomen below them. Every image varies the anatomy (lung size,
-heart size, rib spacing, a few degrees of rotation and a few percent of shift), the
-exposure (contrast, gamma, a small gradient), quantum noise and blur.
-
-Two labelling modes:
-
-* binary (default): ``NORMAL`` versus ``PNEUMONIA`` (1-3 patchy consolidations clipped to
-  the lung fields, from subtle to lobar, sometimes with air bronchograms), with the NORMAL
-  share of the Kaggle pediatric training split (about 1 : 2.9) by default;
-* multi-label: the :data:`PHANTOM_LABELS` (cardiomegaly, pleural effusion, nodule, mass,
-  pneumothorax, consolidation), each drawn independently, so findings co-occur and an
-  all-zero row means "No Finding".
-
-Everything is determined by ``seed`` through :class:`numpy.random.SeedSequence`; no global
-random state is read or written.
+Each image is a synthetic PA radiograph drawn with vectorised numpy on a relative coordinate grid (16 to
+1024 px): body, lungs, heart and mediastinum, spine, ribs, clavicles and diaphragm, with varied anatomy,
+pose, exposure, noise and blur. Binary mode: ``NORMAL`` vs ``PNEUMONIA`` (patchy consolidations);
+multi-label mode: the independent :data:`PHANTOM_LABELS`. Everything is determined by ``seed``.
 """
 
 from __future__ import annotations
@@ -29,18 +12,14 @@ import functools
 import math
 import numbers
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 __all__ = [
-    "CLASS_NAMES",
-    "PHANTOM_LABELS",
-    "DEFAULT_MINORITY_FRACTION",
-    "MIN_IMAGE_SIZE",
-    "MAX_IMAGE_SIZE",
-    "generate_phantoms",
-    "render_phantom",
+    "CLASS_NAMES", "PHANTOM_LABELS", "DEFAULT_MINORITY_FRACTION", "MIN_IMAGE_SIZE",
+    "MAX_IMAGE_SIZE", "generate_phantoms", "render_phantom",
 ]
 
 CLASS_NAMES: tuple[str, str] = ("NORMAL", "PNEUMONIA")
@@ -210,32 +189,33 @@ def _check_size(image_size: int) -> int:
     return int(image_size)
 
 
-def render_phantom(rng: np.random.Generator, image_size: int, pneumonia: bool = False,
-                   findings: Sequence[str] = ()) -> np.ndarray:
-    """Render one synthetic PA chest radiograph, uint8 (image_size, image_size).
+@dataclass
+class _Pose:
+    """The sampling grid after a small rotation, scale and shift (``xr``: mirrored for the right lung)."""
 
-    ``rng`` drives every random choice (anatomy, exposure, noise, lesions); ``pneumonia`` adds
-    1-3 patchy consolidations; ``findings`` is any subset of :data:`PHANTOM_LABELS`
-    ("Consolidation" renders like ``pneumonia``).
-    """
-    size = _check_size(image_size)
-    found = set(_check_findings(findings))
-    gx, gy = _grid(size)
+    x: np.ndarray
+    y: np.ndarray
+    ax: np.ndarray
+    xr: np.ndarray
+    ca: float
+    sa: float
+    dx: float
+    dy: float
 
-    # ---- pose: small rotation, shift and scale, applied to the sampling grid
+
+def _pose(rng: np.random.Generator, gx: np.ndarray, gy: np.ndarray) -> _Pose:
     ang = math.radians(rng.uniform(-4.0, 4.0))
     scale = rng.uniform(0.93, 1.05)
     ca, sa = math.cos(ang) / scale, math.sin(ang) / scale
     dx, dy = rng.uniform(-0.05, 0.05), rng.uniform(-0.05, 0.05)
     x = gx * _F(ca) + gy * _F(sa) + _F(dx)
     y = gy * _F(ca) - gx * _F(sa) + _F(dy)
-    ax = np.abs(x)
+    return _Pose(x, y, np.abs(x), -x, ca, sa, dx, dy)
 
-    right, left = _lungs(rng)
-    lungs = (right, left)
-    xr = -x  # mirrored coordinates of the patient's right (image left)
 
-    # ---- body outline: neck, sloping shoulders, thorax
+def _body(rng: np.random.Generator, p: _Pose, right: _Lung, left: _Lung) -> tuple[np.ndarray, np.ndarray, float]:
+    """Soft-tissue density of neck, sloping shoulders, thorax and humeral heads; the body mask; chest half-width."""
+    x, y, ax = p.x, p.y, p.ax
     neck = rng.uniform(0.17, 0.22)
     shoulder_y = rng.uniform(-0.82, -0.72)
     chest = max(right.lateral, left.lateral) + rng.uniform(0.1, 0.16)
@@ -246,36 +226,34 @@ def render_phantom(rng: np.random.Generator, image_size: int, pneumonia: bool = 
     body_s = np.minimum(half_w - ax, y - top)
     body = _soft(body_s, 0.03)
     thick = _clip01(body_s * _F(1.0 / 0.25))
-    dens = body * (_F(0.36) + _F(0.14) * thick)  # soft tissue, thicker inside the outline
-    # humeral heads at the shoulders
+    dens = body * (_F(0.36) + _F(0.14) * thick)
     hy = shoulder_y + rng.uniform(0.2, 0.28)
     for sgn in (-1.0, 1.0):
         dens += _ellipse(x, y, sgn * (chest + 0.03), hy, 0.1, 0.12, 0.4) * body * _F(0.12)
+    return dens, body, chest
 
-    # ---- diaphragm and abdomen (below the domes, denser soft tissue)
-    dia = np.where(x < 0, right.diaphragm(xr), left.diaphragm(x))
+
+def _abdomen(rng: np.random.Generator, p: _Pose, right: _Lung, left: _Lung, dens: np.ndarray,
+             body: np.ndarray) -> np.ndarray:
+    """Denser soft tissue below the diaphragm domes, sometimes a gastric air bubble (``dens`` in place)."""
+    x, y = p.x, p.y
+    dia = np.where(x < 0, right.diaphragm(p.xr), left.diaphragm(x))
     abdomen = _soft(y - dia, 0.03) * body
     dens += abdomen * _F(0.12)
-    if rng.random() < 0.6:  # gastric air bubble under the left dome
+    if rng.random() < 0.6:
         gxb = left.xc + rng.uniform(-0.15, 0.1)
         bubble = _ellipse(x, y, gxb, left.dome + rng.uniform(0.08, 0.13), 0.1, 0.05, 0.5)
         dens -= bubble * abdomen * _F(rng.uniform(0.06, 0.14))
+    return abdomen
 
-    # ---- lungs (air lowers the density), fading towards their edges
-    s_r = right.signed(xr, y)
-    s_l = left.signed(x, y)
-    lung_r = _soft(s_r, 0.025)
-    lung_l = _soft(s_l, 0.025)
-    depth = _clip01(np.maximum(s_r, s_l) * _F(1.0 / 0.15))
-    air_amt = rng.uniform(0.3, 0.36)
 
-    # ---- heart (left-heavy), mediastinum and aortic knob hide the lung behind them
-    cardio = "Cardiomegaly" in found
+def _mediastinum(rng: np.random.Generator, p: _Pose, left: _Lung, cardio: bool) -> np.ndarray:
+    """Heart (left-heavy, larger with cardiomegaly), mediastinum and aortic knob: what hides the lungs."""
+    x, y = p.x, p.y
     heart_w = rng.uniform(0.27, 0.31) * (rng.uniform(1.3, 1.5) if cardio else 1.0)
     heart_h = rng.uniform(0.24, 0.3) * (1.1 if cardio else 1.0)
     heart_cx = rng.uniform(0.02, 0.06)
     heart_cy = left.dome - 0.15 * heart_h
-    # left-heavy: the left ventricle bulges far into the left lung (image right)
     hx = x - _F(heart_cx)
     hx *= np.where(hx > 0, _F(1.0 / (heart_w * 1.25)), _F(1.0 / (heart_w * 0.75)))
     hy_ = (y - _F(heart_cy)) * _F(1.0 / heart_h)
@@ -285,17 +263,11 @@ def render_phantom(rng: np.random.Generator, image_size: int, pneumonia: bool = 
     med_w = _F(rng.uniform(0.13, 0.16)) - _clip01(_F(-0.3) - y) * _F(0.12)
     medi = _soft(med_w - np.abs(x - _F(0.02)), 0.04)
     knob = _ellipse(x, y, rng.uniform(0.12, 0.16), rng.uniform(-0.34, -0.26), 0.08, 0.08, 0.8)
-    solid = np.maximum(np.maximum(heart, medi), knob)
-    hidden = _F(1.0) - solid * _F(0.9)
-    lung_r *= hidden
-    lung_l *= hidden
-    lung = lung_r + lung_l
-    dens += solid * (_F(0.1) - abdomen * _F(0.08))
-    # trachea: a dark air column in the upper mediastinum
-    trachea = _soft(_F(0.035) - np.abs(x - _F(0.01)), 0.02) * _soft(_F(-0.25) - y, 0.1)
-    dens -= trachea * _F(0.07)
+    return np.maximum(np.maximum(heart, medi), knob)
 
-    # ---- lung markings: vessels radiating from the hila, tapering to the periphery
+
+def _vessels(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Lung markings: vessels radiating from the hila, tapering to the periphery."""
     vx, vy, vr = _vessel_maps(size)
     src = rng.standard_normal((2 * _NA + 2, _NR), dtype=_F)
     src[_NA] = src[0]
@@ -304,27 +276,64 @@ def render_phantom(rng: np.random.Generator, image_size: int, pneumonia: bool = 
                      borderMode=cv2.BORDER_REPLICATE)
     vess = np.exp(-np.square(vess * vr)) * _clip01(_F(1.2) - vr * _F(0.09))
     vess += _smooth_noise(rng, size, 24) * _F(0.25)
-    hila = _ellipse(ax, y, 0.18, -0.05, 0.09, 0.13, 0.7)
-    marks = vess
+    return vess
 
-    # ---- findings that change the lung field itself
-    cons = np.zeros_like(x)  # consolidation / fluid amount, replaces air
-    if "Pneumothorax" in found:
-        side = int(rng.integers(2))
+
+def _pneumothorax(rng: np.random.Generator, size: int, p: _Pose, lungs: tuple[_Lung, _Lung],
+                  fields: tuple[np.ndarray, np.ndarray], marks: np.ndarray, dens: np.ndarray) -> None:
+    """A collapsed lung inside a dark pleural space with a thin pleural line (``marks``, ``dens`` in place)."""
+    side = int(rng.integers(2))
+    lg = lungs[side]
+    xm, y = (p.xr if side == 0 else p.x), p.y
+    shrink = rng.uniform(0.6, 0.82)
+    hxm, hym = lg.point(-0.7, 0.6)
+    inv = 1.0 / shrink
+    s_c = lg.signed((xm - _F(hxm)) * _F(inv) + _F(hxm), (y - _F(hym)) * _F(inv) + _F(hym))
+    collapsed = _soft(s_c, 0.012)
+    this = fields[side]
+    band = this * (_F(1.0) - collapsed)
+    marks *= _F(1.0) - band
+    line_w = max(0.008, 1.0 / size)
+    pleura = np.exp(-np.square(s_c * _F(1.0 / line_w))) * this
+    dens += pleura * _F(0.08) + collapsed * this * _F(0.04) - band * _F(0.1)
+
+
+def _effusion(rng: np.random.Generator, p: _Pose, lungs: tuple[_Lung, _Lung], cons: np.ndarray) -> None:
+    """Pleural fluid with a meniscus, on one side or both (added to ``cons`` in place)."""
+    sides = (0, 1) if rng.random() < 0.25 else (int(rng.integers(2)),)
+    for side in sides:
         lg = lungs[side]
-        xm = xr if side == 0 else x
-        shrink = rng.uniform(0.6, 0.82)
-        hxm, hym = lg.point(-0.7, 0.6)
-        inv = 1.0 / shrink
-        s_c = lg.signed((xm - _F(hxm)) * _F(inv) + _F(hxm), (y - _F(hym)) * _F(inv) + _F(hym))
-        collapsed = _soft(s_c, 0.012)
-        this = lung_r if side == 0 else lung_l
-        band = this * (_F(1.0) - collapsed)
-        marks *= _F(1.0) - band  # no lung markings in the pleural space
-        line_w = max(0.008, 1.0 / size)
-        pleura = np.exp(-np.square(s_c * _F(1.0 / line_w))) * this
-        dens += pleura * _F(0.08) + collapsed * this * _F(0.04) - band * _F(0.1)
+        xm = p.xr if side == 0 else p.x
+        u = _clip01((xm - _F(lg.medial)) * _F(0.5 / lg.hw))
+        level = lg.dome + rng.uniform(-0.25, 0.12)
+        top = _F(level) - u * u * _F(rng.uniform(0.2, 0.35))
+        fluid = _clip01((p.y - top) * _F(1.0 / 0.06))
+        cons += fluid * _F(rng.uniform(0.8, 1.0)) * _soft(p.y - _F(lg.apex + 0.1), 0.1)
+
+
+def _nodule_or_mass(rng: np.random.Generator, size: int, p: _Pose, lungs: tuple[_Lung, _Lung], name: str,
+                    dens: np.ndarray) -> None:
+    """One round opacity in a lung: small and dense (Nodule) or large and textured (Mass); ``dens`` in place."""
+    (r_lo, r_hi), amp = ((0.025, 0.045), (0.18, 0.3)) if name == "Nodule" else ((0.07, 0.13), (0.16, 0.26))
+    side = int(rng.integers(2))
+    cx, cy = _in_lung_point(rng, lungs[side], side, (0.2, 0.75))
+    r = rng.uniform(r_lo, r_hi)
+    blob = _ellipse(p.x, p.y, cx, cy, r, r * rng.uniform(0.85, 1.15), 0.5)
+    if name == "Mass":
+        blob *= _F(1.0) + _F(0.3) * _smooth_noise(rng, size, 16)
+        _clip01(blob)
+    dens += blob * _F(rng.uniform(*amp))
+
+
+def _findings(rng: np.random.Generator, size: int, p: _Pose, lungs: tuple[_Lung, _Lung],
+              fields: tuple[np.ndarray, np.ndarray], marks: np.ndarray, dens: np.ndarray,
+              found: set[str], pneumonia: bool) -> np.ndarray:
+    """Render the findings; return the amount of air replaced by consolidation or fluid (not yet clipped)."""
+    cons = np.zeros_like(p.x)
+    if "Pneumothorax" in found:
+        _pneumothorax(rng, size, p, lungs, fields, marks, dens)
     if pneumonia or "Consolidation" in found:
+        ca, sa, dx, dy = p.ca, p.sa, p.dx, p.dy
         det = ca * ca + sa * sa
 
         def to_pixel(px: float, py: float) -> tuple[int, int]:
@@ -332,73 +341,62 @@ def render_phantom(rng: np.random.Generator, image_size: int, pneumonia: bool = 
             qx, qy = (ca * ux - sa * uy) / det, (sa * ux + ca * uy) / det
             return round((qx + 1.0) * 0.5 * size - 0.5), round((qy + 1.0) * 0.5 * size - 0.5)
 
-        cons += _consolidation(rng, size, x, y, lungs, to_pixel)
+        cons += _consolidation(rng, size, p.x, p.y, lungs, to_pixel)
     if "Effusion" in found:
-        sides = (0, 1) if rng.random() < 0.25 else (int(rng.integers(2)),)
-        for side in sides:
-            lg = lungs[side]
-            xm = xr if side == 0 else x
-            u = _clip01((xm - _F(lg.medial)) * _F(0.5 / lg.hw))
-            level = lg.dome + rng.uniform(-0.25, 0.12)
-            top = _F(level) - u * u * _F(rng.uniform(0.2, 0.35))  # meniscus, higher laterally
-            fluid = _clip01((y - top) * _F(1.0 / 0.06))
-            cons += fluid * _F(rng.uniform(0.8, 1.0)) * _soft(y - _F(lg.apex + 0.1), 0.1)
-    for name, (r_lo, r_hi), amp in (("Nodule", (0.025, 0.045), (0.18, 0.3)),
-                                   ("Mass", (0.07, 0.13), (0.16, 0.26))):
+        _effusion(rng, p, lungs, cons)
+    for name in ("Nodule", "Mass"):
         if name in found:
-            side = int(rng.integers(2))
-            cx, cy = _in_lung_point(rng, lungs[side], side, (0.2, 0.75))
-            r = rng.uniform(r_lo, r_hi)
-            blob = _ellipse(x, y, cx, cy, r, r * rng.uniform(0.85, 1.15), 0.5)
-            if name == "Mass":
-                blob *= _F(1.0) + _F(0.3) * _smooth_noise(rng, size, 16)
-                _clip01(blob)
-            dens += blob * _F(rng.uniform(*amp))
-    cons = _clip01(cons) * lung
+            _nodule_or_mass(rng, size, p, lungs, name, dens)
+    return cons
 
-    dens -= lung * (_F(air_amt) * (_F(0.55) + _F(0.45) * depth))
-    dens += cons * _F(air_amt * 0.95)
-    mark_amp = rng.uniform(0.05, 0.08)
-    dens += lung * (_F(1.0) - cons) * marks * _F(mark_amp)
-    dens += hila * lung * _F(0.08)
 
-    # ---- bones: spine, ribs and clavicles
+def _spine(rng: np.random.Generator, p: _Pose, lung: np.ndarray) -> np.ndarray:
     vert = rng.uniform(0.085, 0.1)
-    spine = _soft(_F(rng.uniform(0.05, 0.06)) - ax, 0.02)
-    spine *= _F(0.88) + _F(0.12) * np.cos(y * _F(2 * math.pi / vert) + _F(rng.uniform(0, 6.3)))
-    dens += spine * _F(0.07) * (_F(1.0) - lung * _F(0.5))
+    spine = _soft(_F(rng.uniform(0.05, 0.06)) - p.ax, 0.02)
+    spine *= _F(0.88) + _F(0.12) * np.cos(p.y * _F(2 * math.pi / vert) + _F(rng.uniform(0, 6.3)))
+    return spine * _F(0.07) * (_F(1.0) - lung * _F(0.5))
 
+
+def _ribs(rng: np.random.Generator, p: _Pose, lungs: tuple[_Lung, _Lung], chest: float, abdomen: np.ndarray,
+          solid: np.ndarray) -> np.ndarray:
+    """Arching posterior ribs with a cortex, and fainter anterior ribs sloping towards the midline."""
+    right, left = lungs
+    y = p.y
     spacing = rng.uniform(0.1, 0.12)
     curve = rng.uniform(1.2, 1.6)
     vertex = rng.uniform(0.3, 0.4)
     phase = rng.uniform(0.0, 1.0)
-    xm = ax
+    xm = p.ax
     v = y - (xm - _F(vertex)) ** 2 * _F(curve)
     v += np.sin(xm * _F(9.0) + _F(rng.uniform(0, 6.3))) * _F(0.012)
-    v -= v * v * _F(0.12)  # spacing widens downwards
-    p = np.modf(v * _F(1.0 / spacing) + _F(phase + 10.0))[0]
-    p = np.abs(p - _F(0.5))
-    rib = _clip01((_F(0.22) - p) * _F(1.0 / 0.06))
-    rib += np.exp(-np.square((p - _F(0.2)) * _F(1.0 / 0.04))) * _F(0.6)  # cortex
+    v -= v * v * _F(0.12)
+    q = np.modf(v * _F(1.0 / spacing) + _F(phase + 10.0))[0]
+    q = np.abs(q - _F(0.5))
+    rib = _clip01((_F(0.22) - q) * _F(1.0 / 0.06))
+    rib += np.exp(-np.square((q - _F(0.2)) * _F(1.0 / 0.04))) * _F(0.6)
     top_rib = min(right.apex, left.apex) - 0.06
     cage = (_soft(_F(chest - 0.04) - xm, 0.05) * _soft(y - _F(top_rib), 0.05)
             * _soft(_F(max(right.cp, left.cp) + 0.05) - y, 0.1))
     cage *= (_F(1.0) - abdomen * _F(0.6)) * (_F(1.0) - solid * _F(0.6))
-    # anterior ribs: fainter, sloping down towards the midline, fading medially
     va = y + xm * _F(0.5)
     pa = np.abs(np.modf(va * _F(1.0 / (spacing * 1.5)) + _F(phase + 10.0))[0] - _F(0.5))
     arib = _clip01((_F(0.16) - pa) * _F(1.0 / 0.08)) * _clip01((xm - _F(0.3)) * _F(4.0))
-    dens += cage * (rib * _F(rng.uniform(0.04, 0.06)) + arib * _F(0.03))
+    return cage * (rib * _F(rng.uniform(0.04, 0.06)) + arib * _F(0.03))
 
-    clav_y = min(right.apex, left.apex) + rng.uniform(0.1, 0.16)
+
+def _clavicles(rng: np.random.Generator, p: _Pose, lungs: tuple[_Lung, _Lung], chest: float) -> np.ndarray:
+    xm = p.ax
+    clav_y = min(lungs[0].apex, lungs[1].apex) + rng.uniform(0.1, 0.16)
     cy_curve = _F(clav_y) - (xm - _F(0.06)) * _F(rng.uniform(0.2, 0.3)) + np.sin(
         xm * _F(2 * math.pi / 0.8)) * _F(0.02)
-    clav = _soft(_F(0.03) - np.abs(y - cy_curve), 0.015)
+    clav = _soft(_F(0.03) - np.abs(p.y - cy_curve), 0.015)
     clav *= _soft(xm - _F(0.06), 0.03) * _soft(_F(chest - 0.08) - xm, 0.05)
-    dens += clav * _F(0.14)
+    return clav * _F(0.14)
 
-    # ---- exposure: contrast, gamma, gradient, noise, blur
-    img = dens
+
+def _expose(rng: np.random.Generator, img: np.ndarray, size: int) -> np.ndarray:
+    """Film exposure: contrast, gamma, a gradient, quantum noise and blur; float density -> uint8."""
+    gx, gy = _grid(size)
     img *= _F(rng.uniform(1.0, 1.25))
     img += _F(rng.uniform(-0.04, 0.04))
     _clip01(img)
@@ -415,6 +413,48 @@ def render_phantom(rng: np.random.Generator, image_size: int, pneumonia: bool = 
     img += _F(0.5)
     np.clip(img, 0.0, 255.0, out=img)
     return img.astype(np.uint8)
+
+
+def render_phantom(rng: np.random.Generator, image_size: int, pneumonia: bool = False,
+                   findings: Sequence[str] = ()) -> np.ndarray:
+    """Render one synthetic PA chest radiograph, uint8 (image_size, image_size).
+
+    ``rng`` drives every random choice; ``pneumonia`` adds 1-3 patchy consolidations; ``findings`` is
+    any subset of :data:`PHANTOM_LABELS` ("Consolidation" renders like ``pneumonia``).
+    """
+    size = _check_size(image_size)
+    found = set(_check_findings(findings))
+    p = _pose(rng, *_grid(size))
+    lungs = right, left = _lungs(rng)
+    dens, body, chest = _body(rng, p, right, left)
+    abdomen = _abdomen(rng, p, right, left, dens, body)
+    s_r, s_l = right.signed(p.xr, p.y), left.signed(p.x, p.y)
+    lung_r, lung_l = _soft(s_r, 0.025), _soft(s_l, 0.025)
+    depth = _clip01(np.maximum(s_r, s_l) * _F(1.0 / 0.15))
+    air_amt = rng.uniform(0.3, 0.36)
+    solid = _mediastinum(rng, p, left, "Cardiomegaly" in found)
+    hidden = _F(1.0) - solid * _F(0.9)
+    lung_r *= hidden
+    lung_l *= hidden
+    lung = lung_r + lung_l
+    dens += solid * (_F(0.1) - abdomen * _F(0.08))
+    trachea = _soft(_F(0.035) - np.abs(p.x - _F(0.01)), 0.02) * _soft(_F(-0.25) - p.y, 0.1)
+    dens -= trachea * _F(0.07)
+    marks = _vessels(rng, size)
+    hila = _ellipse(p.ax, p.y, 0.18, -0.05, 0.09, 0.13, 0.7)
+    cons = _findings(rng, size, p, lungs, (lung_r, lung_l), marks, dens, found, pneumonia)
+    cons = _clip01(cons) * lung
+    dens -= lung * (_F(air_amt) * (_F(0.55) + _F(0.45) * depth))
+    dens += cons * _F(air_amt * 0.95)
+    mark_amp = rng.uniform(0.05, 0.08)
+    dens += lung * (_F(1.0) - cons) * marks * _F(mark_amp)
+    dens += hila * lung * _F(0.08)
+    dens += _spine(rng, p, lung)
+    dens += _ribs(rng, p, lungs, chest, abdomen, solid)
+    dens += _clavicles(rng, p, lungs, chest)
+    return _expose(rng, dens, size)
+
+
 
 
 def _consolidation(rng: np.random.Generator, size: int, x: np.ndarray, y: np.ndarray,
@@ -460,19 +500,15 @@ def _check_fraction(name: str, value: float) -> float:
     return float(value)
 
 
-def generate_phantoms(n: int, image_size: int = 128, *, seed: int = 0,
-                      normal_fraction: float = DEFAULT_MINORITY_FRACTION,
-                      multi_label: bool = False,
-                      finding_prevalence: float | Sequence[float] = 0.15,
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Generate ``n`` phantom chest X-rays, returning ``(images, labels)``.
+def generate_phantoms(
+    n: int, image_size: int = 128, *, seed: int = 0, normal_fraction: float = DEFAULT_MINORITY_FRACTION,
+    multi_label: bool = False, finding_prevalence: float | Sequence[float] = 0.15,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` phantoms as ``(uint8 images (n, S, S), labels)``, determined by ``seed``.
 
-    ``images`` is uint8 ``(n, image_size, image_size)``. Binary mode: ``labels`` is int64
-    ``(n,)`` with 0 = NORMAL and 1 = PNEUMONIA, exactly ``round(n * normal_fraction)`` NORMAL,
-    in a seeded shuffled order. Multi-label mode: ``labels`` is uint8 ``(n, len(PHANTOM_LABELS))``
-    multi-hot, each finding drawn independently with its prevalence (a scalar for all or one
-    per finding), so findings co-occur and all-zero rows are "No Finding". The output is fully
-    determined by ``seed``; image ``i`` depends only on ``seed``, ``i`` and its labels.
+    Binary: int64 labels (0 = NORMAL), exactly ``round(n * normal_fraction)`` NORMAL in a seeded order.
+    Multi-label: uint8 ``(n, len(PHANTOM_LABELS))``, each finding drawn with its prevalence (one number, or
+    one per finding). Image ``i`` depends only on ``seed``, ``i`` and its labels.
     """
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
         raise ValueError(f"n must be an integer >= 0, got {n!r}")

@@ -1,29 +1,10 @@
 """Images from files as a ``tf.data`` pipeline: decode and resize in parallel, cache once, shuffle, prefetch.
 
-The full NIH ChestX-ray14 folder holds 112,120 PNGs of 1024 px (about 45 GB): far too much for RAM,
-and decoding a 1024 px PNG costs more than a training step on a small image. So the images are
-decoded and resized **once**, in parallel, into a cache on disk, and every epoch after that reads
-the small resized images back:
-
-* :func:`decode_dataset` - the decoding stage: file paths -> uint8 ``(B, S, S)`` batches in path
-  order, decoded and resized by ``num_parallel_calls`` workers (``decoder="cv2"`` gives exactly the
-  pixels of :func:`helpers.data.read_image` and :class:`helpers.data.LazyImages`: gray conversion,
-  16-bit scaling by the image's own range, ``cv2.INTER_AREA``; ``decoder="tf"`` stays inside the
-  TensorFlow graph: ``tf.io.decode_image`` + area resizing, within a grey level or two of cv2);
-* :func:`build_cache` - runs that stage once into ``<cache_root>/<S>px-<decoder>-<key>/images.npy``
-  (a uint8 ``(N, S, S)`` array written through a memory map, renamed into place when complete, with
-  ``cache.json`` beside it). The key is a hash of the file names and sizes, the image size and the
-  decoder, so another file list or size gets its own folder and a changed file is never read from a
-  stale cache. Later calls open the finished cache as a read-only memory map: pages are read from
-  disk as batches need them, nothing is decoded again, and RAM holds only what the OS caches;
-* :func:`training_dataset` - batches for ``Model.fit`` from in-memory arrays and/or cache memory maps
-  (several sources are indexed as one, so real images on disk and synthetic ones in RAM mix without
-  a copy): a new seeded permutation per epoch (the order depends only on ``(seed, epoch)``), batches
-  gathered by a parallel map, optional augmentation layers, prefetching;
-* :func:`stream_files` - both in one call: with ``cache_root`` it builds (or opens) the cache and
-  returns :func:`training_dataset` on it; without, it decodes every epoch (shuffled file order).
-
-``benchmarks/bench_streaming.py`` measures images per second and peak memory on 10,000 generated PNGs.
+:func:`decode_dataset` decodes files (``decoder="cv2"``: the pixels of :func:`helpers.data.read_image`;
+``"tf"``: ``tf.io.decode_image`` + area resizing); :func:`build_cache` does it once into
+``<cache_root>/<S>px-<decoder>-<key>/images.npy``, read back as a memory map; :func:`training_dataset`
+batches arrays and caches for ``Model.fit`` in a permutation seeded by ``(seed, epoch)``;
+:func:`stream_files` does both in one call. ``benchmarks/bench_streaming.py`` measures it.
 """
 
 from __future__ import annotations
@@ -39,18 +20,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "DECODERS",
-    "cache_key",
-    "cache_folder",
-    "decode_dataset",
-    "build_cache",
-    "open_cache",
-    "is_cached",
-    "sources_digest",
-    "gather",
-    "training_dataset",
-    "epoch_orders",
-    "stream_files",
+    "DECODERS", "cache_key", "cache_folder", "decode_dataset", "build_cache", "open_cache",
+    "is_cached", "sources_digest", "gather", "training_dataset", "epoch_orders", "stream_files",
 ]
 
 #: ``"cv2"``: :func:`helpers.data.read_image` inside ``tf.numpy_function`` (OpenCV releases the GIL, so
@@ -71,11 +42,7 @@ def _check(paths: Sequence[str | os.PathLike], image_size: int, decoder: str) ->
 
 
 def cache_key(paths: Sequence[str | os.PathLike], image_size: int, decoder: str = "cv2") -> str:
-    """16 hex digits identifying a cache: every file's name and size in bytes (in order), the size and decoder.
-
-    File names without their folders, as :func:`helpers.core.provenance.images_digest` does: a data folder
-    that moves keeps its cache; a file that is replaced by one of another size does not.
-    """
+    """16 hex digits from every file's name (without folder) and size in bytes, the image size and decoder."""
     names, size = _check(paths, image_size, decoder)
     from helpers.core.provenance import files_digest
 
@@ -115,19 +82,10 @@ def _decode_fn(image_size: int, decoder: str) -> Callable[[Any], Any]:
 
 
 def decode_dataset(
-    paths: Sequence[str | os.PathLike],
-    image_size: int,
-    *,
-    decoder: str = "cv2",
-    batch_size: int = 256,
+    paths: Sequence[str | os.PathLike], image_size: int, *, decoder: str = "cv2", batch_size: int = 256,
     num_parallel_calls: int | None = None,
 ) -> Any:
-    """A ``tf.data.Dataset`` of uint8 ``(B, S, S)`` batches of the decoded, resized files, in path order.
-
-    Decoding runs on ``num_parallel_calls`` workers (default ``tf.data.AUTOTUNE``) and keeps the
-    order of ``paths``; the next batches are prefetched. An unreadable file stops iteration with an
-    error naming it.
-    """
+    """``tf.data.Dataset`` of uint8 ``(B, S, S)`` batches of the decoded, resized files, in path order."""
     import tensorflow as tf
 
     names, size = _check(paths, image_size, decoder)
@@ -162,22 +120,15 @@ def open_cache(folder: str | os.PathLike) -> np.memmap:
 
 
 def build_cache(
-    paths: Sequence[str | os.PathLike],
-    image_size: int,
-    cache_root: str | os.PathLike,
-    *,
-    decoder: str = "cv2",
-    batch_size: int = 256,
-    num_parallel_calls: int | None = None,
+    paths: Sequence[str | os.PathLike], image_size: int, cache_root: str | os.PathLike, *,
+    decoder: str = "cv2", batch_size: int = 256, num_parallel_calls: int | None = None,
     log: Callable[[str], Any] | None = print,
 ) -> np.memmap:
     """Decode and resize ``paths`` once into a cache on disk; return it as a read-only memory map.
 
-    A finished cache for the same files, size and decoder (:func:`cache_folder`) is opened without
-    decoding anything. Otherwise :func:`decode_dataset` fills a memory-mapped ``.npy`` under a
-    temporary name, batch by batch (only a few batches are ever in RAM), which is renamed into place
-    when every image is in; ``cache.json`` (count, size, decoder, seconds) is written last, so a cache
-    interrupted half way is never used. ``log`` gets one line on what was done (None: silent).
+    A finished cache for the same files, size and decoder is opened without decoding. A new one is filled
+    batch by batch under a temporary name, renamed into place when complete, and ``cache.json`` is
+    written last, so an interrupted cache is never used. ``log`` gets one line (None: silent).
     """
     from helpers.core.artifacts import save_json
 
@@ -260,9 +211,8 @@ def gather(sources: Any, indices: Any) -> np.ndarray:
 def epoch_orders(n: int, per_epoch: int, seed: int, start_epoch: int, epochs: int, shuffle: bool = True) -> np.ndarray:
     """Row indices for epochs ``start_epoch..epochs-1``, shape ``(epochs - start_epoch, per_epoch)``.
 
-    Each epoch's order is a permutation seeded by ``(seed, epoch)`` alone, cut to ``per_epoch``, so a
-    run resumed at epoch ``k`` sees the same batches as an uninterrupted one (``shuffle=False``:
-    ``0, 1, 2, ...``). Chapter 5's and chapter 7's training pipelines both draw from it.
+    Each epoch is a permutation seeded by ``(seed, epoch)`` alone, cut to ``per_epoch`` (``shuffle=False``:
+    ``0, 1, 2, ...``), so a resumed run sees the batches of an uninterrupted one.
     """
     if epochs <= start_epoch:
         return np.zeros((0, per_epoch), dtype=np.int64)
@@ -273,29 +223,16 @@ def epoch_orders(n: int, per_epoch: int, seed: int, start_epoch: int, epochs: in
 
 
 def training_dataset(
-    sources: Any,
-    labels: Any,
-    *,
-    batch_size: int,
-    seed: int = 0,
-    epochs: int = 1,
-    start_epoch: int = 0,
-    steps_per_epoch: int | None = None,
-    shuffle: bool = True,
-    augment: Any = None,
-    sample_weight: Any = None,
+    sources: Any, labels: Any, *, batch_size: int, seed: int = 0, epochs: int = 1, start_epoch: int = 0,
+    steps_per_epoch: int | None = None, shuffle: bool = True, augment: Any = None, sample_weight: Any = None,
     num_parallel_calls: int | None = None,
 ) -> Any:
-    """Batches ``(float32 (B, S, S, 1) on the 0-255 scale, float32 labels[, weights])`` for ``Model.fit``.
+    """Batches ``(float32 (B, S, S, 1) on 0-255, float32 labels[, weights])`` for ``Model.fit``.
 
-    ``sources``: one uint8 ``(N, S, S)`` array or memory map (:func:`build_cache`), or a list of them
-    indexed as one (e.g. real images on disk, then synthetic ones in RAM); ``labels``: one row per
-    image (``(N,)`` or ``(N, C)`` multi-hot). Epochs ``start_epoch .. epochs - 1`` follow each other in
-    one dataset (pass ``steps_per_epoch`` to ``fit``); each epoch visits a permutation seeded by
-    ``(seed, epoch)`` (cut to ``steps_per_epoch * batch_size`` images when that is smaller), so a run
-    sees the same batches whatever else ran before it. Batches are gathered on ``num_parallel_calls``
-    workers in order, pass through ``augment`` (a Keras layer called with ``training=True``,
-    sequentially so its seeded draws stay in batch order) and are prefetched.
+    ``sources``: one uint8 ``(N, S, S)`` array or cache memory map, or a list of them indexed as one;
+    ``labels``: one row per image. Epochs ``start_epoch .. epochs - 1`` follow in one dataset, each a
+    permutation seeded by ``(seed, epoch)`` (cut to ``steps_per_epoch * batch_size``); ``augment`` is a
+    Keras layer called with ``training=True``.
     """
     import tensorflow as tf
 
@@ -329,26 +266,13 @@ def training_dataset(
 
 
 def stream_files(
-    paths: Sequence[str | os.PathLike],
-    labels: Any,
-    image_size: int,
-    *,
-    batch_size: int,
-    cache_root: str | os.PathLike | None = None,
-    decoder: str = "cv2",
-    seed: int = 0,
-    epochs: int = 1,
-    shuffle: bool = True,
-    augment: Any = None,
-    num_parallel_calls: int | None = None,
+    paths: Sequence[str | os.PathLike], labels: Any, image_size: int, *, batch_size: int,
+    cache_root: str | os.PathLike | None = None, decoder: str = "cv2", seed: int = 0, epochs: int = 1,
+    shuffle: bool = True, augment: Any = None, num_parallel_calls: int | None = None,
     log: Callable[[str], Any] | None = print,
 ) -> Any:
-    """Training batches straight from image files.
-
-    With ``cache_root`` the files are decoded once into a cache (:func:`build_cache`) and the batches
-    come from :func:`training_dataset` on it. Without, every epoch decodes the files again, in a
-    seeded, reshuffled file order (``shuffle``), ``num_parallel_calls`` at a time: no disk used, but
-    the decoding cost is paid every epoch.
+    """Training batches from image files: through a cache (:func:`build_cache`) with ``cache_root``,
+    else decoded again every epoch in a seeded, reshuffled order.
     """
     import tensorflow as tf
 

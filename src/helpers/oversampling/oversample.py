@@ -18,7 +18,7 @@ Strategies (:data:`ALL_STRATEGIES`):
 ``gan_improved``    the same with the fakes of the series' improved generator
 ``gan_filtered``    only the fakes selected by ``synthetic_keep`` (see :func:`select_realistic`)
 ``gan_weighted``    all fakes, ``sample_weight`` = ``synthetic_weight`` for them and 1 for real rows
-``gan_aug``         ``gan`` + ``augment=True`` (the training loop applies :func:`augmentation_layers`)
+``gan_aug``         ``gan`` + ``augment=True`` (the training loop applies :func:`helpers.data.augment.augmentation_layers`)
 ``classical_aug``   the data as is + ``augment=True``
 """
 
@@ -39,7 +39,6 @@ __all__ = [
     "StrategyNotApplicable",
     "prepare_training_set",
     "select_realistic",
-    "augmentation_layers",
 ]
 
 
@@ -259,39 +258,3 @@ def prepare_training_set(
         sample_weight[n:] = float(synthetic_weight)
     return _result(strategy, x_out, y_out, n, sample_weight=sample_weight,
                    augment=strategy == "gan_aug")
-
-
-def augmentation_layers(
-    seed: int, rotation: float = 0.05, zoom: float = 0.1, flip: bool = True, *,
-    shift: float = 0.0, contrast: float = 0.0, brightness: float = 0.0,
-):
-    """Seeded ``keras.Sequential`` of RandomFlip("horizontal"), RandomRotation, RandomZoom, and
-    optionally RandomTranslation (``shift``), RandomContrast and RandomBrightness.
-
-    For float image batches ``(N, H, W, 1)`` in the 0-255 range; call with ``training=True``
-    (inference leaves images unchanged). ``rotation`` is a fraction of a full turn (0.05 = ±18°),
-    ``zoom`` and ``shift`` fractions of the image size, ``contrast`` and ``brightness`` fractions of
-    the intensity range. Works inside a ``tf.data`` map.
-    """
-    import keras
-
-    layers: list[Any] = []
-    if flip:
-        layers.append(keras.layers.RandomFlip("horizontal", seed=seed, name="flip"))
-    if rotation:
-        layers.append(keras.layers.RandomRotation(rotation, fill_mode="reflect", seed=seed + 1,
-                                                  name="rotation"))
-    if zoom:
-        layers.append(keras.layers.RandomZoom(zoom, fill_mode="reflect", seed=seed + 2, name="zoom"))
-    if shift:
-        layers.append(keras.layers.RandomTranslation(shift, shift, fill_mode="reflect", seed=seed + 3,
-                                                     name="shift"))
-    if contrast:
-        layers.append(keras.layers.RandomContrast(contrast, value_range=(0, 255), seed=seed + 4,
-                                                  name="contrast"))
-    if brightness:
-        layers.append(keras.layers.RandomBrightness(brightness, value_range=(0, 255), seed=seed + 5,
-                                                    name="brightness"))
-    if not layers:
-        raise ValueError("augmentation_layers: every transform is off")
-    return keras.Sequential(layers, name="augmentation")
