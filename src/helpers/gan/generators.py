@@ -135,14 +135,14 @@ def train_variant(
                                 "sample_label": int(minority_id)}
     else:
         data = {"images": gan.minority_training_images(train.images, train.labels, minority_id)}
-    n = len(data["images"])
-    model, history = gan.train_gan(
-        **data, image_size=int(train.image_size), steps=variant.steps, epochs=variant.epochs,
-        run_dir=variant.folder(run_dir, seed), preset=variant.preset, provenance=provenance,
-        batch_size=min(int(profile.gan_batch_size), n), seed=int(seed), d_steps=d_steps,
+    settings = gan.GanSettings(
+        image_size=int(train.image_size), steps=variant.steps, epochs=variant.epochs, preset=variant.preset,
+        batch_size=min(int(profile.gan_batch_size), len(data["images"])), d_steps=d_steps,
         generator_filters=int(profile.gan_generator_filters), steps_per_epoch=profile.gan_steps_per_epoch,
-        checkpoint_every=int(profile.gan_checkpoint_every), grid_every=None, verbose=verbose,
-    )
+        checkpoint_every=int(profile.gan_checkpoint_every), grid_every=None,
+        sample_label=data.pop("sample_label", None))
+    model, history = gan.train_gan(data.pop("images"), settings, variant.folder(run_dir, seed), **data,
+                                   provenance=provenance, seed=int(seed), verbose=verbose)
     seconds = float(history["seconds"].sum()) if len(history) else 0.0
     return model, history, seconds
 
