@@ -1,15 +1,11 @@
-"""The paper's DCGAN (S. Ghosh and S. Dutta, IIEST Shibpur) in grayscale, parametrised by image size.
+"""The paper's DCGAN (S. Ghosh and S. Dutta, IIEST Shibpur), grayscale, for any supported image size.
 
-* generator: 100-d N(0, 1) noise -> Dense to a 4x4xF map (7x7xF at 28 px) -> LeakyReLU(0.2) ->
-  Conv2DTranspose(kernel 4, stride 2) + LeakyReLU(0.2) blocks halving the filters -> Conv2D(1, 3, tanh).
+* generator: 100-d noise -> Dense to a 4x4xF map (7x7 at 28 px) -> LeakyReLU(0.2) -> Conv2DTranspose
+  (kernel 4, stride 2) + LeakyReLU(0.2) blocks halving the filters -> Conv2D(1, 3, tanh);
 * discriminator: Conv2D(kernel 4, stride 2) + LeakyReLU(0.2) blocks doubling the filters -> Flatten ->
-  Dropout(0.4) -> Dense(1, sigmoid).
-* training (:class:`DCGAN`): Goodfellow et al.'s Algorithm 1, ``d_steps`` discriminator updates then
-  one generator update, Adam(2e-4, beta_1=0.5) for both.
-
-The options for limited data plug in as pieces: a loss (:mod:`helpers.gan.losses`), DiffAugment on
-every image D sees (:mod:`helpers.gan.diffaugment`), an EMA generator (:mod:`helpers.gan.ema`), a
-class label, spectral norm and minibatch-std in D, resize or residual upsampling in G.
+  Dropout(0.4) -> Dense(1, sigmoid);
+* :class:`DCGAN`: Goodfellow et al.'s Algorithm 1 with Adam(2e-4, beta_1=0.5); the options for few
+  images plug in as pieces (a loss, DiffAugment, an EMA generator, a class label).
 """
 
 from __future__ import annotations

@@ -1,17 +1,9 @@
 """Training a GAN into a run folder, resumable: :class:`GanSettings` and :func:`train_gan`.
 
-::
-
-    run_dir/
-      checkpoints/step_000180.npz  see helpers.gan.checkpoints
-      progress/step_000180.png     grid of G(fixed noise); progress/grids.npz keeps the arrays
-      progress/fixed_noise.npz     the fixed noise (and labels) the grids use
-      history.csv                  step,epoch,d_loss,g_loss,d_real,d_fake[,r1],seconds per round
-      generator.keras              the generator to sample from (the EMA one when ema_decay > 0)
-      generator_raw.keras          the trained weights themselves (only with EMA)
-      generator.json               fingerprint, steps done, preset, sampling label
-
-Every file is written atomically (:func:`helpers.core.artifacts.atomic_write`).
+The folder holds ``checkpoints/`` (:mod:`helpers.gan.checkpoints`), ``progress/`` (a grid of G(fixed
+noise) per round as ``step_*.png`` and in ``grids.npz``), ``history.csv`` (one row per round),
+``generator.keras`` (the one to sample from: EMA when there is one), ``generator_raw.keras`` (with
+EMA) and ``generator.json`` (fingerprint, steps, preset); every file is written atomically.
 """
 
 from __future__ import annotations
