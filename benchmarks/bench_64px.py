@@ -57,12 +57,12 @@ def median_seconds(step: Callable[[], object], steps: int, warmup: int) -> tuple
 def gan_step(preset: str, images: np.ndarray, filters: int) -> Callable[[], object]:
     """One compiled ``DCGAN.train_step`` of ``preset`` on batches of 64."""
     from helpers.gan import DCGAN, build_networks, gan_options, make_gan_dataset
+    from helpers.gan.losses import make_loss
 
     opts = gan_options(preset)
     keras.utils.set_random_seed(0)
     g, d = build_networks(SIZE, opts, generator_filters=filters)
-    logits = opts["loss"] == "hinge" or opts["r1_gamma"] > 0
-    model = DCGAN(g, d, loss=opts["loss"], d_logits=logits, r1_gamma=opts["r1_gamma"],
+    model = DCGAN(g, d, loss=make_loss(opts), r1_gamma=opts["r1_gamma"],
                   diffaugment=opts["diffaugment"], ema_decay=opts["ema_decay"])
     model.compile(d_lr=opts["d_lr"], g_lr=opts["g_lr"], beta_1=opts["beta_1"])
     model.build_optimizers()

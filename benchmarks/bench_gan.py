@@ -45,7 +45,6 @@ from helpers.core.artifacts import atomic_write  # noqa: E402
 from helpers.gan import (  # noqa: E402
     DCGAN,
     SUPPORTED_SIZES,
-    ConditionalDCGAN,
     build_discriminator,
     build_generator,
     build_networks,
@@ -53,6 +52,7 @@ from helpers.gan import (  # noqa: E402
     generate_images,
     make_gan_dataset,
 )
+from helpers.gan.losses import make_loss  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -182,10 +182,8 @@ def option_step(size: int, ds: tf.data.Dataset, labeled: tf.data.Dataset, args: 
     keras.utils.set_random_seed(0)
     g, d = build_networks(size, opts, generator_filters=args.generator_filters,
                           discriminator_filters=args.discriminator_filters, num_classes=2)
-    logits = opts["loss"] == "hinge" or opts["r1_gamma"] > 0
-    common = {"loss": opts["loss"], "d_logits": logits, "r1_gamma": opts["r1_gamma"],
-              "diffaugment": opts["diffaugment"], "ema_decay": opts["ema_decay"]}
-    gan = ConditionalDCGAN(g, d, num_classes=2, **common) if opts["conditional"] else DCGAN(g, d, **common)
+    gan = DCGAN(g, d, num_classes=2 if opts["conditional"] else None, loss=make_loss(opts),
+                r1_gamma=opts["r1_gamma"], diffaugment=opts["diffaugment"], ema_decay=opts["ema_decay"])
     gan.compile(d_lr=opts["d_lr"], g_lr=opts["g_lr"], beta_1=opts["beta_1"])
     gan.build_optimizers()
     gan.make_train_function()

@@ -59,11 +59,11 @@ def run_folder(args: argparse.Namespace, preset: str) -> Path:
 def train(args: argparse.Namespace, preset: str, d: dict[str, np.ndarray]) -> None:
     """Train (or resume, or load) one preset for ``--steps`` generator steps."""
     images = gan.minority_training_images(d["train_images"], d["train_labels"], int(d["minority"]))
-    _, history = gan.train_gan(
-        images, image_size=args.image_size, steps=args.steps, run_dir=run_folder(args, preset), preset=preset,
-        provenance={"data": f"{args.dataset}_{args.image_size}px"}, batch_size=64, seed=args.seed,
-        generator_filters=args.generator_filters, checkpoint_every=5, grid_every=None,
-        keep_checkpoints=args.keep_checkpoints, verbose=0)
+    settings = gan.GanSettings(image_size=args.image_size, steps=args.steps, preset=preset, batch_size=64,
+                               generator_filters=args.generator_filters, checkpoint_every=5, grid_every=None,
+                               keep_checkpoints=args.keep_checkpoints)
+    _, history = gan.train_gan(images, settings, run_folder(args, preset), seed=args.seed, verbose=0,
+                               provenance={"data": f"{args.dataset}_{args.image_size}px"})
     print(f"{preset}: {int(history['step'].max())} steps, {history['seconds'].sum() / args.steps:.3f} s/step")
 
 

@@ -1,4 +1,4 @@
-"""Tests for helpers.gan: tiny models (28/32 px, few filters), a few dozen images, 2-6 steps."""
+"""Tests for helpers.gan (and helpers.evaluation.gan_health): tiny models (28/32 px, few filters), a few dozen images, 2-6 steps."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ import tensorflow as tf
 
 from helpers import gan as G
 from helpers.core.provenance import ProvenanceError
+from helpers.evaluation import gan_health
+from helpers.gan.checkpoints import list_checkpoints
+from helpers.gan.dcgan import n_resamplings
 
-TINY = {"generator_filters": 32, "discriminator_filters": 16, "batch_size": 16, "verbose": 0}
+TINY = {"generator_filters": 32, "discriminator_filters": 16, "batch_size": 16}
 METRICS = ["d_loss", "g_loss", "d_real", "d_fake"]
 PROV = {"dataset": "unit-test", "image_size": 28}
 
@@ -25,11 +28,17 @@ def images() -> np.ndarray:
     return np.random.default_rng(0).integers(0, 256, (48, 28, 28), dtype=np.uint8)
 
 
+def _train(images, *, run_dir, provenance=None, labels=None, seed=0, callbacks=(), **settings):
+    """``train_gan`` with :data:`TINY` settings (overridable) and keyword arguments for everything."""
+    return G.train_gan(images, G.GanSettings(**{**TINY, **settings}), run_dir, labels=labels,
+                       provenance=provenance, seed=seed, callbacks=callbacks, verbose=0)
+
+
 @pytest.fixture(scope="module")
 def trained(images, tmp_path_factory):
     """A 2-epoch run (3 steps per epoch) shared by several tests."""
     run_dir = tmp_path_factory.mktemp("gan2")
-    gan, history = G.train_gan(images, image_size=28, epochs=2, run_dir=run_dir, provenance=PROV, **TINY)
+    gan, history = _train(images, image_size=28, epochs=2, run_dir=run_dir, provenance=PROV, **TINY)
     return run_dir, gan, history
 
 
@@ -141,7 +150,7 @@ def test_train_logs_and_artifacts(trained):
     assert fp["dataset"] == "unit-test" and fp["gan_image_size"] == 28 and fp["gan_seed"] == 0
     assert fp["gan_steps"] == 6 and fp["gan_n_images"] == 48 and len(fp["gan_images_digest"]) == 16
     assert gan.epochs_trained == 2 and gan.steps_trained == 6
-    ckpt = G._checkpoints(run_dir)[-1]
+    ckpt = list_checkpoints(run_dir)[-1]
     assert ckpt is not None and ckpt[0] == 6
     with np.load(ckpt[1]) as data:
         assert json.loads(str(data["fingerprint"])) == fp
@@ -152,7 +161,7 @@ def test_train_logs_and_artifacts(trained):
 def test_fit_history_has_metrics(images):
     gen = G.build_generator(28, base_filters=16)
     disc = G.build_discriminator(28, base_filters=8)
-    gan = G.DCGAN(gen, disc, d_steps=2, label_smoothing=0.1)
+    gan = G.DCGAN(gen, disc, d_steps=2, loss=G.BCELoss(label_smoothing=0.1))
     gan.compile()
     h = gan.fit(G.make_gan_dataset(images, batch_size=16), epochs=1, steps_per_epoch=2, verbose=0,
                 shuffle=False)
@@ -165,7 +174,7 @@ def test_resume_runs_only_new_epoch_and_matches_uninterrupted(images, trained, t
     shutil.copytree(trained[0], run_dir)
     gan2 = trained[1]
     capture = _Capture()
-    gan3, history = G.train_gan(images, image_size=28, epochs=3, run_dir=run_dir, provenance=PROV,
+    gan3, history = _train(images, image_size=28, epochs=3, run_dir=run_dir, provenance=PROV,
                                 callbacks=[capture], **TINY)
     assert capture.epochs == [3]
     assert history["epoch"].tolist() == [1, 2, 3]
@@ -177,24 +186,24 @@ def test_resume_runs_only_new_epoch_and_matches_uninterrupted(images, trained, t
         assert np.array_equal(restored, before)
     assert int(np.asarray(gan3.g_optimizer.iterations)) == 9
     # resuming reproduces an uninterrupted 3-epoch run
-    straight, _ = G.train_gan(images, image_size=28, epochs=3, run_dir=tmp_path / "straight", provenance=PROV, **TINY)
+    straight, _ = _train(images, image_size=28, epochs=3, run_dir=tmp_path / "straight", provenance=PROV, **TINY)
     for a, b in zip(_weights(straight.generator), _weights(gan3.generator), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     # nothing left to do: no epoch runs
     again = _Capture()
-    G.train_gan(images, image_size=28, epochs=3, run_dir=run_dir, provenance=PROV, callbacks=[again], **TINY)
+    _train(images, image_size=28, epochs=3, run_dir=run_dir, provenance=PROV, callbacks=[again], **TINY)
     assert not hasattr(again, "epochs")
 
 
 def test_step_budget_resumes_2_to_4_like_an_uninterrupted_run(images, tmp_path):
     """Rounds end at multiples of steps_per_epoch (3 here) and at the budget, resumed or not."""
-    _, h2 = G.train_gan(images, image_size=28, steps=2, run_dir=tmp_path / "a", **TINY)
+    _, h2 = _train(images, image_size=28, steps=2, run_dir=tmp_path / "a", **TINY)
     assert h2["step"].tolist() == [2]
     capture = _Capture()
-    gan4, h4 = G.train_gan(images, image_size=28, steps=4, run_dir=tmp_path / "a", callbacks=[capture], **TINY)
+    gan4, h4 = _train(images, image_size=28, steps=4, run_dir=tmp_path / "a", callbacks=[capture], **TINY)
     assert capture.steps == [3, 4] and h4["step"].tolist() == [2, 3, 4]
     assert sorted(p.name for p in (tmp_path / "a" / "checkpoints").iterdir()) == ["step_000003.npz", "step_000004.npz"]
-    straight, hs = G.train_gan(images, image_size=28, steps=4, run_dir=tmp_path / "b", **TINY)
+    straight, hs = _train(images, image_size=28, steps=4, run_dir=tmp_path / "b", **TINY)
     assert hs["step"].tolist() == [3, 4]
     for a, b in zip(_weights(straight.generator), _weights(gan4.generator), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -204,15 +213,15 @@ def test_step_budget_resumes_2_to_4_like_an_uninterrupted_run(images, tmp_path):
 def test_budget_is_steps_or_epochs(images, tmp_path):
     for budget in ({}, {"epochs": 1, "steps": 2}):
         with pytest.raises(ValueError, match="exactly one"):
-            G.train_gan(images, image_size=28, run_dir=tmp_path, **budget, **TINY)
+            _train(images, image_size=28, run_dir=tmp_path, **budget, **TINY)
 
 
 def test_killed_run_resumes_from_last_checkpoint(images, tmp_path):
     with pytest.raises(KeyboardInterrupt):
-        G.train_gan(images, image_size=28, epochs=2, run_dir=tmp_path, callbacks=[_Kill()], **TINY)
-    assert G._checkpoints(tmp_path)[-1][0] == 3
+        _train(images, image_size=28, epochs=2, run_dir=tmp_path, callbacks=[_Kill()], **TINY)
+    assert list_checkpoints(tmp_path)[-1][0] == 3
     capture = _Capture()
-    _, history = G.train_gan(images, image_size=28, epochs=2, run_dir=tmp_path, callbacks=[capture], **TINY)
+    _, history = _train(images, image_size=28, epochs=2, run_dir=tmp_path, callbacks=[capture], **TINY)
     assert capture.epochs == [2]
     assert history["epoch"].tolist() == [1, 2]
     for saved, restored in zip(_checkpoint_arrays(tmp_path / "checkpoints" / "step_000003.npz", "g"),
@@ -225,7 +234,7 @@ def test_checkpoint_from_other_architecture(images, trained):
     run_dir = trained[0]
     with pytest.raises(ProvenanceError, match=r"checkpoints holds a GAN checkpoint.*gan_generator_filters: "
                                               r"saved 32, now 64.*another run_dir"):
-        G.train_gan(images, image_size=28, epochs=3, run_dir=run_dir, provenance=PROV,
+        _train(images, image_size=28, epochs=3, run_dir=run_dir, provenance=PROV,
                     **{**TINY, "generator_filters": 64})
 
 
@@ -234,26 +243,26 @@ def test_stale_data_or_provenance_raises(images, trained):
     other = images.copy()
     other[0, 0, 0] ^= 1  # one pixel of one image
     with pytest.raises(ProvenanceError, match=r"gan_images_digest: saved"):
-        G.train_gan(other, image_size=28, epochs=3, run_dir=run_dir, provenance=PROV, **TINY)
+        _train(other, image_size=28, epochs=3, run_dir=run_dir, provenance=PROV, **TINY)
     with pytest.raises(ProvenanceError, match=r"dataset: saved 'unit-test', now 'other'"):
-        G.train_gan(images, image_size=28, epochs=3, run_dir=run_dir, provenance={**PROV, "dataset": "other"}, **TINY)
+        _train(images, image_size=28, epochs=3, run_dir=run_dir, provenance={**PROV, "dataset": "other"}, **TINY)
     with pytest.raises(ProvenanceError, match=r"gan_seed: saved 0, now 1"):
-        G.train_gan(images, image_size=28, epochs=3, run_dir=run_dir, provenance=PROV, **{**TINY, "seed": 1})
+        _train(images, image_size=28, epochs=3, run_dir=run_dir, provenance=PROV, **{**TINY, "seed": 1})
     with pytest.raises(ValueError, match="gan_"):
-        G.train_gan(images, image_size=28, epochs=3, run_dir=run_dir, provenance={"gan_seed": 3}, **TINY)
+        _train(images, image_size=28, epochs=3, run_dir=run_dir, provenance={"gan_seed": 3}, **TINY)
 
 
 def test_longer_finished_run_is_not_reported_as_a_shorter_one(images, trained):
     run_dir = trained[0]
     before = (run_dir / "generator.json").read_text()
     with pytest.raises(ProvenanceError, match=r"gan_steps: saved 6, now 3"):
-        G.train_gan(images, image_size=28, epochs=1, run_dir=run_dir, provenance=PROV, **TINY)
+        _train(images, image_size=28, epochs=1, run_dir=run_dir, provenance=PROV, **TINY)
     assert (run_dir / "generator.json").read_text() == before
 
 
 @pytest.mark.parametrize("damage", ["truncated", "bad CRC"])
 def test_corrupt_checkpoint_falls_back_to_the_previous_one(damage, images, tmp_path, capsys):
-    G.train_gan(images, image_size=28, epochs=2, run_dir=tmp_path, **TINY)
+    _train(images, image_size=28, epochs=2, run_dir=tmp_path, **TINY)
     newest = tmp_path / "checkpoints" / "step_000006.npz"
     data = bytearray(newest.read_bytes())
     if damage == "truncated":  # as by a full disk or a killed copy
@@ -264,7 +273,7 @@ def test_corrupt_checkpoint_falls_back_to_the_previous_one(damage, images, tmp_p
     leftover = tmp_path / "checkpoints" / ".step_000009.x1y2z3.tmp.npz"  # a killed atomic write
     leftover.write_bytes(b"partial")
     capture = _Capture()
-    _, history = G.train_gan(images, image_size=28, epochs=2, run_dir=tmp_path, callbacks=[capture], **TINY)
+    _, history = _train(images, image_size=28, epochs=2, run_dir=tmp_path, callbacks=[capture], **TINY)
     out = capsys.readouterr().out
     assert "step_000006.npz is unreadable" in out and "falling back to the previous checkpoint" in out
     assert capture.epochs == [2] and history["step"].tolist() == [3, 6]
@@ -290,7 +299,7 @@ def test_folder_of_an_unknown_run_raises(images, tmp_path):
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "epoch_0003.npz").write_bytes(b"old format")
     with pytest.raises(ProvenanceError, match=r"without a fingerprint.*epoch_0003"):
-        G.train_gan(images, image_size=28, steps=2, run_dir=tmp_path, **TINY)
+        _train(images, image_size=28, steps=2, run_dir=tmp_path, **TINY)
 
 
 def test_load_generator_checks_expected(trained, tmp_path):
@@ -338,31 +347,31 @@ OPTION_CASES = {
 @pytest.mark.parametrize("case", list(OPTION_CASES))
 def test_option_runs_is_recorded_resumes_and_refuses_other_options(case, images, tmp_path):
     option, other = OPTION_CASES[case]
-    gan, history = G.train_gan(images, image_size=28, steps=2, run_dir=tmp_path, **option, **TINY)
+    gan, history = _train(images, image_size=28, steps=2, run_dir=tmp_path, **option, **TINY)
     assert np.isfinite(history.drop(columns="seconds").to_numpy(dtype=float)).all()
     fp = json.loads((tmp_path / "generator.json").read_text())["fingerprint"]
     for key, value in option.items():
         assert fp[f"gan_{key}"] == value
     capture = _Capture()
-    gan, history = G.train_gan(images, image_size=28, steps=3, run_dir=tmp_path, callbacks=[capture], **option, **TINY)
+    gan, history = _train(images, image_size=28, steps=3, run_dir=tmp_path, callbacks=[capture], **option, **TINY)
     assert capture.steps == [3] and history["step"].tolist() == [2, 3]
     key = next(iter(other))
     with pytest.raises(ProvenanceError, match=rf"gan_{key}: saved"):
-        G.train_gan(images, image_size=28, steps=4, run_dir=tmp_path, **{**option, **other}, **TINY)
+        _train(images, image_size=28, steps=4, run_dir=tmp_path, **{**option, **other}, **TINY)
 
 
 def test_hinge_and_r1_losses_are_finite_and_logged(images, tmp_path):
-    gan, history = G.train_gan(images, image_size=28, steps=3, run_dir=tmp_path, preset="sn_diffaug_ema_hinge",
+    gan, history = _train(images, image_size=28, steps=3, run_dir=tmp_path, preset="sn_diffaug_ema_hinge",
                                r1_gamma=1.0, d_steps=2, **TINY)
     assert list(history.columns) == ["step", "epoch", *METRICS, "r1", "seconds"]
     assert np.isfinite(history[[*METRICS, "r1"]].to_numpy()).all() and (history["r1"] > 0).all()
     assert ((history[["d_real", "d_fake"]] > 0) & (history[["d_real", "d_fake"]] < 1)).all().all()
-    assert gan.d_logits and gan.loss_name == "hinge"
-    assert G.diagnose_history(history, loss="hinge")["lines"][0].count("equilibrium 2.000") == 1
+    assert isinstance(gan.gan_loss, G.HingeLoss) and gan.gan_loss.from_logits
+    assert gan_health.diagnose_history(history, loss="hinge")["lines"][0].count("equilibrium 2.000") == 1
 
 
 def test_ema_generator_differs_from_raw_and_is_the_saved_one(images, tmp_path):
-    gan, _ = G.train_gan(images, image_size=28, steps=3, run_dir=tmp_path, preset="sn_diffaug_ema", **TINY)
+    gan, _ = _train(images, image_size=28, steps=3, run_dir=tmp_path, preset="sn_diffaug_ema", **TINY)
     ema, raw = _weights(gan.ema_generator), _weights(gan.generator)
     assert any(not np.allclose(a, b) for a, b in zip(ema, raw, strict=True))
     saved = G.load_generator(tmp_path)
@@ -373,7 +382,7 @@ def test_ema_generator_differs_from_raw_and_is_the_saved_one(images, tmp_path):
         np.testing.assert_array_equal(a, b)
     assert json.loads((tmp_path / "generator.json").read_text())["sampling"] == "ema"
     assert np.array_equal(G.generate_images(gan, 4, seed=1), G.generate_images(saved, 4, seed=1))
-    with np.load(G._checkpoints(tmp_path)[-1][1]) as data:
+    with np.load(list_checkpoints(tmp_path)[-1][1]) as data:
         assert any(k.startswith("ema/") for k in data.files)
 
 
@@ -396,10 +405,10 @@ def test_conditional_preset_trains_on_both_classes_and_draws_the_minority(tmp_pa
     imgs = rng.integers(0, 256, (32, 32, 32), dtype=np.uint8)
     labels = np.arange(32) % 2
     with pytest.raises(ValueError, match="conditional.*labels="):
-        G.train_gan(imgs, image_size=32, steps=2, run_dir=tmp_path, preset="sn_diffaug_ema_cond", **TINY)
-    gan, history = G.train_gan(imgs, labels=labels, sample_label=0, image_size=32, steps=2, run_dir=tmp_path,
+        _train(imgs, image_size=32, steps=2, run_dir=tmp_path, preset="sn_diffaug_ema_cond", **TINY)
+    gan, history = _train(imgs, labels=labels, sample_label=0, image_size=32, steps=2, run_dir=tmp_path,
                                preset="sn_diffaug_ema_cond", **TINY)
-    assert isinstance(gan, G.ConditionalDCGAN) and gan.num_classes == 2 and gan.ema_generator is not None
+    assert gan.num_classes == 2 and gan.ema_generator is not None
     info = json.loads((tmp_path / "generator.json").read_text())
     assert info["sample_label"] == 0 and info["fingerprint"]["gan_conditional"] is True
     gen = G.load_generator(tmp_path)
@@ -408,7 +417,7 @@ def test_conditional_preset_trains_on_both_classes_and_draws_the_minority(tmp_pa
     assert np.array_equal(minority, G.generate_images(gen, 4, seed=0, labels=0))
     assert not np.array_equal(minority, G.generate_images(gen, 4, seed=0, labels=1))
     with pytest.raises(ValueError, match="labels were given with conditional=False"):
-        G.train_gan(imgs, labels=labels, conditional=False, image_size=32, steps=2, run_dir=tmp_path, **TINY)
+        _train(imgs, labels=labels, conditional=False, image_size=32, steps=2, run_dir=tmp_path, **TINY)
 
 
 # ------------------------------------------------------------------------------- generator options
@@ -432,26 +441,26 @@ def test_resize_and_residual_generators_draw_images_without_transposed_convoluti
         gen = G.build_generator(size, base_filters=32, **options)
         kinds = [type(layer).__name__ for layer in gen.layers]
         assert "Conv2DTranspose" not in kinds
-        assert kinds.count("UpSampling2D") == (2 if options.get("residual") else 1) * G._n_resamplings(size)
-        assert kinds.count("Add") == (G._n_resamplings(size) if options.get("residual") else 0)
+        assert kinds.count("UpSampling2D") == (2 if options.get("residual") else 1) * n_resamplings(size)
+        assert kinds.count("Add") == (n_resamplings(size) if options.get("residual") else 0)
         fake = np.asarray(gen(z))
         assert fake.shape == (2, size, size, 1) and np.all(np.abs(fake) <= 1.0)
         assert gen.count_params() != paper.count_params()
     transposed = [layer for layer in paper.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
-    assert [layer.kernel_size for layer in transposed] == [(4, 4)] * G._n_resamplings(size)
+    assert [layer.kernel_size for layer in transposed] == [(4, 4)] * n_resamplings(size)
 
 
 def test_resize_preset_trains_records_its_generator_and_the_papers_fingerprint_is_unchanged(images, tmp_path):
-    G.train_gan(images, image_size=28, steps=2, run_dir=tmp_path / "resblock", preset="sn_diffaug_ema_resblock", **TINY)
+    _train(images, image_size=28, steps=2, run_dir=tmp_path / "resblock", preset="sn_diffaug_ema_resblock", **TINY)
     fp = json.loads((tmp_path / "resblock" / "generator.json").read_text())["fingerprint"]
     assert fp["gan_upsample"] == "resize" and fp["gan_residual"] is True
     gen = G.load_generator(tmp_path / "resblock")
     assert "Add" in [type(layer).__name__ for layer in gen.layers]
-    G.train_gan(images, image_size=28, steps=2, run_dir=tmp_path / "plain", preset="sn_diffaug_ema", **TINY)
+    _train(images, image_size=28, steps=2, run_dir=tmp_path / "plain", preset="sn_diffaug_ema", **TINY)
     fp = json.loads((tmp_path / "plain" / "generator.json").read_text())["fingerprint"]
     assert not {"gan_upsample", "gan_residual"} & set(fp)
     with pytest.raises(ProvenanceError, match="gan_upsample"):
-        G.train_gan(images, image_size=28, steps=3, run_dir=tmp_path / "plain", preset="sn_diffaug_ema_resize", **TINY)
+        _train(images, image_size=28, steps=3, run_dir=tmp_path / "plain", preset="sn_diffaug_ema_resize", **TINY)
 
 
 # ----------------------------------------------------------------------------- the training step
@@ -564,9 +573,9 @@ def test_conditional_gan_trains_and_samples_per_class(tmp_path):
     rng = np.random.default_rng(1)
     imgs = rng.integers(0, 256, (32, 32, 32), dtype=np.uint8)
     labels = np.arange(32) % 3
-    gan, history = G.train_gan(imgs, labels=labels, image_size=32, epochs=1, run_dir=tmp_path,
+    gan, history = _train(imgs, labels=labels, image_size=32, epochs=1, run_dir=tmp_path,
                                steps_per_epoch=2, **TINY)
-    assert isinstance(gan, G.ConditionalDCGAN) and gan.num_classes == 3
+    assert gan.num_classes == 3
     assert np.isfinite(history[METRICS].to_numpy()).all()
     gen = G.load_generator(tmp_path)
     per_class = [G.generate_images(gen, 4, seed=0, labels=k) for k in range(3)]
@@ -583,14 +592,14 @@ def test_diagnose_history_reads_the_curves():
                              "d_real": [0.51, 0.51, 0.50], "d_fake": [0.49, 0.49, 0.49]})
     dominated = balanced.assign(d_loss=[0.4, 0.1, 0.05], g_loss=[3.0, 5.0, 6.0], d_real=[0.9, 0.97, 0.98],
                                 d_fake=[0.1, 0.03, 0.02])
-    healthy = G.diagnose_history(balanced)
+    healthy = gan_health.diagnose_history(balanced)
     assert healthy["state"] == "near equilibrium" and healthy["epochs"] == 3
     assert "averaged 1.380 (equilibrium 1.386)" in healthy["lines"][0]
-    assert G.diagnose_history(dominated)["state"] == "discriminator dominates"
-    for verdict in (healthy, G.diagnose_history(dominated)):
+    assert gan_health.diagnose_history(dominated)["state"] == "discriminator dominates"
+    for verdict in (healthy, gan_health.diagnose_history(dominated)):
         assert "cannot detect mode collapse" in verdict["lines"][-1] and "chapter 3" in verdict["lines"][-1]
     with pytest.raises(ValueError, match="train the GAN first"):
-        G.diagnose_history(pd.DataFrame(columns=balanced.columns))
+        gan_health.diagnose_history(pd.DataFrame(columns=balanced.columns))
 
 
 def test_collapse_from_samples_flags_a_constant_generator_not_real_images(images, trained):
@@ -598,20 +607,20 @@ def test_collapse_from_samples_flags_a_constant_generator_not_real_images(images
     gen.set_weights([np.zeros_like(w) for w in gen.get_weights()])
     gen.gan_steps_trained = 1
     constant = G.generate_images(gen, 64, seed=0)
-    verdict = G.collapse_from_samples(constant, images)
+    verdict = gan_health.collapse_from_samples(constant, images)
     assert verdict["collapsed"] and verdict["state"] == "collapsed"
     assert verdict["diversity_ratio"] < 0.01 and verdict["duplicate_share"] == 1.0
     assert any("Mode collapse" in line for line in verdict["lines"])
-    assert G.collapse_from_samples(constant)["collapsed"]  # without reals: absolute distances
-    real = G.collapse_from_samples(images[:24], images[24:])
+    assert gan_health.collapse_from_samples(constant)["collapsed"]  # without reals: absolute distances
+    real = gan_health.collapse_from_samples(images[:24], images[24:])
     assert real["state"] == "varied" and not real["collapsed"] and 0.8 < real["diversity_ratio"] < 1.25
     assert real["duplicate_share"] == 0.0
-    assert not G.collapse_from_samples(images)["collapsed"]
+    assert not gan_health.collapse_from_samples(images)["collapsed"]
     floats = images.astype("float32") / 127.5 - 1  # the generator's own [-1, 1] scale
-    assert G.collapse_from_samples(floats, images)["diversity_ratio"] == pytest.approx(1.0)
+    assert gan_health.collapse_from_samples(floats, images)["diversity_ratio"] == pytest.approx(1.0)
     # a generator with a few modes: most fakes have a near-duplicate
     few = np.repeat(images[:4], 16, axis=0)
-    assert G.collapse_from_samples(few, images)["collapsed"]
+    assert gan_health.collapse_from_samples(few, images)["collapsed"]
 
 
 def test_load_progress_names_notebook_02(tmp_path):

@@ -154,8 +154,9 @@ MIRRORED_TRAINING_SCRIPT = textwrap.dedent("""
     from helpers.data import Dataset
     rng = np.random.default_rng(0)
     x = rng.integers(0, 255, size=(128, 32, 32), dtype=np.uint8)
-    _, hist = gan.train_gan(x, image_size=32, run_dir="gan", steps=4, steps_per_epoch=2, batch_size=8,
-                            preset="sn_diffaug_ema", generator_filters=32, discriminator_filters=8, verbose=0)
+    settings = gan.GanSettings(image_size=32, steps=4, steps_per_epoch=2, batch_size=8, preset="sn_diffaug_ema",
+                               generator_filters=32, discriminator_filters=8)
+    _, hist = gan.train_gan(x, settings, "gan", verbose=0)
     fp = json.load(open("gan/generator.json"))["fingerprint"]
     y = (x.mean(axis=(1, 2)) > np.median(x.mean(axis=(1, 2)))).astype(np.int64)
     splits = {s: Dataset(name="t", split=s, images=x, labels=y, class_names=("NORMAL", "PNEUMONIA"), source="test",

@@ -1,24 +1,10 @@
 """Differentiable augmentation (DiffAugment, Zhao et al. 2020) for GANs trained on few images.
 
-With a few hundred training images the discriminator memorises them within a few hundred steps and
-stops giving the generator a useful signal. DiffAugment applies the *same kind* of random,
-differentiable transformation to **every** image the discriminator sees, real and fake, in the
-discriminator step and in the generator step. The discriminator can no longer memorise exact
-pixels, and since the transformations are differentiable the generator still gets gradients
-through them. Because fakes are transformed too, the generator is not pushed to draw shifted or
-cut-out images.
-
-Policies (comma-separated, applied in the order given; ``""`` is the identity):
-
-* ``color``: brightness (add U(-0.5, 0.5) per image, images in [-1, 1]), saturation (colour images
-  only: a no-op on one channel, so grayscale X-rays skip it) and contrast (scale the deviation from
-  the image mean by U(0.5, 1.5)).
-* ``translation``: shift each image by a whole number of pixels, up to 1/8 of its size in each
-  direction; uncovered pixels become 0 (mid-gray in [-1, 1]).
-* ``cutout``: set a square of half the image size at a random position to 0.
-
-Randomness comes from ``keras.random`` with a ``keras.random.SeedGenerator`` (or an int seed), so
-runs are repeatable and the generator's state can be checkpointed.
+The same kind of random, differentiable transformation goes to every image the discriminator sees,
+real and fake, in both updates: D cannot memorise exact pixels and G still gets gradients. Policies
+(comma-separated, in order; ``""`` is the identity): ``color`` (brightness U(-0.5, 0.5), saturation
+(a no-op on one channel), contrast x U(0.5, 1.5)), ``translation`` (up to 1/8 of the size, zero fill),
+``cutout`` (a zeroed square of half the size). Randomness: a ``keras.random.SeedGenerator`` or an int.
 """
 
 from __future__ import annotations
@@ -29,18 +15,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-__all__ = [
-    "POLICIES",
-    "DEFAULT_POLICY",
-    "parse_policy",
-    "policy_string",
-    "diff_augment",
-    "rand_brightness",
-    "rand_saturation",
-    "rand_contrast",
-    "rand_translation",
-    "rand_cutout",
-]
+__all__ = ["POLICIES", "DEFAULT_POLICY", "parse_policy", "policy_string", "diff_augment", "rand_brightness",
+           "rand_saturation", "rand_contrast", "rand_translation", "rand_cutout"]
 
 #: Transformations by policy name (the reference implementation's names).
 POLICIES: tuple[str, ...] = ("color", "translation", "cutout")
@@ -133,12 +109,10 @@ _FUNCTIONS = {
 
 
 def diff_augment(x: Any, policy: str | Sequence[str] | None, seed: Any = None) -> Any:
-    """Apply the DiffAugment ``policy`` to a batch ``x`` (B, H, W, C), channels last.
+    """Apply the DiffAugment ``policy`` to a batch ``x`` (B, H, W, C); an empty policy returns ``x`` itself.
 
-    ``seed``: a ``keras.random.SeedGenerator`` (what :class:`helpers.gan.DCGAN` passes: each call
-    draws new transformations), an int, or None. An empty policy returns ``x`` itself (no op, no
-    random draw). An int seed becomes a fresh ``SeedGenerator(seed)``: the same int gives the
-    same transformations. Every transformation is differentiable with respect to ``x``.
+    ``seed``: a ``keras.random.SeedGenerator`` (new draws each call), an int (the same int, the same
+    transformations) or None.
     """
     names = parse_policy(policy)
     if names and isinstance(seed, int):

@@ -1,18 +1,9 @@
 """The generators of a run: which GAN variants chapter 2 trains, where they live, and their ablation.
 
-Two generators feed the classifiers, one per seed (a seed is the whole pipeline):
-
-* ``reference``: the DCGAN of S. Ghosh and S. Dutta (IIEST Shibpur) exactly (preset ``dcgan``, its
-  epoch budget); its fakes make the ``gan`` strategy rows, so Table 1 compares like with like;
-* ``default``: the series' generator for limited data (the profile's ``gan_preset``, trained with a
-  budget of generator *steps*); its fakes make ``gan_improved``, ``gan_filtered``, ``gan_weighted``
-  and ``gan_aug``.
-
-The *ablation* trains every preset in the profile's ``gan_ablation`` (or chapter 2's ``gan_ablation``
-parameter) with the same step budget on the first seed, so chapter 3 can put the paper's DCGAN, each change, and their combination side by side.
-
-Folders: ``run_dir/gan/<preset>_<budget>/seed<k>/`` (``budget`` = ``3000steps`` or ``30epochs``),
-each written by :func:`helpers.gan.train_gan` and checked against its fingerprint.
+Per seed, ``reference`` is the paper's DCGAN (preset ``dcgan``, an epoch budget; its fakes make the
+``gan`` rows) and ``default`` the profile's ``gan_preset`` (a step budget; ``gan_improved`` and the
+other GAN strategies). The ablation trains every preset of ``gan_ablation`` with the same step budget
+on the first seed. Folders: ``run_dir/gan/<preset>_<budget>/seed<k>/``.
 """
 
 from __future__ import annotations
@@ -29,23 +20,9 @@ import pandas as pd
 
 from helpers import gan
 
-__all__ = [
-    "Variant",
-    "reference_variant",
-    "default_variant",
-    "ablation_presets",
-    "ablation_variants",
-    "train_variant",
-    "load_variant",
-    "save_plan",
-    "load_plan",
-    "best_variant",
-    "ROLES",
-    "synthetic_folder",
-    "generate_synthetic",
-    "load_synthetic_sets",
-    "ablation_table",
-]
+__all__ = ["Variant", "reference_variant", "default_variant", "ablation_presets", "ablation_variants",
+           "train_variant", "load_variant", "save_plan", "load_plan", "best_variant", "ROLES", "synthetic_folder",
+           "generate_synthetic", "load_synthetic_sets", "ablation_table"]
 
 #: The generators whose fakes feed the classifiers (see :data:`helpers.oversampling.strategies.SYNTHETIC_SOURCE`).
 ROLES: tuple[str, ...] = ("reference", "default")
@@ -135,14 +112,14 @@ def train_variant(
                                 "sample_label": int(minority_id)}
     else:
         data = {"images": gan.minority_training_images(train.images, train.labels, minority_id)}
-    n = len(data["images"])
-    model, history = gan.train_gan(
-        **data, image_size=int(train.image_size), steps=variant.steps, epochs=variant.epochs,
-        run_dir=variant.folder(run_dir, seed), preset=variant.preset, provenance=provenance,
-        batch_size=min(int(profile.gan_batch_size), n), seed=int(seed), d_steps=d_steps,
+    settings = gan.GanSettings(
+        image_size=int(train.image_size), steps=variant.steps, epochs=variant.epochs, preset=variant.preset,
+        batch_size=min(int(profile.gan_batch_size), len(data["images"])), d_steps=d_steps,
         generator_filters=int(profile.gan_generator_filters), steps_per_epoch=profile.gan_steps_per_epoch,
-        checkpoint_every=int(profile.gan_checkpoint_every), grid_every=None, verbose=verbose,
-    )
+        checkpoint_every=int(profile.gan_checkpoint_every), grid_every=None,
+        sample_label=data.pop("sample_label", None))
+    model, history = gan.train_gan(data.pop("images"), settings, variant.folder(run_dir, seed), **data,
+                                   provenance=provenance, seed=int(seed), verbose=verbose)
     seconds = float(history["seconds"].sum()) if len(history) else 0.0
     return model, history, seconds
 

@@ -65,13 +65,14 @@ def train_finding_gans(
     for cols, folder in jobs:
         images, ids = gan_training_set(train.images, train.labels, cols)
         prov = study.fp(findings=[study.names[c] for c in cols], images="train images carrying each finding")
-        extra = ({"labels": ids, "num_classes": len(cols), "sample_label": 0} if conditional else
-                 {"conditional": False})
-        model, history = gan.train_gan(
-            images, image_size=study.image_size, run_dir=folder, steps=steps, preset=preset, provenance=prov,
-            batch_size=min(int(profile.gan_batch_size), len(images)), seed=int(seed),
+        extra = ({"num_classes": len(cols), "sample_label": 0} if conditional else {"conditional": False})
+        settings = gan.GanSettings(
+            image_size=study.image_size, steps=steps, preset=preset,
+            batch_size=min(int(profile.gan_batch_size), len(images)),
             generator_filters=int(profile.gan_generator_filters), steps_per_epoch=profile.gan_steps_per_epoch,
-            checkpoint_every=int(profile.gan_checkpoint_every), grid_every=None, verbose=verbose, **extra)
+            checkpoint_every=int(profile.gan_checkpoint_every), grid_every=None, **extra)
+        model, history = gan.train_gan(images, settings, folder, labels=ids if conditional else None,
+                                       provenance=prov, seed=int(seed), verbose=verbose)
         info = json.loads((folder / "generator.json").read_text())
         out.train_seconds += float(history["seconds"].sum()) if len(history) else 0.0
         for c in cols:
@@ -119,17 +120,16 @@ def finding_fidelity(fakes: Any, reals: Any, *, seed: int = 0, k: int = 3, densi
                      max_images: int = 300) -> dict[str, Any]:
     """A cheap collapse check of one finding's GAN images against the real ones.
 
-    Pixel diversity and near-duplicates (:func:`helpers.gan.collapse_from_samples`), then k-NN precision/recall
+    Pixel diversity and near-duplicates (:func:`helpers.evaluation.gan_health.collapse_from_samples`), then k-NN precision/recall
     and density/coverage on 16x16 thumbnails, judged by :func:`helpers.evaluation.fidelity.collapse_check`.
     """
-    from helpers import gan
-    from helpers.evaluation import fidelity
+    from helpers.evaluation import fidelity, gan_health
 
     fakes, reals = np.asarray(fakes), np.asarray(reals)
     out: dict[str, Any] = {"n_fake": len(fakes), "n_real": len(reals)}
     if len(fakes) < 2 or len(reals) < 2:
         return out | {"collapsed": float("nan"), "reasons": ["too few images for a check"]}
-    pix = gan.collapse_from_samples(fakes, reals, max_images=max_images, seed=seed)
+    pix = gan_health.collapse_from_samples(fakes, reals, max_images=max_images, seed=seed)
     out.update(diversity_ratio=pix["diversity_ratio"], duplicate_share=pix["duplicate_share"])
     rng = np.random.default_rng(seed)
     f = _small_features(fakes[rng.permutation(len(fakes))[:max_images]])
