@@ -121,8 +121,9 @@ def test_result_plots_build(tmp_path):
     y = np.array([0, 0, 1, 1, 1, 0, 1, 0])
     s = rng.random(8)
     results = _results(rng)
-    diffs = pd.DataFrame({"classifier": ["cnn", "svm", "ann"], "strategy_a": ["gan"] * 3, "strategy_b": ["none"] * 3,
-                          "mean_diff": [-0.02, 0.01, np.nan], "low": [-0.05, np.nan, np.nan], "high": [0.01, np.nan, np.nan]})
+    diffs = pd.DataFrame({"classifier": ["cnn", "svm", "ann"], "target": ["gan"] * 3, "baseline": ["none"] * 3,
+                          "mean_diff": [-0.02, 0.01, np.nan], "low": [-0.05, np.nan, np.nan], "high": [0.01, np.nan, np.nan],
+                          "p_holm": [0.2, 0.0005, np.nan], "verdict": ["no clear difference", "better", "nan"]})
     history = pd.DataFrame({"model": ["cnn"] * 6, "strategy": ["none"] * 3 + ["gan"] * 3, "epoch": [1, 2, 3] * 2,
                             "seed": [0] * 6, "role": ["grid"] * 6,
                             "val_auc_exact": rng.random(6), "accuracy": rng.random(6), "val_accuracy": rng.random(6)})
