@@ -248,6 +248,60 @@ _PREPROCESSING = {"Resizing": "resize", "GrayToRGB": "gray → 3 channels", "Res
                   "Normalization": "ImageNet mean/std"}
 
 
+def _stage_key(n: str, family: str) -> str:
+    """The stage a backbone layer belongs to, from its name: ``stem``, ``block<k>``, ``transition<k>`` or ``post``."""
+    m_block = re.match(r"conv(\d+)_block", n) if family == "densenet" else re.match(r"stack(\d+)_", n)
+    m_trans = re.match(r"pool(\d+)_", n) if family == "densenet" else None
+    if m_block and (family == "resnet" or int(m_block[1]) >= 2):
+        return f"block{int(m_block[1]) - (1 if family == 'densenet' else -1)}"
+    if m_trans and int(m_trans[1]) >= 2:
+        return f"transition{int(m_trans[1]) - 1}"
+    if n.startswith(("conv1", "pool1", "zero_padding2d")):
+        return "stem"
+    return "post"
+
+
+def _stage_row(key: str, layers: Sequence[Any], family: str, names: Mapping[str, Any]) -> dict[str, Any]:
+    if key == "input":
+        return _stage("Input + preprocessing", " · ".join(_PREPROCESSING.get(type(lay).__name__, lay.name)
+                                                           for lay in layers), layers, "input")
+    if key == "stem":
+        return _stage("Stem", "7×7 conv 64, stride 2 · BN-ReLU · 3×3 max pool, stride 2", layers, "stem")
+    if key.startswith("block") and family == "densenet":
+        n_layers = len({re.match(r"conv\d+_block(\d+)_", lay.name)[1] for lay in layers})
+        return _stage(f"Dense block {key[len('block'):]}",
+                      f"{n_layers} layers, each BN-ReLU-Conv1×1-BN-ReLU-Conv3×3 → concat", layers, "block")
+    if key.startswith("block"):
+        k = key[len("block"):]
+        n_blocks = len({re.match(r"stack\d+_block(\d+)_", lay.name)[1] for lay in layers})
+        conv = names.get(f"stack{int(k) - 1}_block0_1_conv")
+        filters = conv.get_config()["filters"] if conv is not None else "?"
+        stride = conv.get_config()["strides"][0] if conv is not None else 1
+        return _stage(f"Stage {k}", f"{n_blocks} basic blocks, {filters} filters"
+                      + (f", first stride {stride}" if stride != 1 else ""), layers, "block")
+    if key.startswith("transition"):
+        return _stage(f"Transition {key[len('transition'):]}", "BN-ReLU · 1×1 conv (halves channels) · "
+                      "2×2 avg pool, stride 2", layers, "transition")
+    if key == "post":
+        return _stage("Final BN-ReLU + global average pool" if family == "densenet" else "Backbone output",
+                      "", layers, "head")
+    parts = [" ".join(p for p in _layer_kind(lay)[:2] if p) for lay in layers]
+    return _stage("Head", " · ".join(p.replace("GlobalAveragePooling2D", "global average pool") for p in parts),
+                  layers, "head")
+
+
+def _block_unit(family: str, names: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The backbone's name and the inside of one of its blocks (``title``, ``merge``, ``steps``)."""
+    if family == "densenet":
+        bott, grow = names["conv2_block1_1_conv"].get_config()["filters"], names["conv2_block1_2_conv"].get_config()["filters"]
+        return "DenseNet121", {"title": "inside a dense block (one layer)", "merge": "concat",
+                               "steps": ["BN", "ReLU", f"Conv 1×1, {bott} filters", "BN", "ReLU",
+                                         f"Conv 3×3, {grow} filters", f"concatenate with the input (+{grow} channels)"]}
+    return "ResNet-18", {"title": "inside a basic block", "merge": "add",
+                         "steps": ["Conv 3×3 (stride 1 or 2)", "BN", "ReLU", "Conv 3×3", "BN",
+                                   "add the shortcut (1×1 conv, stride 2,\nwhen the shape changes)", "ReLU"]}
+
+
 def backbone_stages(model: Any) -> dict[str, Any]:
     """The stages of a built DenseNet121 (keras.applications) or keras-hub ResNet-18, read from its layer names.
 
@@ -264,74 +318,15 @@ def backbone_stages(model: Any) -> dict[str, Any]:
         raise ValueError("backbone_stages knows DenseNet121 (keras.applications) and keras-hub ResNet layer names; "
                          f"found neither in {model.name!r}")
     groups: dict[str, list[Any]] = {}
-    order: list[str] = []
     seen_backbone = False
     for layer, nested in flat:
-        n = layer.name
         if type(layer).__name__ == "InputLayer":
             continue
-        if not nested and not seen_backbone:
-            key = "input"
-        elif not nested:
-            key = "head"
-        else:
-            seen_backbone = True
-            m_block = re.match(r"conv(\d+)_block", n) if family == "densenet" else re.match(r"stack(\d+)_", n)
-            m_trans = re.match(r"pool(\d+)_", n) if family == "densenet" else None
-            if m_block and (family == "resnet" or int(m_block[1]) >= 2):
-                key = f"block{int(m_block[1]) - (1 if family == 'densenet' else -1)}"
-            elif m_trans and int(m_trans[1]) >= 2:
-                key = f"transition{int(m_trans[1]) - 1}"
-            elif n.startswith(("conv1", "pool1", "zero_padding2d")):
-                key = "stem"
-            else:
-                key = "post"
-        if key not in groups:
-            groups[key] = []
-            order.append(key)
-        groups[key].append(layer)
-    stages = []
-    for key in order:
-        layers = groups[key]
-        if key == "input":
-            stages.append(_stage("Input + preprocessing", " · ".join(_PREPROCESSING.get(type(lay).__name__, lay.name)
-                                                                      for lay in layers), layers, "input"))
-        elif key == "stem":
-            stages.append(_stage("Stem", "7×7 conv 64, stride 2 · BN-ReLU · 3×3 max pool, stride 2", layers, "stem"))
-        elif key.startswith("block") and family == "densenet":
-            k = key[len("block"):]
-            n_layers = len({re.match(r"conv\d+_block(\d+)_", lay.name)[1] for lay in layers})
-            stages.append(_stage(f"Dense block {k}", f"{n_layers} layers, each BN-ReLU-Conv1×1-BN-ReLU-Conv3×3 → concat",
-                                 layers, "block"))
-        elif key.startswith("block"):
-            k = key[len("block"):]
-            n_blocks = len({re.match(r"stack\d+_block(\d+)_", lay.name)[1] for lay in layers})
-            conv = names.get(f"stack{int(k) - 1}_block0_1_conv")
-            filters = conv.get_config()["filters"] if conv is not None else "?"
-            stride = conv.get_config()["strides"][0] if conv is not None else 1
-            stages.append(_stage(f"Stage {k}", f"{n_blocks} basic blocks, {filters} filters"
-                                 + (f", first stride {stride}" if stride != 1 else ""), layers, "block"))
-        elif key.startswith("transition"):
-            stages.append(_stage(f"Transition {key[len('transition'):]}", "BN-ReLU · 1×1 conv (halves channels) · "
-                                 "2×2 avg pool, stride 2", layers, "transition"))
-        elif key == "post":
-            stages.append(_stage("Final BN-ReLU + global average pool" if family == "densenet" else "Backbone output",
-                                 "", layers, "head"))
-        else:
-            parts = [" ".join(p for p in _layer_kind(lay)[:2] if p) for lay in layers]
-            stages.append(_stage("Head", " · ".join(p.replace("GlobalAveragePooling2D", "global average pool")
-                                                     for p in parts), layers, "head"))
-    if family == "densenet":
-        bott, grow = names["conv2_block1_1_conv"].get_config()["filters"], names["conv2_block1_2_conv"].get_config()["filters"]
-        unit = {"title": "inside a dense block (one layer)", "merge": "concat",
-                "steps": ["BN", "ReLU", f"Conv 1×1, {bott} filters", "BN", "ReLU", f"Conv 3×3, {grow} filters",
-                          f"concatenate with the input (+{grow} channels)"]}
-        name = "DenseNet121"
-    else:
-        unit = {"title": "inside a basic block", "merge": "add",
-                "steps": ["Conv 3×3 (stride 1 or 2)", "BN", "ReLU", "Conv 3×3", "BN",
-                          "add the shortcut (1×1 conv, stride 2,\nwhen the shape changes)", "ReLU"]}
-        name = "ResNet-18"
+        seen_backbone |= nested
+        key = _stage_key(layer.name, family) if nested else "head" if seen_backbone else "input"
+        groups.setdefault(key, []).append(layer)
+    stages = [_stage_row(key, layers, family, names) for key, layers in groups.items()]
+    name, unit = _block_unit(family, names)
     return {"name": name, "stages": stages, "unit": unit, "total_params": int(model.count_params())}
 
 

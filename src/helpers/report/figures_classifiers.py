@@ -8,7 +8,9 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib import patches as mpatches
+from sklearn.metrics import roc_auc_score, roc_curve
 
 from helpers.oversampling.strategies import ALL_STRATEGIES, FEATURE_ONLY, IMAGE_ONLY
 from helpers.report.style import (
@@ -72,8 +74,6 @@ def embedding_scatter(points: Mapping[str, np.ndarray], title: str, axis_label: 
 
 def roc_panels(curves: Mapping[str, Curves], title: str = "ROC curves on the test split") -> plt.Figure:
     """One ROC panel per classifier, one curve per strategy (``{classifier: {strategy: (y, score)}}``), AUC in the legend."""
-    from sklearn.metrics import roc_auc_score, roc_curve
-
     fig, axes = panel_grid(len(curves), len(curves), (3.7, 4.0))
     for ax, (clf, per_strategy) in zip(axes[0], curves.items(), strict=False):
         for strategy in ordered(per_strategy, ALL_STRATEGIES):
@@ -91,8 +91,6 @@ def roc_panels(curves: Mapping[str, Curves], title: str = "ROC curves on the tes
 def confusion_matrices(matrices: Mapping[str, np.ndarray], class_names: Sequence[str], *, ncols: int | None = None,
                        title: str | None = None) -> plt.Figure:
     """One annotated confusion matrix per entry (rows: true class, columns: predicted), ``ncols`` per row."""
-    import seaborn as sns
-
     fig, axes = panel_grid(len(matrices), ncols or len(matrices), (2.9, 2.7), (0, 0.5 if title else 0))
     if title:
         fig.suptitle(title, fontsize=10)
@@ -159,8 +157,6 @@ def metric_bars(results: pd.DataFrame, metric: str = "roc_auc", title: str | Non
 
 def curves_by_group(history: pd.DataFrame, y: Sequence[str]) -> plt.Figure:
     """Per-epoch curves: one row per metric in ``y``, one column per model, one line per strategy (mean, sd band)."""
-    import seaborn as sns
-
     cols = list(dict.fromkeys(history["model"]))
     palette = {s: strategy_color(s) for s in history["strategy"].unique()}
     fig, axes = plt.subplots(len(y), len(cols), figsize=(4.2 * len(cols), 2.9 * len(y)), squeeze=False, sharex="col")

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+import seaborn as sns
 
 from helpers.report.style import PALETTE
 
@@ -45,9 +47,6 @@ def image_grid(
 def class_balance_bars(counts: Mapping[str, Mapping[str, int]], title: str = "Images per class and split",
                        log: bool = False) -> plt.Figure:
     """Grouped bars: one group per split, one bar per class (or finding) with its count; ``log``: a log axis."""
-    import pandas as pd
-    import seaborn as sns
-
     rows = [(split, cls, n) for split, per in counts.items() for cls, n in per.items()]
     table = pd.DataFrame(rows, columns=["split", "class", "images"])
     fig, ax = plt.subplots(figsize=(1.6 + 1.6 * len(counts), 3.4))
@@ -138,8 +137,6 @@ def label_frequency_bars(frequencies: Mapping[str, float], title: str = "Label f
 def cooccurrence_heatmap(labels: np.ndarray, names: Sequence[str], conditional: bool = True) -> plt.Figure:
     """Which labels appear together (multi-hot ``labels``): cell (A, B) is P(B | A) with A's count on its tick
     label, the diagonal blank; ``conditional=False``: counts of images with both labels."""
-    import seaborn as sns
-
     labels = np.asarray(labels, dtype=np.int64)
     co = labels.T @ labels
     n = np.diag(co)

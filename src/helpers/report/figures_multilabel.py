@@ -7,6 +7,8 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from helpers.report.style import PALETTE
 
@@ -20,8 +22,6 @@ ARM_COLORS = {"original": "#7f7f7f", "gan": PALETTE["synthetic"]}
 def finding_frequency_bars(counts: Any, sizes: Mapping[str, int], title: str = "Images per finding") -> plt.Figure:
     """Positives per finding (rows of ``counts``) and split (columns) on a log axis, the first split's bars
     labelled with count and share of ``sizes[split]`` images."""
-    import pandas as pd
-
     table = pd.DataFrame(counts)
     table = table.sort_values(table.columns[0], ascending=True)
     splits = list(table.columns)
@@ -51,8 +51,6 @@ def finding_auroc_dots(results: Any, *, published: Mapping[str, float] | None = 
                        scarce: Sequence[str] = (), title: str = "Test AUROC per finding") -> plt.Figure:
     """Per finding (rows ``finding``, ``arm``, ``seed``, ``auroc``) each arm's mean over seeds and each seed;
     ``published`` values as hollow diamonds (context, not a comparison); ``scarce`` findings get a star."""
-    import pandas as pd
-
     table = pd.DataFrame(results)
     findings = list(dict.fromkeys(table["finding"]))
     arms = [a for a in ARM_COLORS if a in set(table["arm"])] + sorted(set(table["arm"]) - set(ARM_COLORS))
@@ -91,9 +89,6 @@ def multilabel_epoch_curves(histories: Any, *, all_negative: float | None = None
                             title: str = "Validation mean AUROC and element-wise accuracy per epoch") -> plt.Figure:
     """Val mean AUROC and element-wise accuracy per epoch, a line per arm (mean, min-max band over seeds), beside
     the accuracy of predicting "no finding" everywhere (``all_negative``; Sumithra Devi K A et al.'s Figure 3)."""
-    import pandas as pd
-    from matplotlib.ticker import MaxNLocator
-
     h = pd.DataFrame(histories)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for ax, col, label in ((axes[0], "val_mean_auroc", "val mean AUROC"),

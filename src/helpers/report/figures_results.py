@@ -8,7 +8,16 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib import patches as mpatches
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
 
 from helpers.oversampling.strategies import ALL_STRATEGIES, TABLE_1_ARMS
 from helpers.report.style import (
@@ -42,8 +51,6 @@ def roc_overlay(curves: Curves, title: str, *, thresholds: Mapping[str, float] |
 
     Each curve marks its operating point at 0.5 (circle) and at ``thresholds[classifier]`` (cross).
     """
-    from sklearn.metrics import roc_auc_score, roc_curve
-
     if not curves:
         raise ValueError("roc_overlay needs at least one classifier's (y_true, y_score)")
     fig, ax = plt.subplots(figsize=(4.8, 4.6))
@@ -68,8 +75,6 @@ def roc_overlay(curves: Curves, title: str, *, thresholds: Mapping[str, float] |
 
 def pr_overlay(curves: Curves, title: str) -> plt.Figure:
     """Every classifier's precision-recall curve (PNEUMONIA positive) in one panel, average precision in the legend."""
-    from sklearn.metrics import average_precision_score, precision_recall_curve
-
     if not curves:
         raise ValueError("pr_overlay needs at least one classifier's (y_true, y_score)")
     positive = "PNEUMONIA"
@@ -173,8 +178,6 @@ def accuracy_over_epochs(long: pd.DataFrame, title: str | None = None, *, show_t
     ``long``: :func:`helpers.report.accuracy_over_epochs`. Validation accuracy is left out (on an imbalanced
     split it sits at the majority share); unrecorded metrics are noted; ``show_train`` adds training accuracy.
     """
-    import seaborn as sns
-
     have = set(long.dropna(subset=["value"])["metric"])
     metrics_ = [m for m in _EPOCH_METRICS if m in have] + (["accuracy"] if show_train and "accuracy" in have else [])
     unrecorded = [metric_name(m) for m in _EPOCH_METRICS if m not in have]
@@ -242,9 +245,6 @@ def metric_grid(results: pd.DataFrame, metric: str = "roc_auc", title: str | Non
 def reliability_diagram(panels: Mapping[str, Curves], title: str) -> plt.Figure:
     """Calibration, one panel per classifier and a line per strategy (``{classifier: {strategy: (y, score)}}``):
     10 equal-width bins of predicted P(PNEUMONIA) against the observed share; Brier scores in the legend."""
-    from sklearn.calibration import calibration_curve
-    from sklearn.metrics import brier_score_loss
-
     if not panels:
         raise ValueError("reliability_diagram needs at least one classifier")
     fig, axes = panel_grid(len(panels), 3, (3.3, 3.3), (0, 0.5))

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from helpers.report.table1 import GENERATOR_NAMES
 from helpers.report.verdicts import _signed
@@ -59,8 +60,6 @@ def ablation_summary(ablation: pd.DataFrame, metrics_: Sequence[str] | None = No
     ``ablation`` is ``gan_ablation.csv`` (one row per variant and seed; no ``seed`` column = one seed).
     The interval is mean ± t(1 - alpha/2, n - 1) · sd / √n (NaN with one seed).
     """
-    from scipy import stats
-
     metrics_ = [m for m in (metrics_ or FIDELITY_DIRECTION) if m in ablation.columns]
     group = [c for c in ("variant", "preset", "steps") if c in ablation.columns]
     rows = []
@@ -94,7 +93,6 @@ def decision_tree_note(load_scores: Callable[[str, str, int], Any], results: pd.
 
 def weight_selection_note(results: pd.DataFrame) -> str | None:
     """A sentence on how far apart the validation ROC-AUCs were from which ``gan_weighted`` picked its weight."""
-
     rows = results[(results["strategy"] == "gan_weighted") & results.get("weight_selection", pd.Series(dtype=str)).notna()]
     if rows.empty:
         return None

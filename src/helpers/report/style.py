@@ -9,6 +9,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+import seaborn as sns
 from matplotlib import colors as mcolors
 from matplotlib import patches as mpatches
 
@@ -150,8 +151,6 @@ def seed_note(results: Any, metric: str) -> str:
 
 def set_style() -> None:
     """Apply the series' plot style (seaborn whitegrid, readable sizes)."""
-    import seaborn as sns
-
     sns.set_theme(style="whitegrid", context="notebook")
     plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "axes.titlesize": 11, "axes.labelsize": 10,
                          "image.cmap": "gray", "figure.autolayout": False})

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from helpers.core.artifacts import atomic_write, load_json, save_json
 from helpers.evaluation import metrics
@@ -108,8 +109,6 @@ def run_id_of(tables_dir: str | PathLike, default: str) -> str:
 
 def figure_stamps(figures_dir: str | PathLike) -> dict[str, list[str]]:
     """``{run stamp: [figure names]}`` read from the PNG metadata :func:`helpers.report.plots.save_fig` writes."""
-    from PIL import Image
-
     stamps: dict[str, list[str]] = {}
     for path in sorted(Path(figures_dir).glob("*.png")):
         with Image.open(path) as im:

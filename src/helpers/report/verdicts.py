@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.evaluation import metrics
+from helpers.oversampling.strategies import BASELINE_STRATEGIES
 from helpers.report.table1 import _join, interval_note
 
 __all__ = ["ENSEMBLE_METRICS", "strategy_verdicts", "paired_verdicts", "gan_summary_line", "best_baseline",
@@ -90,8 +91,6 @@ def gan_summary_line(results: pd.DataFrame, metric: str = "roc_auc", gan_strateg
 
 def best_baseline(results: pd.DataFrame, metric: str = "roc_auc", exclude: Sequence[str] = ("none",)) -> str | None:
     """The baseline strategy (not GAN, not in ``exclude``) with the highest mean ``metric`` over seeds."""
-    from helpers.oversampling.strategies import BASELINE_STRATEGIES
-
     part = results[results["strategy"].isin(BASELINE_STRATEGIES) & ~results["strategy"].isin(exclude)]
     if part.empty:
         return None
