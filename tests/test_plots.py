@@ -12,6 +12,7 @@ from helpers import report
 from helpers.data import explore
 from helpers.oversampling.strategies import ALL_STRATEGIES
 from helpers.report import plots
+from helpers.report.figures_results import _operating_point
 
 
 @pytest.fixture(autouse=True)
@@ -355,7 +356,7 @@ def test_threshold_and_calibration_figures(tmp_path):
     roc = plots.roc_overlay({"cnn": (y, s), "svm": (y, s[::-1])}, "ROC, seed 0", thresholds={"cnn": 0.7})
     labels = [t.get_text() for t in roc.axes[0].get_legend().get_texts()]
     assert "threshold 0.5" in labels and "validation threshold" in labels
-    assert plots._operating_point(y, s, 0.5) == (float((s[y == 0] >= 0.5).mean()), float((s[y == 1] >= 0.5).mean()))
+    assert _operating_point(y, s, 0.5) == (float((s[y == 0] >= 0.5).mean()), float((s[y == 1] >= 0.5).mean()))
     pr = plots.pr_overlay({"cnn": (y, s)}, "PR, seed 0")
     assert "PNEUMONIA" in pr.axes[0].get_xlabel()
     rel = plots.reliability_diagram({"cnn": {"none": (y, s), "gan": (y, s)}, "svm": {"none": (y, s)}}, "Reliability")

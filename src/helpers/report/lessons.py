@@ -22,7 +22,7 @@ FIDELITY_DIRECTION: dict[str, str] = {"kid_z_train": "lower", "relative_fd_train
                                       "density": "higher", "coverage": "higher", "diversity_ratio": "higher"}
 
 
-def fidelity_by_seed(fidelity: pd.DataFrame) -> pd.DataFrame:
+def _fidelity_by_seed(fidelity: pd.DataFrame) -> pd.DataFrame:
     """Chapter 3's headline metrics as seed × (role, metric) values (roles: reference, default)."""
     part = fidelity[fidelity["metric"].isin(list(FIDELITY_DIRECTION))]
     return part.pivot_table(index="seed", columns=["role", "metric"], values="value", aggfunc="first")
@@ -30,7 +30,7 @@ def fidelity_by_seed(fidelity: pd.DataFrame) -> pd.DataFrame:
 
 def fidelity_downstream_line(fidelity: pd.DataFrame, improved: pd.DataFrame) -> str:
     """One sentence: did the generator with better fidelity (chapter 3) give better classifiers (:func:`improved_vs_dcgan`)?"""
-    wide = fidelity_by_seed(fidelity)
+    wide = _fidelity_by_seed(fidelity)
     if "reference" not in wide.columns.get_level_values(0) or "default" not in wide.columns.get_level_values(0):
         return "Chapter 3 did not score both generators, so fidelity and downstream results cannot be set side by side."
     parts, wins, total = [], 0, 0
@@ -55,11 +55,7 @@ def fidelity_downstream_line(fidelity: pd.DataFrame, improved: pd.DataFrame) -> 
 
 
 def ablation_summary(ablation: pd.DataFrame, metrics_: Sequence[str] | None = None, alpha: float = 0.05) -> pd.DataFrame:
-    """Chapter 3's GAN ablation per variant over every seed present: ``n_seeds``, mean and a t-interval per metric.
-
-    ``ablation`` is ``gan_ablation.csv`` (one row per variant and seed; no ``seed`` column = one seed).
-    The interval is mean ± t(1 - alpha/2, n - 1) · sd / √n (NaN with one seed).
-    """
+    """Per variant of ``gan_ablation.csv``: ``n_seeds`` and per metric the mean with a t-interval (NaN with one seed)."""
     metrics_ = [m for m in (metrics_ or FIDELITY_DIRECTION) if m in ablation.columns]
     group = [c for c in ("variant", "preset", "steps") if c in ablation.columns]
     rows = []

@@ -19,7 +19,6 @@ from helpers.report.figures_data import *  # noqa: F403
 from helpers.report.figures_gan import *  # noqa: F403
 from helpers.report.figures_multilabel import *  # noqa: F403
 from helpers.report.figures_results import *  # noqa: F403
-from helpers.report.figures_results import _operating_point  # noqa: F401  (tested directly)
 from helpers.report.style import *  # noqa: F403
 
 __all__ = [*style.__all__, *figures_data.__all__, *figures_gan.__all__, *figures_classifiers.__all__,

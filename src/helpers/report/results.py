@@ -22,16 +22,8 @@ from helpers.classifiers.recipes import DEEP_CLASSIFIERS
 from helpers.core import artifacts, provenance
 from helpers.oversampling.strategies import ALL_STRATEGIES
 
-__all__ = [
-    "RUN_KEY",
-    "CLASSIFIERS",
-    "CLASSICAL_CLASSIFIERS",
-    "ResultsError",
-    "ResultsTable",
-    "read_results",
-    "damaged_table",
-    "file_slug",
-]
+__all__ = ["RUN_KEY", "CLASSIFIERS", "CLASSICAL_CLASSIFIERS", "ResultsError", "ResultsTable", "read_results",
+           "damaged_table", "file_slug"]
 
 #: Columns identifying one run (the run folder is bound to one data set, see RunConfig.load_splits).
 RUN_KEY: tuple[str, ...] = ("notebook", "classifier", "strategy", "seed")
