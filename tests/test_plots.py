@@ -12,6 +12,7 @@ from helpers import report
 from helpers.data import explore
 from helpers.oversampling.strategies import ALL_STRATEGIES
 from helpers.report import plots
+from helpers.report.figures_results import _operating_point
 
 
 @pytest.fixture(autouse=True)
@@ -121,8 +122,9 @@ def test_result_plots_build(tmp_path):
     y = np.array([0, 0, 1, 1, 1, 0, 1, 0])
     s = rng.random(8)
     results = _results(rng)
-    diffs = pd.DataFrame({"classifier": ["cnn", "svm", "ann"], "strategy_a": ["gan"] * 3, "strategy_b": ["none"] * 3,
-                          "mean_diff": [-0.02, 0.01, np.nan], "low": [-0.05, np.nan, np.nan], "high": [0.01, np.nan, np.nan]})
+    diffs = pd.DataFrame({"classifier": ["cnn", "svm", "ann"], "target": ["gan"] * 3, "baseline": ["none"] * 3,
+                          "mean_diff": [-0.02, 0.01, np.nan], "low": [-0.05, np.nan, np.nan], "high": [0.01, np.nan, np.nan],
+                          "p_holm": [0.2, 0.0005, np.nan], "verdict": ["no clear difference", "better", "nan"]})
     history = pd.DataFrame({"model": ["cnn"] * 6, "strategy": ["none"] * 3 + ["gan"] * 3, "epoch": [1, 2, 3] * 2,
                             "seed": [0] * 6, "role": ["grid"] * 6,
                             "val_auc_exact": rng.random(6), "accuracy": rng.random(6), "val_accuracy": rng.random(6)})
@@ -354,7 +356,7 @@ def test_threshold_and_calibration_figures(tmp_path):
     roc = plots.roc_overlay({"cnn": (y, s), "svm": (y, s[::-1])}, "ROC, seed 0", thresholds={"cnn": 0.7})
     labels = [t.get_text() for t in roc.axes[0].get_legend().get_texts()]
     assert "threshold 0.5" in labels and "validation threshold" in labels
-    assert plots._operating_point(y, s, 0.5) == (float((s[y == 0] >= 0.5).mean()), float((s[y == 1] >= 0.5).mean()))
+    assert _operating_point(y, s, 0.5) == (float((s[y == 0] >= 0.5).mean()), float((s[y == 1] >= 0.5).mean()))
     pr = plots.pr_overlay({"cnn": (y, s)}, "PR, seed 0")
     assert "PNEUMONIA" in pr.axes[0].get_xlabel()
     rel = plots.reliability_diagram({"cnn": {"none": (y, s), "gan": (y, s)}, "svm": {"none": (y, s)}}, "Reliability")

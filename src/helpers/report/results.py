@@ -1,20 +1,9 @@
 """The results table of a run: one row per (notebook, classifier, strategy, seed), with provenance.
 
-Both grids (chapter 4's :mod:`helpers.classifiers.classical`, chapter 5's :mod:`helpers.classifiers.deep`) go through
-:class:`ResultsTable`:
-
-* :meth:`ResultsTable.is_done` says whether a run can be skipped: its row exists *and* was made from
-  the same inputs (the row's ``fingerprint`` column, a short hash of everything that shaped the run:
-  data, strategy settings, synthetic images, features, model settings, seed). A row with the same key
-  but another fingerprint stops with a :class:`helpers.core.provenance.ProvenanceError` that says what
-  differs (the full fingerprint is kept in the run's score file);
-* :meth:`ResultsTable.record` saves the run's val/test scores (``scores/nb<NN>_<classifier>_<strategy>_seed<k>.npz``,
-  with the fingerprint) and then appends the row, so a row in the table implies its scores exist;
-* :meth:`ResultsTable.read` validates the table: a damaged header or row (cut short, an unknown
-  classifier or strategy name, a non-integer seed, a metric outside [0, 1]) stops with an error naming
-  the line and the fix, instead of counting as a finished run.
-
-The ``fingerprint`` column is written last, so a row cut short by a crash is always detected.
+:class:`ResultsTable` records a run's scores (with their fingerprint) before appending its row, so a row
+implies its scores; :meth:`ResultsTable.is_done` skips a run whose row carries the same fingerprint and
+stops on another; :func:`read_results` stops on a damaged row, naming the line and the fix. The
+``fingerprint`` column is written last, so a row cut short by a crash is always detected.
 """
 
 from __future__ import annotations
@@ -33,16 +22,8 @@ from helpers.classifiers.recipes import DEEP_CLASSIFIERS
 from helpers.core import artifacts, provenance
 from helpers.oversampling.strategies import ALL_STRATEGIES
 
-__all__ = [
-    "RUN_KEY",
-    "CLASSIFIERS",
-    "CLASSICAL_CLASSIFIERS",
-    "ResultsError",
-    "ResultsTable",
-    "read_results",
-    "damaged_table",
-    "file_slug",
-]
+__all__ = ["RUN_KEY", "CLASSIFIERS", "CLASSICAL_CLASSIFIERS", "ResultsError", "ResultsTable", "read_results",
+           "damaged_table", "file_slug"]
 
 #: Columns identifying one run (the run folder is bound to one data set, see RunConfig.load_splits).
 RUN_KEY: tuple[str, ...] = ("notebook", "classifier", "strategy", "seed")
