@@ -1,4 +1,4 @@
-"""Tests for helpers.evaluation.metrics: rows, summaries, paired bootstrap, DeLong, Holm, paired comparisons."""
+"""Tests for helpers.evaluation.scores, .intervals and .comparisons: rows, summaries, bootstrap, DeLong, Holm."""
 
 from __future__ import annotations
 
@@ -12,18 +12,16 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
-from helpers.evaluation.metrics import (
-    METRIC_COLUMNS,
-    classification_row,
+from helpers.evaluation.comparisons import (
+    ComparisonSettings,
     delong_covariance,
     delong_test,
-    format_summary,
     holm,
-    paired_bootstrap,
     paired_comparisons,
     paired_difference,
-    summarise,
 )
+from helpers.evaluation.intervals import paired_bootstrap
+from helpers.evaluation.scores import METRIC_COLUMNS, classification_row, format_summary, summarise
 
 
 def test_row_matches_hand_confusion_matrix():
@@ -438,7 +436,7 @@ def test_paired_comparisons_verdicts_use_holm_adjusted_delong():
     pairs = [("gan", "random"), ("random", "none"), ("gan", "missing")]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the recorded roc_auc matches the scores: no warning
-        out = paired_comparisons(results, lambda c, st, s: scores[(c, st, s)], pairs, n_boot=300)
+        out = paired_comparisons(results, lambda c, st, s: scores[(c, st, s)], pairs, ComparisonSettings(n_boot=300))
     assert list(out[["classifier", "target", "baseline"]].itertuples(index=False, name=None)) == [
         ("cnn", "gan", "random"),
         ("cnn", "random", "none"),
@@ -475,15 +473,14 @@ def test_paired_comparisons_checks_scores_and_seeds():
     # Recorded values that the loaded scores do not reproduce are flagged.
     wrong = results.assign(roc_auc=results["roc_auc"] + 0.01)
     with pytest.warns(UserWarning, match="right scores"):
-        paired_comparisons(wrong, lambda c, st, s: scores[(c, st, s)], [("gan", "none")], n_boot=50)
+        paired_comparisons(wrong, lambda c, st, s: scores[(c, st, s)], [("gan", "none")], ComparisonSettings(n_boot=50))
     # Only seeds present for both strategies; a missing score file drops the seed.
     partial = results[~((results.strategy == "gan") & (results.seed == 2))]
     out = paired_comparisons(
         partial,
         lambda c, st, s: scores[(c, st, s)],
         [("gan", "none")],
-        classifiers=["cnn"],
-        n_boot=50,
+        ComparisonSettings(classifiers=["cnn"], n_boot=50),
     )
     assert out["n_seeds"].tolist() == [2]
     with pytest.warns(UserWarning, match="seed left out"):
@@ -491,8 +488,7 @@ def test_paired_comparisons_checks_scores_and_seeds():
             results,
             lambda c, st, s: None if s == 0 else scores[(c, st, s)],
             [("gan", "none")],
-            classifiers=["cnn"],
-            n_boot=50,
+            ComparisonSettings(classifiers=["cnn"], n_boot=50),
         )
     assert out["n_seeds"].tolist() == [2]
     with pytest.raises(ValueError, match="repeat"):
@@ -505,7 +501,7 @@ def test_paired_comparisons_other_metrics_use_the_bootstrap_p():
     results, scores = _scored_runs()
     load = lambda c, st, s: scores[(c, st, s)]  # noqa: E731
     out = paired_comparisons(
-        results, load, [("gan", "random")], metric="f1_normal_valthr", n_boot=200
+        results, load, [("gan", "random")], ComparisonSettings(metric="f1_normal_valthr", n_boot=200)
     )
     assert (out["test"] == "bootstrap").all() and out["p_delong"].isna().all()
     np.testing.assert_allclose(out["p_holm"], holm(out["p_bootstrap"]))
@@ -516,14 +512,14 @@ def test_paired_comparisons_other_metrics_use_the_bootstrap_p():
     )
     assert out.loc[out.classifier == "cnn", "value_target"].item() == pytest.approx(want)
     with pytest.raises(ValueError, match="delong"):
-        paired_comparisons(results, load, [("gan", "random")], metric="pr_auc", test="delong")
+        paired_comparisons(results, load, [("gan", "random")], ComparisonSettings(metric="pr_auc", test="delong"))
     with pytest.raises(ValueError, match="unknown metric"):
-        paired_comparisons(results, load, [("gan", "random")], metric="auc")
+        paired_comparisons(results, load, [("gan", "random")], ComparisonSettings(metric="auc"))
 
 
 def test_metrics_and_report_import_no_keras():
     code = (
-        "import sys, helpers.evaluation.metrics, helpers.report; "
+        "import sys, helpers.evaluation.scores, helpers.evaluation.comparisons, helpers.report; "
         "bad = [m for m in ('keras', 'tensorflow') if m in sys.modules]; "
         "assert not bad, bad"
     )
@@ -543,7 +539,7 @@ def test_paired_bootstrap_without_stratification_drops_single_class_resamples():
 def test_bootstrap_interval_covers_the_value_and_matches_sklearn():
     from sklearn.metrics import roc_auc_score
 
-    from helpers.evaluation.metrics import bootstrap_interval
+    from helpers.evaluation.intervals import bootstrap_interval
 
     rng = np.random.default_rng(0)
     y = np.r_[np.zeros(80, int), np.ones(120, int)]

@@ -351,12 +351,12 @@ def finding_fidelity(fakes: Any, reals: Any, *, seed: int = 0, k: int = 3, densi
     """A cheap collapse check of one finding's GAN images against the real training images with it.
 
     Pixel level: :func:`helpers.gan.collapse_from_samples` (diversity ratio, near-duplicates). On
-    16x16 thumbnails: k-NN precision/recall and density/coverage (:mod:`helpers.evaluation.fidelity`, needing more
+    16x16 thumbnails: k-NN precision/recall and density/coverage (:mod:`helpers.evaluation.manifold`, needing more
     than ``max(k, density_k)`` images of each). Then :func:`helpers.evaluation.fidelity.collapse_check` on what
     could be computed. Returns those numbers, ``collapsed`` (NaN with too few images), ``reasons``.
     """
     from helpers import gan
-    from helpers.evaluation import fidelity
+    from helpers.evaluation import fidelity, manifold
 
     fakes, reals = np.asarray(fakes), np.asarray(reals)
     out: dict[str, Any] = {"n_fake": len(fakes), "n_real": len(reals)}
@@ -368,8 +368,8 @@ def finding_fidelity(fakes: Any, reals: Any, *, seed: int = 0, k: int = 3, densi
     f = _small_features(fakes[rng.permutation(len(fakes))[:max_images]])
     r = _small_features(reals[rng.permutation(len(reals))[:max_images]])
     if min(len(f), len(r)) > max(k, density_k):
-        out["precision"], out["recall"] = fidelity.precision_recall(r, f, k=k)
-        out["density"], out["coverage"] = fidelity.density_coverage(r, f, k=density_k)
+        out["precision"], out["recall"] = manifold.precision_recall(r, f, k=k)
+        out["density"], out["coverage"] = manifold.density_coverage(r, f, k=density_k)
     check = fidelity.collapse_check(out)
     return out | {"collapsed": float(check["collapsed"]), "reasons": check["reasons"]}
 
@@ -681,13 +681,14 @@ def gan_effect(
     """Per finding: ``metric`` with GAN images minus without, a paired bootstrap interval and Holm's p.
 
     ``scores_*``: ``(n_seeds, N, C)`` test scores of the two arms (row ``s`` of one pairs with row ``s``
-    of the other). Each finding gets :func:`helpers.evaluation.metrics.paired_bootstrap` (the same resampled test
+    of the other). Each finding gets :func:`helpers.evaluation.intervals.paired_bootstrap` (the same resampled test
     images for both arms and every seed, stratified by the finding's label; with several seeds it also
     resamples the seed pairs, ``resample_seeds`` default, so the interval carries the seed-to-seed
     spread too); findings with one class in the test split get NaN. ``p_holm`` adjusts the p-values over the findings tested
-    (:func:`helpers.evaluation.metrics.holm`); ``verdict`` reads them at ``alpha``.
+    (:func:`helpers.evaluation.comparisons.holm`); ``verdict`` reads them at ``alpha``.
     """
-    from helpers.evaluation.metrics import holm, paired_bootstrap
+    from helpers.evaluation.comparisons import holm
+    from helpers.evaluation.intervals import paired_bootstrap
 
     y = np.asarray(y_test)
     a, b = np.asarray(scores_gan, dtype=float), np.asarray(scores_original, dtype=float)

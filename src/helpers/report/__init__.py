@@ -3,7 +3,7 @@
 Every sentence is generated from the numbers; nothing here knows what the answer "should" be.
 
 Two kinds of verdict: :func:`strategy_verdicts` reads only the results table (a t-interval over
-seeds); :func:`paired_verdicts` words :func:`helpers.evaluation.metrics.paired_comparisons`, which also uses
+seeds); :func:`paired_verdicts` words :func:`helpers.evaluation.comparisons.paired_comparisons`, which also uses
 each run's saved test scores (bootstrap over test images, DeLong's test, Holm's adjustment), and
 ``strategy_verdicts(..., load_scores=...)`` / ``gan_summary_line(..., comparisons=...)`` use it.
 """
@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.evaluation import metrics
+from helpers.evaluation.comparisons import (
+    ComparisonSettings,
+    holm_calls,
+    paired_comparisons,
+    paired_difference,
+)
+from helpers.evaluation.intervals import bootstrap_interval
+from helpers.evaluation.scores import format_summary, summarise
 from helpers.oversampling.strategies import TABLE_1_ARMS
 
 __all__ = [
@@ -37,15 +44,15 @@ LEAD_METRICS = ("roc_auc", "pr_auc", "f1", "f1_normal", "macro_f1", "balanced_ac
 def comparison_table(results: pd.DataFrame, metrics_: Sequence[str] = LEAD_METRICS, digits: int = 3) -> pd.DataFrame:
     """``mean ± sd`` over seeds per (classifier, strategy), with the number of seeds."""
     present = [m for m in metrics_ if m in results.columns]
-    summary = metrics.summarise(results, by=("classifier", "strategy"), metrics=present)
-    return metrics.format_summary(summary, digits=digits).set_index(["classifier", "strategy"])
+    summary = summarise(results, by=("classifier", "strategy"), metrics=present)
+    return format_summary(summary, digits=digits).set_index(["classifier", "strategy"])
 
 
 def _pairs(results: pd.DataFrame, metric: str, target: str, baseline: str) -> pd.DataFrame | None:
     have = set(results["strategy"])
     if target not in have or baseline not in have:
         return None
-    return metrics.paired_difference(results, metric, target, baseline, by="classifier")
+    return paired_difference(results, metric, target, baseline, by="classifier")
 
 
 def strategy_verdicts(
@@ -63,11 +70,11 @@ def strategy_verdicts(
     With ``load_scores(classifier, strategy, seed) -> (y_true, y_score)`` the sentences are
     :func:`paired_verdicts` instead (bootstrap over test images, DeLong, Holm over all the
     target × baseline comparisons of this call; ``paired_options`` go to
-    :func:`helpers.evaluation.metrics.paired_comparisons`).
+    :func:`helpers.evaluation.comparisons.paired_comparisons`).
     """
     if load_scores is not None:
         pairs = [(t, b) for t in targets for b in baselines if t != b]
-        comparisons = metrics.paired_comparisons(results, load_scores, pairs, metric=metric, **paired_options)
+        comparisons = paired_comparisons(results, load_scores, pairs, ComparisonSettings(metric=metric, **paired_options))
         return paired_verdicts(comparisons)
     lines = []
     for target in targets:
@@ -114,7 +121,7 @@ def _p_text(p: float) -> str:
 
 
 def paired_verdicts(comparisons: pd.DataFrame, digits: int = 3) -> list[str]:
-    """One sentence per row of :func:`helpers.evaluation.metrics.paired_comparisons`, e.g.
+    """One sentence per row of :func:`helpers.evaluation.comparisons.paired_comparisons`, e.g.
 
     "cnn: gan − random = −0.004 ROC-AUC [−0.012, +0.004] over 3 seeds, DeLong p = 0.31,
     Holm p = 0.62 (6 comparisons): no clear difference."
@@ -138,7 +145,7 @@ def paired_verdicts(comparisons: pd.DataFrame, digits: int = 3) -> list[str]:
 
 def best_runs(results: pd.DataFrame, metric: str = "roc_auc") -> pd.DataFrame:
     """Per classifier, the strategy with the best mean ``metric`` over seeds."""
-    summary = metrics.summarise(results, by=("classifier", "strategy"), metrics=[metric])
+    summary = summarise(results, by=("classifier", "strategy"), metrics=[metric])
     idx = summary.groupby("classifier")[f"{metric}_mean"].idxmax()
     return summary.loc[idx].reset_index(drop=True)
 
@@ -147,10 +154,10 @@ def gan_summary_line(results: pd.DataFrame, metric: str = "roc_auc", gan_strateg
                      comparisons: pd.DataFrame | None = None) -> str:
     """How many classifiers a GAN strategy beat the best non-GAN strategy for (mean over seeds).
 
-    With ``comparisons`` (:func:`helpers.evaluation.metrics.paired_comparisons`) a second sentence counts the
+    With ``comparisons`` (:func:`helpers.evaluation.comparisons.paired_comparisons`) a second sentence counts the
     verdicts of its rows whose target is one of ``gan_strategies``.
     """
-    summary = metrics.summarise(results, by=("classifier", "strategy"), metrics=[metric])
+    summary = summarise(results, by=("classifier", "strategy"), metrics=[metric])
     col = f"{metric}_mean"
     wins, total, parts = 0, 0, []
     for clf, group in summary.groupby("classifier", sort=False):
@@ -322,7 +329,7 @@ def table_1(results: pd.DataFrame, load_scores: Callable[[str, str, int], Any], 
             row: dict[str, Any] = {"Classifier": clf, "Configuration": label, "strategy": arm, "seeds": len(sub),
                                    "seed_list": ";".join(str(int(s)) for s in sub["seed"])}
             for metric in TABLE_1_METRICS:
-                value, low, high = metrics.bootstrap_interval(y, scores, metric, n_boot=n_boot, seed=seed,
+                value, low, high = bootstrap_interval(y, scores, metric, n_boot=n_boot, seed=seed,
                                                               resample_seeds=True)
                 row.update({metric: value, f"{metric}_low": low, f"{metric}_high": high,
                             f"{metric}_per_seed": _join(sub[metric].to_numpy(dtype=float), 4)})
@@ -379,9 +386,9 @@ def with_without(results: pd.DataFrame, load_scores: Callable[[str, str, int], A
     """The verdict's comparisons, one Holm family: per classifier each target − ``none``, then − the best baseline.
 
     The best baseline is :func:`best_baseline` of that classifier (chosen on the test means, which
-    favours it). Each row is :func:`helpers.evaluation.metrics.paired_comparisons` with the hierarchical
+    favours it). Each row is :func:`helpers.evaluation.comparisons.paired_comparisons` with the hierarchical
     bootstrap (seeds, then test images) as its test, plus ``role`` (``"none"`` / ``"best baseline"``),
-    ``seed_diffs`` (per-seed differences from ``results``) and ``verdict_raw`` (:func:`helpers.evaluation.metrics.holm_calls`).
+    ``seed_diffs`` (per-seed differences from ``results``) and ``verdict_raw`` (:func:`helpers.evaluation.comparisons.holm_calls`).
     """
     parts = []
     for clf in dict.fromkeys(results["classifier"]):
@@ -392,14 +399,14 @@ def with_without(results: pd.DataFrame, load_scores: Callable[[str, str, int], A
             continue
         best = best_baseline(part, metric)
         pairs = [(t, "none") for t in present] + ([(t, best) for t in present] if best else [])
-        comp = metrics.paired_comparisons(part, load_scores, pairs, metric=metric, test="bootstrap",
-                                          resample_seeds=True, n_boot=n_boot, seed=seed, alpha=alpha)
+        comp = paired_comparisons(part, load_scores, pairs, ComparisonSettings(
+            metric=metric, test="bootstrap", resample_seeds=True, n_boot=n_boot, seed=seed, alpha=alpha))
         comp["role"] = np.where(comp["baseline"] == "none", "none", "best baseline")
         comp["seed_diffs"] = [_join(_seed_diffs(part, clf, t, b, metric), 4) for t, b in zip(comp["target"], comp["baseline"], strict=True)]
         parts.append(comp)
     if not parts:
         raise ValueError("no classifier ran `none` and a GAN strategy: nothing to compare")
-    return metrics.holm_calls(pd.concat(parts, ignore_index=True), alpha)
+    return holm_calls(pd.concat(parts, ignore_index=True), alpha)
 
 
 def _diff_text(row: Any, digits: int = 3) -> str:
@@ -439,9 +446,9 @@ def verdict_lines(comparisons: pd.DataFrame, digits: int = 3) -> list[str]:
 def improved_vs_dcgan(results: pd.DataFrame, load_scores: Callable[[str, str, int], Any], *, metric: str = "roc_auc",
                       n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
     """``gan_improved − gan`` per classifier that ran both (hierarchical bootstrap, Holm over these rows)."""
-    comp = metrics.paired_comparisons(results, load_scores, [("gan_improved", "gan")], metric=metric, test="bootstrap",
-                                      resample_seeds=True, n_boot=n_boot, seed=seed, alpha=alpha)
-    return metrics.holm_calls(comp, alpha)
+    comp = paired_comparisons(results, load_scores, [("gan_improved", "gan")], ComparisonSettings(
+        metric=metric, test="bootstrap", resample_seeds=True, n_boot=n_boot, seed=seed, alpha=alpha))
+    return holm_calls(comp, alpha)
 
 
 def improved_vs_dcgan_line(comparisons: pd.DataFrame) -> str:
@@ -592,7 +599,7 @@ def seed_ensembles(results: pd.DataFrame, load_scores: Callable[[str, str, int],
         ensemble = np.mean([np.asarray(p[1], dtype=float) for p in pairs], axis=0)
         row: dict[str, Any] = {"classifier": clf, "strategy": strategy, "seeds": len(seeds)}
         for m in metrics_:
-            value, low, high = metrics.bootstrap_interval(y, ensemble, m, n_boot=n_boot, seed=seed)
+            value, low, high = bootstrap_interval(y, ensemble, m, n_boot=n_boot, seed=seed)
             row.update({m: value, f"{m}_low": low, f"{m}_high": high, f"{m}_single": float(sub[m].mean())})
         rows.append(row)
     columns = ["classifier", "strategy", "seeds"] + [f"{m}{s}" for m in metrics_ for s in ("", "_low", "_high", "_single")]

@@ -394,7 +394,7 @@ def nn_distance_histograms(distances: Mapping[str, np.ndarray], threshold: float
                            percentile: float | None = None, title: str | None = None, bins: int = 40) -> plt.Figure:
     """Histograms of nearest-neighbour distances (e.g. fakes → nearest training image next to real → real).
 
-    ``distances``: ``{label: distances}`` on one scale (:func:`helpers.evaluation.fidelity.memorization` gives
+    ``distances``: ``{label: distances}`` on one scale (:func:`helpers.evaluation.manifold.memorization` gives
     Euclidean distances between flattened 0-255 images). With ``pixels`` (H·W) every distance and the
     ``threshold`` are divided by √pixels: the root-mean-square difference per pixel on the 0-255
     scale. The near-copy ``threshold`` (the ``percentile``-th percentile of real-to-real distances)
@@ -744,9 +744,9 @@ def metric_bars_with_without(results, metrics: Sequence[str] = ("precision", "re
 def difference_forest(diffs, title: str, *, metric: str | None = None, sort: bool = True) -> plt.Figure:
     """Paired differences (target − baseline) with their intervals, one row per comparison.
 
-    Accepts :func:`helpers.evaluation.metrics.paired_comparisons` rows (``classifier``, ``target``, ``baseline``,
+    Accepts :func:`helpers.evaluation.comparisons.paired_comparisons` rows (``classifier``, ``target``, ``baseline``,
     ``mean_diff``, ``low``, ``high``, ``p_holm``, ``verdict``: points coloured by verdict, Holm p
-    written on the right) or :func:`helpers.evaluation.metrics.paired_difference` rows (``strategy_a``,
+    written on the right) or :func:`helpers.evaluation.comparisons.paired_difference` rows (``strategy_a``,
     ``strategy_b``). Rows are sorted by the difference (largest on top; ``sort=False`` keeps their order); the solid line at 0 is "no
     difference". Pairs without a difference (a strategy a classifier did not run) are left out. A
     ``seed_diffs`` column (``;``-separated per-seed differences) adds one dot per seed under each row.
