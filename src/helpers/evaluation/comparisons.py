@@ -30,14 +30,8 @@ from helpers.evaluation.intervals import (
 from helpers.evaluation.scores import binary_labels, score_vector
 
 __all__ = [
-    "paired_difference",
-    "delong_covariance",
-    "DeLongTest",
-    "delong_test",
-    "holm",
-    "ComparisonSettings",
-    "paired_comparisons",
-    "holm_calls",
+    "paired_difference", "delong_covariance", "DeLongTest", "delong_test", "holm", "ComparisonSettings",
+    "paired_comparisons", "holm_calls",
 ]
 
 
@@ -218,7 +212,7 @@ def _cached_loader(load_scores: Callable[[str, str, int], tuple[Any, Any] | None
         if key not in cache:
             loaded = load_scores(clf, strategy, s)
             if loaded is None:
-                warnings.warn(f"no scores for {clf}/{strategy}/seed {s}: seed left out", stacklevel=3)
+                warnings.warn(f"no scores for {clf}/{strategy}/seed {s}: seed left out", stacklevel=4)
             cache[key] = None if loaded is None else (np.asarray(loaded[0]).ravel(), score_vector(loaded[1]))
         return cache[key]
 
@@ -232,6 +226,26 @@ def _check_recorded(runs: pd.DataFrame, name: str, clf: str, used: list[int], va
         if not math.isclose(recorded, value, abs_tol=1e-6):
             warnings.warn(f"{clf}/{st}: {name} from the loaded scores is {value:.6f} but the results say "
                           f"{recorded:.6f} (seeds {used}): are these the right scores?", stacklevel=3)
+
+
+def _arms(scores_of, clf: str, arms: tuple[str, str], seeds: list[int], y_ref: np.ndarray | None):
+    """(y_ref, target rows, baseline rows, seeds used): the seeds whose two runs have scores, checked
+    to share the test labels ``y_ref`` (set from the first run when None)."""
+    rows: dict[str, list[np.ndarray]] = {st: [] for st in arms}
+    used = []
+    for seed in seeds:
+        loaded = [scores_of(clf, st, seed) for st in arms]
+        if any(x is None for x in loaded):
+            continue
+        for st, (y, score) in zip(arms, loaded, strict=True):
+            y_ref = y if y_ref is None else y_ref
+            if len(y) != len(y_ref) or not np.array_equal(y, y_ref):
+                raise ValueError(f"{clf}/{st}/seed {seed}: test labels differ from the other runs")
+            rows[st].append(score)
+        used.append(seed)
+    if not used:
+        return y_ref, None, None, used
+    return y_ref, np.vstack(rows[arms[0]]), np.vstack(rows[arms[1]]), used
 
 
 def paired_comparisons(
@@ -271,21 +285,9 @@ def paired_comparisons(
         for target, baseline in pairs:
             if target == baseline or target not in seeds_of or baseline not in seeds_of:
                 continue
-            arms: dict[str, list[np.ndarray]] = {target: [], baseline: []}
-            used = []
-            for seed in sorted(seeds_of[target] & seeds_of[baseline]):
-                loaded = [scores_of(clf, st, seed) for st in (target, baseline)]
-                if any(x is None for x in loaded):
-                    continue
-                for st, (y, score) in zip((target, baseline), loaded, strict=True):
-                    y_ref = y if y_ref is None else y_ref
-                    if len(y) != len(y_ref) or not np.array_equal(y, y_ref):
-                        raise ValueError(f"{clf}/{st}/seed {seed}: test labels differ from the other runs")
-                    arms[st].append(score)
-                used.append(seed)
+            y_ref, a, b, used = _arms(scores_of, clf, (target, baseline), sorted(seeds_of[target] & seeds_of[baseline]), y_ref)
             if not used:
                 continue
-            a, b = np.vstack(arms[target]), np.vstack(arms[baseline])
             thr = {st: [float(runs.loc[(clf, st, x), "val_threshold"]) for x in used] if valthr else 0.5
                    for st in (target, baseline)}
             boot = paired_bootstrap(y_ref, a, b, base_metric, threshold_a=thr[target], threshold_b=thr[baseline],

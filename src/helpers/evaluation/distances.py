@@ -103,15 +103,7 @@ def kid_real_noise(real_feats: Any, n: int, *, draws: int = 20, seed: int = 0) -
     return float(values.mean()), float(values.std(ddof=1)) if draws > 1 else float("nan")
 
 
-def inception_kid(
-    fakes_uint8: Any,
-    reals_uint8: Any,
-    *,
-    image_size: int = 299,
-    batch_size: int = 64,
-    n_subsets: int = 50,
-    seed: int = 0,
-) -> tuple[tuple[float, float] | None, str]:
+def inception_kid(fakes_uint8: Any, reals_uint8: Any, *, seed: int = 0) -> tuple[tuple[float, float] | None, str]:
     """KID in InceptionV3-ImageNet pool features, for comparison with the literature.
 
     Returns ``((mean, sd), "ok")``, or ``(None, reason)`` when the ImageNet weights cannot be
@@ -119,9 +111,10 @@ def inception_kid(
     """
     import keras
 
+    size, batch_size = 299, 64
     try:
         model = keras.applications.InceptionV3(
-            include_top=False, weights="imagenet", pooling="avg", input_shape=(image_size, image_size, 3)
+            include_top=False, weights="imagenet", pooling="avg", input_shape=(size, size, 3)
         )
     except Exception as err:  # offline: URLError / OSError / ValueError wrapped by get_file
         return None, f"InceptionV3 ImageNet weights unavailable ({type(err).__name__}: {err})"
@@ -132,12 +125,12 @@ def inception_kid(
         x = as_model_batch(images)
         out = []
         for start in range(0, len(x), batch_size):
-            batch = tf.image.resize(x[start : start + batch_size], (image_size, image_size))
+            batch = tf.image.resize(x[start : start + batch_size], (size, size))
             batch = keras.applications.inception_v3.preprocess_input(tf.repeat(batch, 3, axis=-1))
             out.append(np.asarray(model(batch, training=False)))
         return np.concatenate(out).astype(np.float64)
 
-    mean, sd = kid(features(fakes_uint8), features(reals_uint8), n_subsets=n_subsets, seed=seed)
+    mean, sd = kid(features(fakes_uint8), features(reals_uint8), seed=seed)
     if not math.isfinite(mean):
         return None, "KID is not finite"
     return (mean, sd), "ok"

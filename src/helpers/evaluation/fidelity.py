@@ -26,27 +26,10 @@ from helpers.evaluation.manifold import density_coverage, diversity, memorizatio
 from helpers.evaluation.two_sample import two_sample_test
 
 __all__ = [
-    "FidelitySettings",
-    "fidelity_report",
-    "fidelity_report_from_features",
-    "collapse_check",
-    "evaluation_size",
-    "enough_samples",
-    "RATIO_CLOSE",
-    "RATIO_FAR",
-    "KID_Z_NOISE",
-    "C2ST_CLOSE",
-    "C2ST_FAR",
-    "DIVERSITY_LOW",
-    "DIVERSITY_HIGH",
-    "MEMORIZATION_WARN_SHARE",
-    "RECALL_LOW_FRACTION",
-    "COLLAPSE_RECALL",
-    "COLLAPSE_COVERAGE",
-    "COLLAPSE_DIVERSITY",
-    "DUPLICATE_FRACTION",
-    "DUPLICATE_SHARE_COLLAPSED",
-    "ABSOLUTE_COLLAPSE_DISTANCE",
+    "FidelitySettings", "fidelity_report", "fidelity_report_from_features", "collapse_check", "evaluation_size",
+    "enough_samples", "RATIO_CLOSE", "RATIO_FAR", "KID_Z_NOISE", "C2ST_CLOSE", "C2ST_FAR", "DIVERSITY_LOW",
+    "DIVERSITY_HIGH", "MEMORIZATION_WARN_SHARE", "RECALL_LOW_FRACTION", "COLLAPSE_RECALL", "COLLAPSE_COVERAGE",
+    "COLLAPSE_DIVERSITY", "DUPLICATE_FRACTION", "DUPLICATE_SHARE_COLLAPSED", "ABSOLUTE_COLLAPSE_DISTANCE",
     "MIN_N_VERDICT",
 ]
 

@@ -18,15 +18,8 @@ import numpy as np
 from helpers.evaluation.scores import binary_labels
 
 __all__ = [
-    "RANKING_METRICS",
-    "CONFUSION_METRICS",
-    "MetricSpec",
-    "metric_name",
-    "score_rows",
-    "paired_rows",
-    "PairedBootstrap",
-    "paired_bootstrap",
-    "bootstrap_interval",
+    "RANKING_METRICS", "CONFUSION_METRICS", "MetricSpec", "metric_name", "score_rows", "paired_rows",
+    "PairedBootstrap", "paired_bootstrap", "bootstrap_interval",
 ]
 
 #: Score-ranking metrics the bootstrap computes in closed form.

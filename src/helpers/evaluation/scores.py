@@ -30,17 +30,8 @@ from sklearn.metrics import (
 )
 
 __all__ = [
-    "THRESHOLD_FREE_COLUMNS",
-    "THRESHOLDED_COLUMNS",
-    "METRIC_COLUMNS",
-    "DEFAULT_SUMMARY_METRICS",
-    "binary_labels",
-    "score_vector",
-    "safe_roc_auc",
-    "thresholded_metrics",
-    "youden_threshold",
-    "classification_row",
-    "summarise",
+    "THRESHOLD_FREE_COLUMNS", "THRESHOLDED_COLUMNS", "METRIC_COLUMNS", "DEFAULT_SUMMARY_METRICS", "binary_labels",
+    "score_vector", "safe_roc_auc", "thresholded_metrics", "youden_threshold", "classification_row", "summarise",
     "format_summary",
 ]
 

@@ -20,7 +20,7 @@ from helpers.evaluation.distances import as_rows
 __all__ = ["two_sample_test"]
 
 
-def _c2st_cnn(height: int, width: int, learning_rate: float):
+def _c2st_cnn(height: int, width: int):
     """[Conv3x3(f)-ReLU-MaxPool] while the map is over 8 px (at most 4 blocks, f = 16, 32, 64, 64),
     Conv3x3(64)-ReLU, global average pooling, Dense(1, sigmoid)."""
     import keras
@@ -37,7 +37,7 @@ def _c2st_cnn(height: int, width: int, learning_rate: float):
     z = keras.layers.GlobalAveragePooling2D()(z)
     outputs = keras.layers.Dense(1, activation="sigmoid")(z)
     model = keras.Model(inputs, outputs, name="c2st_cnn")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
     return model
 
 
@@ -55,27 +55,17 @@ def _as_inputs(real: Any, fake: Any, method: str) -> tuple[np.ndarray, np.ndarra
     return x_real, x_fake
 
 
-def two_sample_test(
-    real: Any,
-    fake: Any,
-    *,
-    seed: int = 0,
-    method: str = "cnn",
-    epochs: int = 10,
-    batch_size: int = 32,
-    learning_rate: float = 1e-3,
-    max_per_set: int | None = None,
-) -> dict[str, Any]:
+def two_sample_test(real: Any, fake: Any, *, seed: int = 0, method: str = "cnn", epochs: int = 10) -> dict[str, Any]:
     """Classifier two-sample test (C2ST) of real vs fake images or feature rows.
 
-    ``n`` = min(len(real), len(fake), ``max_per_set``) seeded draws per set, each split into equal
+    ``n`` = min(len(real), len(fake)) seeded draws per set, each split into equal
     fit and held-out halves. ``method="cnn"``: a small seeded Keras CNN on uint8 images;
     ``"logistic"``: standardised logistic regression on feature rows. Returns ``auc`` (held-out
     ROC-AUC), ``null_sd`` (its SD under no difference, ``sqrt((2 m + 1) / (12 m²))`` for ``m``
     held-out images per class), ``n_per_set``, ``n_fit``, ``n_eval`` and ``method``.
     """
     x_real, x_fake = _as_inputs(real, fake, method)
-    n = min(len(x_real), len(x_fake), *([] if max_per_set is None else [int(max_per_set)]))
+    n = min(len(x_real), len(x_fake))
     if n < 4:
         raise ValueError(f"the two-sample test needs at least 4 images per set, got {n}")
     rng = np.random.default_rng(seed)
@@ -89,8 +79,8 @@ def two_sample_test(
         from helpers.core.runtime import set_seeds
 
         set_seeds(seed)
-        model = _c2st_cnn(x_fit.shape[1], x_fit.shape[2], learning_rate)
-        model.fit(x_fit, y_fit, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
+        model = _c2st_cnn(x_fit.shape[1], x_fit.shape[2])
+        model.fit(x_fit, y_fit, epochs=epochs, batch_size=32, shuffle=True, verbose=0)
         scores = np.asarray(model.predict(x_eval, batch_size=256, verbose=0), dtype=float).ravel()
     else:
         clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
