@@ -5,7 +5,7 @@ from sklearn.metrics import roc_auc_score
 
 from helpers import report
 from helpers.evaluation.comparisons import ComparisonSettings, holm_calls, paired_comparisons
-from helpers.evaluation.intervals import bootstrap_interval
+from helpers.evaluation.intervals import BootstrapSettings, bootstrap_interval
 from helpers.evaluation.scores import classification_row
 
 
@@ -209,11 +209,11 @@ def test_table_1_intervals_widen_when_seeds_disagree():
     assert width["disagree"] > 2 * width["agree"]
     y, s = load_disagree("cnn", "none", 0)
     scores = np.vstack([load_disagree("cnn", "none", k)[1] for k in range(3)])
-    images_only = bootstrap_interval(y, scores, n_boot=400)
-    hierarchical = bootstrap_interval(y, scores, n_boot=400, resample_seeds=True)
+    images_only = bootstrap_interval(y, scores, settings=BootstrapSettings(n_boot=400))
+    hierarchical = bootstrap_interval(y, scores, settings=BootstrapSettings(n_boot=400, resample_seeds=True))
     assert hierarchical[2] - hierarchical[1] > images_only[2] - images_only[1]
     # one seed: drawing the seeds changes nothing
-    assert bootstrap_interval(y, s, n_boot=300, resample_seeds=True) == bootstrap_interval(y, s, n_boot=300)
+    assert bootstrap_interval(y, s, settings=BootstrapSettings(n_boot=300, resample_seeds=True)) == bootstrap_interval(y, s, settings=BootstrapSettings(n_boot=300))
 
 
 def test_verdict_names_minus_none_for_every_classifier():

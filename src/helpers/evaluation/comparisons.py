@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from helpers.evaluation.intervals import (
+    BootstrapSettings,
     MetricSpec,
     metric_name,
     paired_bootstrap,
@@ -276,6 +277,7 @@ def paired_comparisons(
         raise ValueError(f"{int(dup.sum())} rows repeat a ({', '.join(keys)}) combination; filter the table "
                          "(notebook, dataset, image size) before comparing.")
     runs = results.set_index(keys).sort_index()
+    bootstrap = BootstrapSettings(s.n_boot, s.seed, s.alpha, s.stratified, s.resample_seeds)
     scores_of = _cached_loader(load_scores)
     rows = []
     for clf in list(dict.fromkeys(results["classifier"])) if s.classifiers is None else list(s.classifiers):
@@ -291,8 +293,7 @@ def paired_comparisons(
             thr = {st: [float(runs.loc[(clf, st, x), "val_threshold"]) for x in used] if valthr else 0.5
                    for st in (target, baseline)}
             boot = paired_bootstrap(y_ref, a, b, base_metric, threshold_a=thr[target], threshold_b=thr[baseline],
-                                    n_boot=s.n_boot, seed=s.seed, alpha=s.alpha, stratified=s.stratified,
-                                    resample_seeds=s.resample_seeds)
+                                    settings=bootstrap)
             if name in results.columns:
                 _check_recorded(runs, name, clf, used, {target: boot.value_a, baseline: boot.value_b})
             dl = delong_test(y_ref, a, b, alpha=s.alpha) if name == "roc_auc" else None

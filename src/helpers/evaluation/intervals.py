@@ -19,7 +19,7 @@ from helpers.evaluation.scores import binary_labels
 
 __all__ = [
     "RANKING_METRICS", "CONFUSION_METRICS", "MetricSpec", "metric_name", "score_rows", "paired_rows",
-    "PairedBootstrap", "paired_bootstrap", "bootstrap_interval",
+    "BootstrapSettings", "PairedBootstrap", "paired_bootstrap", "bootstrap_interval",
 ]
 
 #: Score-ranking metrics the bootstrap computes in closed form.
@@ -122,17 +122,16 @@ def _resample_counts(rng: np.random.Generator, y_bin: np.ndarray, n_boot: int, s
 
 
 def _replicates(
-    y_bin: np.ndarray, per_seed: Callable[[np.ndarray], np.ndarray], *, n_boot: int, seed: int,
-    stratified: bool, resample_seeds: bool,
+    y_bin: np.ndarray, per_seed: Callable[[np.ndarray], np.ndarray], settings: BootstrapSettings
 ) -> np.ndarray:
     """Finite means over seeds of ``per_seed(counts)`` ((B, k)) for ``n_boot`` resamples, in chunks."""
-    rng = np.random.default_rng(seed)
+    n_boot, rng = settings.n_boot, np.random.default_rng(settings.seed)
     chunk = max(1, min(n_boot, 2_000_000 // max(len(y_bin), 1)))
     means = []
     for start in range(0, n_boot, chunk):
         size = min(chunk, n_boot - start)
-        values = per_seed(_resample_counts(rng, y_bin, size, stratified))
-        if resample_seeds:
+        values = per_seed(_resample_counts(rng, y_bin, size, settings.stratified))
+        if settings.resample_seeds:
             k = values.shape[1]
             values = np.take_along_axis(values, rng.integers(0, k, size=(size, k)), axis=1)
         means.append(values.mean(axis=1))
@@ -178,6 +177,18 @@ def _per_seed(value: Any, k: int, what: str) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class BootstrapSettings:
+    """``n_boot`` replicates seeded by ``seed``; a ``1 - alpha`` interval; ``stratified``: resample
+    within each class; ``resample_seeds``: also draw the seeds (hierarchical bootstrap)."""
+
+    n_boot: int = 2000
+    seed: int = 0
+    alpha: float = 0.05
+    stratified: bool = True
+    resample_seeds: bool = False
+
+
+@dataclass(frozen=True)
 class PairedBootstrap:
     """Result of :func:`paired_bootstrap` (A minus B; values are means over seeds)."""
 
@@ -203,12 +214,8 @@ def paired_bootstrap(
     *,
     threshold_a: float | Sequence[float] = 0.5,
     threshold_b: float | Sequence[float] = 0.5,
-    n_boot: int = 2000,
-    seed: int = 0,
-    alpha: float = 0.05,
-    stratified: bool = True,
-    resample_seeds: bool = False,
     positive_class: int = 1,
+    settings: BootstrapSettings = BootstrapSettings(),
 ) -> PairedBootstrap:
     """Mean over seeds of ``metric(A) - metric(B)`` with a bootstrap over test images.
 
@@ -234,10 +241,10 @@ def paired_bootstrap(
 
     observed = values(np.ones((1, n), dtype=np.int64))[0]
     seed_diffs = observed[:k] - observed[k:]
-    d = _replicates(y_bin, lambda c: (v := values(c))[:, :k] - v[:, k:], n_boot=n_boot, seed=seed,
-                    stratified=stratified, resample_seeds=resample_seeds)
+    d = _replicates(y_bin, lambda c: (v := values(c))[:, :k] - v[:, k:], settings)
     if len(d) == 0:
         raise ValueError(f"no bootstrap replicate gave a finite {name}")
+    alpha = settings.alpha
     low, high = np.quantile(d, [alpha / 2, 1 - alpha / 2])
     tail = min(np.sum(d <= 0), np.sum(d >= 0)) + 1
     return PairedBootstrap(
@@ -254,12 +261,8 @@ def bootstrap_interval(
     metric: MetricSpec = "roc_auc",
     *,
     threshold: float | Sequence[float] = 0.5,
-    n_boot: int = 2000,
-    seed: int = 0,
-    alpha: float = 0.05,
-    stratified: bool = True,
-    resample_seeds: bool = False,
     positive_class: int = 1,
+    settings: BootstrapSettings = BootstrapSettings(),
 ) -> tuple[float, float, float]:
     """``(value, low, high)``: the mean over seeds of ``metric`` and its bootstrap interval.
 
@@ -270,7 +273,6 @@ def bootstrap_interval(
     rows = score_rows(scores, len(y_bin), "scores")
     thresholds = _per_seed(threshold, len(rows), "threshold")
     observed = _metric_matrix(metric, y_bin, rows, thresholds, np.ones((1, len(y_bin)), dtype=np.int64))[0]
-    d = _replicates(y_bin, lambda c: _metric_matrix(metric, y_bin, rows, thresholds, c), n_boot=n_boot,
-                    seed=seed, stratified=stratified, resample_seeds=resample_seeds)
-    low, high = np.quantile(d, [alpha / 2, 1 - alpha / 2])
+    d = _replicates(y_bin, lambda c: _metric_matrix(metric, y_bin, rows, thresholds, c), settings)
+    low, high = np.quantile(d, [settings.alpha / 2, 1 - settings.alpha / 2])
     return float(observed.mean()), float(low), float(high)

@@ -688,7 +688,7 @@ def gan_effect(
     (:func:`helpers.evaluation.comparisons.holm`); ``verdict`` reads them at ``alpha``.
     """
     from helpers.evaluation.comparisons import holm
-    from helpers.evaluation.intervals import paired_bootstrap
+    from helpers.evaluation.intervals import BootstrapSettings, paired_bootstrap
 
     y = np.asarray(y_test)
     a, b = np.asarray(scores_gan, dtype=float), np.asarray(scores_original, dtype=float)
@@ -700,8 +700,8 @@ def gan_effect(
     for j, name in enumerate(names):
         row: dict[str, Any] = {"finding": name, "n_positive": int(y[:, j].sum()), "metric": metric}
         if 0 < y[:, j].sum() < len(y):
-            res = paired_bootstrap(y[:, j], a[:, :, j], b[:, :, j], metric, n_boot=n_boot, seed=seed, alpha=alpha,
-                                   resample_seeds=bool(resample_seeds))
+            res = paired_bootstrap(y[:, j], a[:, :, j], b[:, :, j], metric, settings=BootstrapSettings(
+                n_boot=n_boot, seed=seed, alpha=alpha, resample_seeds=bool(resample_seeds)))
             row.update(value_gan=res.value_a, value_original=res.value_b, mean_diff=res.mean_diff, low=res.low,
                        high=res.high, p_value=res.p_value, n_seeds=res.n_seeds)
         else:

@@ -22,7 +22,7 @@ from helpers.evaluation.comparisons import (
     paired_comparisons,
     paired_difference,
 )
-from helpers.evaluation.intervals import bootstrap_interval
+from helpers.evaluation.intervals import BootstrapSettings, bootstrap_interval
 from helpers.evaluation.scores import format_summary, summarise
 from helpers.oversampling.strategies import TABLE_1_ARMS
 
@@ -329,8 +329,8 @@ def table_1(results: pd.DataFrame, load_scores: Callable[[str, str, int], Any], 
             row: dict[str, Any] = {"Classifier": clf, "Configuration": label, "strategy": arm, "seeds": len(sub),
                                    "seed_list": ";".join(str(int(s)) for s in sub["seed"])}
             for metric in TABLE_1_METRICS:
-                value, low, high = bootstrap_interval(y, scores, metric, n_boot=n_boot, seed=seed,
-                                                              resample_seeds=True)
+                value, low, high = bootstrap_interval(y, scores, metric, settings=BootstrapSettings(
+                    n_boot=n_boot, seed=seed, resample_seeds=True))
                 row.update({metric: value, f"{metric}_low": low, f"{metric}_high": high,
                             f"{metric}_per_seed": _join(sub[metric].to_numpy(dtype=float), 4)})
             published = PUBLISHED_TABLE_1.get((clf, arm))
@@ -599,7 +599,7 @@ def seed_ensembles(results: pd.DataFrame, load_scores: Callable[[str, str, int],
         ensemble = np.mean([np.asarray(p[1], dtype=float) for p in pairs], axis=0)
         row: dict[str, Any] = {"classifier": clf, "strategy": strategy, "seeds": len(seeds)}
         for m in metrics_:
-            value, low, high = bootstrap_interval(y, ensemble, m, n_boot=n_boot, seed=seed)
+            value, low, high = bootstrap_interval(y, ensemble, m, settings=BootstrapSettings(n_boot=n_boot, seed=seed))
             row.update({m: value, f"{m}_low": low, f"{m}_high": high, f"{m}_single": float(sub[m].mean())})
         rows.append(row)
     columns = ["classifier", "strategy", "seeds"] + [f"{m}{s}" for m in metrics_ for s in ("", "_low", "_high", "_single")]
