@@ -42,11 +42,8 @@ def paired_difference(
     strategy_a: str,
     strategy_b: str,
     by: str | Sequence[str] = "classifier",
-    *,
-    alpha: float = 0.05,
-    digits: int = 3,
 ) -> pd.DataFrame:
-    """Mean of ``metric(a) - metric(b)`` over matching seeds, per group, with a t-interval.
+    """Mean of ``metric(a) - metric(b)`` over matching seeds, per group, with a 95% t-interval.
 
     One row per group: ``by``, ``metric``, ``strategy_a``, ``strategy_b``, ``mean_diff``, ``low``,
     ``high``, ``n_pairs`` and ``text`` ("-0.012 [-0.030, 0.006]"); the interval is NaN with fewer
@@ -68,12 +65,12 @@ def paired_difference(
         diff = (part[strategy_a] - part[strategy_b]).dropna().to_numpy(dtype=float) if has_both else np.array([])
         n = len(diff)
         mean = float(diff.mean()) if n else float("nan")
-        half = float(stats.t.ppf(1 - alpha / 2, n - 1) * diff.std(ddof=1) / math.sqrt(n)) if n >= 2 else float("nan")
+        half = float(stats.t.ppf(0.975, n - 1) * diff.std(ddof=1) / math.sqrt(n)) if n >= 2 else float("nan")
         rows.append({
             **dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
             "metric": metric, "strategy_a": strategy_a, "strategy_b": strategy_b, "mean_diff": mean,
             "low": mean - half, "high": mean + half, "n_pairs": n,
-            "text": f"{mean:+.{digits}f} [{mean - half:+.{digits}f}, {mean + half:+.{digits}f}]",
+            "text": f"{mean:+.3f} [{mean - half:+.3f}, {mean + half:+.3f}]",
         })
     columns = [*by, "metric", "strategy_a", "strategy_b", "mean_diff", "low", "high", "n_pairs", "text"]
     return pd.DataFrame(rows, columns=columns)
@@ -306,12 +303,7 @@ def paired_comparisons(
                 "low_delong": dl.low if dl else nan, "high_delong": dl.high if dl else nan, "test": test,
                 "p_test": dl.p_value if (dl and test == "delong") else boot.p_value,
             })
-    out = pd.DataFrame(rows, columns=list(_COMPARISON_COLUMNS[:-4]))
-    out["p_holm"] = holm(out["p_test"].to_numpy(dtype=float)) if len(out) else []
-    out["n_comparisons"] = len(out)
-    out["alpha"] = s.alpha
-    out["verdict"] = _calls(out["p_holm"].to_numpy(dtype=float), out["mean_diff"].to_numpy(dtype=float), s.alpha)
-    return out[list(_COMPARISON_COLUMNS)]
+    return holm_calls(pd.DataFrame(rows, columns=list(_COMPARISON_COLUMNS[:-4])), s.alpha)[list(_COMPARISON_COLUMNS)]
 
 
 def holm_calls(comparisons: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
