@@ -82,7 +82,7 @@ def train_step(model: keras.Model, images: np.ndarray) -> Callable[[], object]:
 def main() -> None:
     from helpers import classifiers
     from helpers.classifiers import features
-    from helpers.evaluation import fidelity
+    from helpers.evaluation import encoder
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=6)
@@ -106,7 +106,7 @@ def main() -> None:
               "densenet121": classifiers.build_densenet121(SIZE, None)[0],
               "resnet18_task": keras.Sequential([features.build_extractor(features.build_resnet18(SIZE), SIZE),
                                                  keras.layers.Dense(1, activation="sigmoid")]),
-              "domain_encoder": fidelity.train_domain_encoder(images[:64], np.arange(64) % 2, epochs=1)}
+              "domain_encoder": encoder.train_domain_encoder(images[:64], np.arange(64) % 2, epochs=1)}
     for name, model in models.items():
         wall, cpu = median_seconds(train_step(model, images), args.steps, args.warmup)
         rows[f"{name} step (batch 64)"] = (wall, cpu)

@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 from helpers import data, gan  # noqa: E402
 from helpers.core.artifacts import atomic_write, save_npz  # noqa: E402
 from helpers.evaluation import fidelity
+from helpers.evaluation.encoder import train_domain_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ("n_fake", "n_per_set", "precision", "recall", "coverage", "density", "relative_fd_train", "kid_z_train",
@@ -87,8 +88,8 @@ def encoder(args: argparse.Namespace, d: dict[str, np.ndarray]) -> Any:
     if path.exists():
         return keras.models.load_model(path)
     positive = d["train_labels"].reshape(-1) == 1
-    model = fidelity.train_domain_encoder(d["train_images"], positive, seed=args.seed, epochs=args.encoder_epochs,
-                                          validation_data=(d["val_images"], d["val_labels"].reshape(-1) == 1))
+    model = train_domain_encoder(d["train_images"], positive, seed=args.seed, epochs=args.encoder_epochs,
+                                 validation_data=(d["val_images"], d["val_labels"].reshape(-1) == 1))
     model.save(path)
     return model
 
@@ -109,8 +110,8 @@ def evaluate(args: argparse.Namespace, presets: list[str], d: dict[str, np.ndarr
         generator = (sampler_at(args, preset, step) if args.at_step
                      else gan.load_generator(run_folder(args, preset)))
         fakes = gan.generate_images(generator, args.n_fake, seed=args.seed)
-        report = fidelity.fidelity_report(model, fakes, train_minority, test_minority, minority_class=minority,
-                                          seed=args.seed, c2st_epochs=args.c2st_epochs)
+        report = fidelity.fidelity_report(model, fakes, train_minority, test_minority, settings=fidelity.FidelitySettings(
+            minority_class=minority, seed=args.seed, c2st_epochs=args.c2st_epochs))
         rows.append({"preset": preset, "steps": step, "s_per_step": float(history["seconds"].sum()) / step,
                      **{k: float(report[k]) for k in COLUMNS if k in report}})
         print(json.dumps(rows[-1]), flush=True)

@@ -8,7 +8,7 @@ import pytest
 
 from helpers.classifiers import classical
 from helpers.core.provenance import ProvenanceError
-from helpers.evaluation.metrics import METRIC_COLUMNS
+from helpers.evaluation.scores import METRIC_COLUMNS
 from helpers.oversampling.oversample import Fakes
 from helpers.report.results import ResultsTable
 

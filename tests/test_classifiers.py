@@ -14,7 +14,7 @@ from helpers import classifiers
 from helpers.classifiers import deep
 from helpers.core.provenance import ProvenanceError
 from helpers.data import Dataset
-from helpers.evaluation.metrics import METRIC_COLUMNS
+from helpers.evaluation.scores import METRIC_COLUMNS
 from helpers.oversampling import oversample
 from helpers.oversampling.oversample import prepare_training_set
 from helpers.report.results import ResultsTable

@@ -1,4 +1,4 @@
-"""Tests for helpers.evaluation.metrics: rows, summaries, paired bootstrap, DeLong, Holm, paired comparisons."""
+"""Tests for helpers.evaluation.scores, .intervals and .comparisons: rows, summaries, bootstrap, DeLong, Holm."""
 
 from __future__ import annotations
 
@@ -12,18 +12,16 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
-from helpers.evaluation.metrics import (
-    METRIC_COLUMNS,
-    classification_row,
+from helpers.evaluation.comparisons import (
+    ComparisonSettings,
     delong_covariance,
     delong_test,
-    format_summary,
     holm,
-    paired_bootstrap,
     paired_comparisons,
     paired_difference,
-    summarise,
 )
+from helpers.evaluation.intervals import BootstrapSettings, paired_bootstrap
+from helpers.evaluation.scores import METRIC_COLUMNS, classification_row, format_summary, summarise
 
 
 def test_row_matches_hand_confusion_matrix():
@@ -329,8 +327,8 @@ def _two_arms(n=80, k=3, seed=0, gain=0.3):
 )
 def test_paired_bootstrap_closed_forms_equal_sklearn_on_every_replicate(name, reference):
     y, a, b = _two_arms()
-    fast = paired_bootstrap(y, a, b, name, n_boot=150, seed=7)
-    slow = paired_bootstrap(y, a, b, reference, n_boot=150, seed=7)  # sklearn on each resample
+    fast = paired_bootstrap(y, a, b, name, settings=BootstrapSettings(n_boot=150, seed=7))
+    slow = paired_bootstrap(y, a, b, reference, settings=BootstrapSettings(n_boot=150, seed=7))  # sklearn on each resample
     for field in ("value_a", "value_b", "mean_diff", "low", "high", "p_value"):
         assert getattr(fast, field) == pytest.approx(getattr(slow, field), abs=1e-12), field
     assert fast.n_boot == slow.n_boot == 150
@@ -338,33 +336,33 @@ def test_paired_bootstrap_closed_forms_equal_sklearn_on_every_replicate(name, re
 
 def test_paired_bootstrap_point_estimate_interval_and_p():
     y, a, b = _two_arms(n=120)
-    result = paired_bootstrap(y, a, b, n_boot=500, seed=1)
+    result = paired_bootstrap(y, a, b, settings=BootstrapSettings(n_boot=500, seed=1))
     per_seed = [roc_auc_score(y, a[s]) - roc_auc_score(y, b[s]) for s in range(3)]
     assert result.seed_diffs == pytest.approx(per_seed)
     assert result.mean_diff == pytest.approx(np.mean(per_seed))
     assert result.value_a == pytest.approx(np.mean([roc_auc_score(y, r) for r in a]))
     assert result.low < result.mean_diff < result.high
     assert (result.n_seeds, result.n_images, result.metric) == (3, 120, "roc_auc")
-    assert result == paired_bootstrap(y, a, b, n_boot=500, seed=1)  # seeded
-    assert result.low != paired_bootstrap(y, a, b, n_boot=500, seed=2).low
+    assert result == paired_bootstrap(y, a, b, settings=BootstrapSettings(n_boot=500, seed=1))  # seeded
+    assert result.low != paired_bootstrap(y, a, b, settings=BootstrapSettings(n_boot=500, seed=2)).low
     # Swapping the arms mirrors everything.
-    swapped = paired_bootstrap(y, b, a, n_boot=500, seed=1)
+    swapped = paired_bootstrap(y, b, a, settings=BootstrapSettings(n_boot=500, seed=1))
     assert swapped.mean_diff == pytest.approx(-result.mean_diff)
     assert (swapped.low, swapped.high) == pytest.approx((-result.high, -result.low))
     assert swapped.p_value == pytest.approx(result.p_value)
     # Identical arms: no difference, p = 1.
-    same = paired_bootstrap(y, a, a, n_boot=200)
+    same = paired_bootstrap(y, a, a, settings=BootstrapSettings(n_boot=200))
     assert (same.mean_diff, same.low, same.high, same.p_value) == (0.0, 0.0, 0.0, 1.0)
     # A clear effect: every replicate positive, p at its floor 2 / (n_boot + 1).
     y2 = np.repeat([0, 1], 100)
-    clear = paired_bootstrap(y2, y2 + 0.01 * np.arange(200), np.arange(200) % 7, n_boot=300)
+    clear = paired_bootstrap(y2, y2 + 0.01 * np.arange(200), np.arange(200) % 7, settings=BootstrapSettings(n_boot=300))
     assert clear.low > 0 and clear.p_value == pytest.approx(2 / 301)
 
 
 def test_paired_bootstrap_gives_a_deterministic_model_a_real_interval():
     y, a, b = _two_arms(n=100, k=1)
-    repeated = paired_bootstrap(y, np.repeat(a, 3, axis=0), np.repeat(b, 3, axis=0), n_boot=300)
-    single = paired_bootstrap(y, a[0], b, n_boot=300)
+    repeated = paired_bootstrap(y, np.repeat(a, 3, axis=0), np.repeat(b, 3, axis=0), settings=BootstrapSettings(n_boot=300))
+    single = paired_bootstrap(y, a[0], b, settings=BootstrapSettings(n_boot=300))
     assert repeated.high - repeated.low > 0.01
     assert (repeated.low, repeated.high, repeated.p_value) == (
         single.low,
@@ -373,7 +371,7 @@ def test_paired_bootstrap_gives_a_deterministic_model_a_real_interval():
     )
     # One row broadcasts against several seeds of the other arm.
     _, a3, _ = _two_arms(n=100, k=3)
-    mixed = paired_bootstrap(y, a3, b[0], n_boot=100)
+    mixed = paired_bootstrap(y, a3, b[0], settings=BootstrapSettings(n_boot=100))
     assert mixed.n_seeds == 3 and mixed.seed_diffs == pytest.approx(
         [roc_auc_score(y, r) - roc_auc_score(y, b[0]) for r in a3]
     )
@@ -389,7 +387,7 @@ def test_paired_bootstrap_agrees_with_delong_and_resampling_seeds_widens_it():
     y = np.r_[np.zeros(234), np.ones(390)].astype(int)
     a = rng.normal(size=(3, 624)) + 1.6 * y
     b = rng.normal(size=(3, 624)) + 1.5 * y
-    boot = paired_bootstrap(y, a, b, n_boot=2000, seed=0)
+    boot = paired_bootstrap(y, a, b, settings=BootstrapSettings(n_boot=2000, seed=0))
     dl = delong_test(y, a, b)
     assert boot.mean_diff == pytest.approx(dl.diff)
     # Same estimand, two approximations of the test-set noise: widths within 15%.
@@ -397,8 +395,8 @@ def test_paired_bootstrap_agrees_with_delong_and_resampling_seeds_widens_it():
     assert abs(boot.p_value - dl.p_value) < 0.1
     # Seeds that disagree: drawing the seeds too adds their spread.
     b_spread = b + np.array([[-0.4], [0.0], [0.4]]) * y
-    narrow = paired_bootstrap(y, a, b_spread, n_boot=1000)
-    wide = paired_bootstrap(y, a, b_spread, n_boot=1000, resample_seeds=True)
+    narrow = paired_bootstrap(y, a, b_spread, settings=BootstrapSettings(n_boot=1000))
+    wide = paired_bootstrap(y, a, b_spread, settings=BootstrapSettings(n_boot=1000, resample_seeds=True))
     assert wide.high - wide.low > 1.5 * (narrow.high - narrow.low)
 
 
@@ -438,7 +436,7 @@ def test_paired_comparisons_verdicts_use_holm_adjusted_delong():
     pairs = [("gan", "random"), ("random", "none"), ("gan", "missing")]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the recorded roc_auc matches the scores: no warning
-        out = paired_comparisons(results, lambda c, st, s: scores[(c, st, s)], pairs, n_boot=300)
+        out = paired_comparisons(results, lambda c, st, s: scores[(c, st, s)], pairs, ComparisonSettings(n_boot=300))
     assert list(out[["classifier", "target", "baseline"]].itertuples(index=False, name=None)) == [
         ("cnn", "gan", "random"),
         ("cnn", "random", "none"),
@@ -475,15 +473,14 @@ def test_paired_comparisons_checks_scores_and_seeds():
     # Recorded values that the loaded scores do not reproduce are flagged.
     wrong = results.assign(roc_auc=results["roc_auc"] + 0.01)
     with pytest.warns(UserWarning, match="right scores"):
-        paired_comparisons(wrong, lambda c, st, s: scores[(c, st, s)], [("gan", "none")], n_boot=50)
+        paired_comparisons(wrong, lambda c, st, s: scores[(c, st, s)], [("gan", "none")], ComparisonSettings(n_boot=50))
     # Only seeds present for both strategies; a missing score file drops the seed.
     partial = results[~((results.strategy == "gan") & (results.seed == 2))]
     out = paired_comparisons(
         partial,
         lambda c, st, s: scores[(c, st, s)],
         [("gan", "none")],
-        classifiers=["cnn"],
-        n_boot=50,
+        ComparisonSettings(classifiers=["cnn"], n_boot=50),
     )
     assert out["n_seeds"].tolist() == [2]
     with pytest.warns(UserWarning, match="seed left out"):
@@ -491,8 +488,7 @@ def test_paired_comparisons_checks_scores_and_seeds():
             results,
             lambda c, st, s: None if s == 0 else scores[(c, st, s)],
             [("gan", "none")],
-            classifiers=["cnn"],
-            n_boot=50,
+            ComparisonSettings(classifiers=["cnn"], n_boot=50),
         )
     assert out["n_seeds"].tolist() == [2]
     with pytest.raises(ValueError, match="repeat"):
@@ -505,7 +501,7 @@ def test_paired_comparisons_other_metrics_use_the_bootstrap_p():
     results, scores = _scored_runs()
     load = lambda c, st, s: scores[(c, st, s)]  # noqa: E731
     out = paired_comparisons(
-        results, load, [("gan", "random")], metric="f1_normal_valthr", n_boot=200
+        results, load, [("gan", "random")], ComparisonSettings(metric="f1_normal_valthr", n_boot=200)
     )
     assert (out["test"] == "bootstrap").all() and out["p_delong"].isna().all()
     np.testing.assert_allclose(out["p_holm"], holm(out["p_bootstrap"]))
@@ -516,14 +512,14 @@ def test_paired_comparisons_other_metrics_use_the_bootstrap_p():
     )
     assert out.loc[out.classifier == "cnn", "value_target"].item() == pytest.approx(want)
     with pytest.raises(ValueError, match="delong"):
-        paired_comparisons(results, load, [("gan", "random")], metric="pr_auc", test="delong")
+        paired_comparisons(results, load, [("gan", "random")], ComparisonSettings(metric="pr_auc", test="delong"))
     with pytest.raises(ValueError, match="unknown metric"):
-        paired_comparisons(results, load, [("gan", "random")], metric="auc")
+        paired_comparisons(results, load, [("gan", "random")], ComparisonSettings(metric="auc"))
 
 
 def test_metrics_and_report_import_no_keras():
     code = (
-        "import sys, helpers.evaluation.metrics, helpers.report; "
+        "import sys, helpers.evaluation.scores, helpers.evaluation.comparisons, helpers.report; "
         "bad = [m for m in ('keras', 'tensorflow') if m in sys.modules]; "
         "assert not bad, bad"
     )
@@ -534,8 +530,8 @@ def test_paired_bootstrap_without_stratification_drops_single_class_resamples():
     y = np.array([1, 0, 0, 0, 0, 0, 0, 0])  # one positive: about a third of resamples miss it
     a = np.linspace(0.1, 0.9, 8)
     b = a[::-1].copy()
-    fast = paired_bootstrap(y, a, b, n_boot=300, seed=3, stratified=False)
-    slow = paired_bootstrap(y, a, b, roc_auc_score, n_boot=300, seed=3, stratified=False)
+    fast = paired_bootstrap(y, a, b, settings=BootstrapSettings(n_boot=300, seed=3, stratified=False))
+    slow = paired_bootstrap(y, a, b, roc_auc_score, settings=BootstrapSettings(n_boot=300, seed=3, stratified=False))
     assert 150 < fast.n_boot == slow.n_boot < 250
     assert (fast.low, fast.high, fast.p_value) == pytest.approx((slow.low, slow.high, slow.p_value))
 
@@ -543,15 +539,15 @@ def test_paired_bootstrap_without_stratification_drops_single_class_resamples():
 def test_bootstrap_interval_covers_the_value_and_matches_sklearn():
     from sklearn.metrics import roc_auc_score
 
-    from helpers.evaluation.metrics import bootstrap_interval
+    from helpers.evaluation.intervals import bootstrap_interval
 
     rng = np.random.default_rng(0)
     y = np.r_[np.zeros(80, int), np.ones(120, int)]
     s = np.clip(y * 0.3 + rng.normal(0.4, 0.25, len(y)), 0, 1)
-    value, low, high = bootstrap_interval(y, s, n_boot=500, seed=1)
+    value, low, high = bootstrap_interval(y, s, settings=BootstrapSettings(n_boot=500, seed=1))
     assert value == pytest.approx(roc_auc_score(y, s)) and low < value < high
-    assert (value, low, high) == bootstrap_interval(y, s, n_boot=500, seed=1)  # seeded
-    two = bootstrap_interval(y, np.vstack([s, s]), n_boot=500, seed=1)  # a deterministic model, twice
+    assert (value, low, high) == bootstrap_interval(y, s, settings=BootstrapSettings(n_boot=500, seed=1))  # seeded
+    two = bootstrap_interval(y, np.vstack([s, s]), settings=BootstrapSettings(n_boot=500, seed=1))  # a deterministic model, twice
     assert two == pytest.approx((value, low, high))
-    f1 = bootstrap_interval(y, s, "f1", threshold=0.5, n_boot=300)
+    f1 = bootstrap_interval(y, s, "f1", threshold=0.5, settings=BootstrapSettings(n_boot=300))
     assert 0 < f1[1] < f1[0] < f1[2] < 1

@@ -4,7 +4,9 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from helpers import report
-from helpers.evaluation import metrics
+from helpers.evaluation.comparisons import holm_calls
+from helpers.evaluation.intervals import BootstrapSettings, bootstrap_interval
+from helpers.evaluation.scores import classification_row
 
 
 def _results():
@@ -143,7 +145,7 @@ def _table_1_runs(separations=(1.5, 1.5, 1.5), classifiers=PLAIN, strategies=("n
             for seed, sep in enumerate(separations):
                 score = 1 / (1 + np.exp(-(sep * (2 * y - 1) + rng.normal(size=len(y)))))
                 scores[(clf, strategy, seed)] = (y, score)
-                row = metrics.classification_row(y, score)
+                row = classification_row(y, score)
                 rows.append(dict(classifier=clf, strategy=strategy, seed=seed, **row))
     return pd.DataFrame(rows), lambda c, st, s: scores[(c, st, s)]
 
@@ -181,11 +183,11 @@ def test_table_1_intervals_widen_when_seeds_disagree():
     assert width["disagree"] > 2 * width["agree"]
     y, s = load_disagree("cnn", "none", 0)
     scores = np.vstack([load_disagree("cnn", "none", k)[1] for k in range(3)])
-    images_only = metrics.bootstrap_interval(y, scores, n_boot=400)
-    hierarchical = metrics.bootstrap_interval(y, scores, n_boot=400, resample_seeds=True)
+    images_only = bootstrap_interval(y, scores, settings=BootstrapSettings(n_boot=400))
+    hierarchical = bootstrap_interval(y, scores, settings=BootstrapSettings(n_boot=400, resample_seeds=True))
     assert hierarchical[2] - hierarchical[1] > images_only[2] - images_only[1]
     # one seed: drawing the seeds changes nothing
-    assert metrics.bootstrap_interval(y, s, n_boot=300, resample_seeds=True) == metrics.bootstrap_interval(y, s, n_boot=300)
+    assert bootstrap_interval(y, s, settings=BootstrapSettings(n_boot=300, resample_seeds=True)) == bootstrap_interval(y, s, settings=BootstrapSettings(n_boot=300))
 
 
 def test_verdict_names_minus_none_for_every_classifier():
@@ -213,7 +215,7 @@ def test_verdict_says_when_raw_and_adjusted_calls_differ():
         dict(classifier="svm", target="gan", baseline="none", metric="roc_auc", n_seeds=3, mean_diff=-0.05, low=-0.08,
              high=-0.02, p_test=0.001, role="none", seed_diffs="-0.05;-0.04;-0.06"),
     ])
-    called = metrics.holm_calls(rows)
+    called = holm_calls(rows)
     assert list(called["p_holm"]) == pytest.approx([0.02, 0.02, 0.003])
     called.loc[0, "p_test"], called.loc[0, "p_holm"] = 0.01, 0.06  # adjusted call flips
     called.loc[0, "verdict"] = "no clear difference"

@@ -45,6 +45,7 @@ def make_fakes(pool: np.ndarray, kind: str, n: int, *, seed: int, blur: float, m
 
 def main() -> None:
     from helpers import data
+    from helpers.evaluation import encoder as domain
     from helpers.evaluation import fidelity
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -69,15 +70,15 @@ def main() -> None:
     if n_ref >= len(real) - max(args.sizes):
         raise SystemExit(f"{len(real)} minority images: too few for sizes up to {max(args.sizes)}")
     reference, pool = real[order[:n_ref]], real[order[n_ref:]]
-    encoder = fidelity.train_domain_encoder(train.images, train.labels, seed=0, epochs=args.encoder_epochs)
+    encoder = domain.train_domain_encoder(train.images, train.labels, seed=0, epochs=args.encoder_epochs)
     rows = []
     for n in args.sizes:
         for rep in range(args.reps):
             for kind in ("real", "blurred", "collapsed"):
                 fakes = make_fakes(pool, kind, n, seed=1000 * rep + n, blur=args.blur, modes=args.modes)
-                report = fidelity.fidelity_report(encoder, fakes, reference, minority_class=minority, seed=rep,
-                                                  halves_seed=rep, c2st_epochs=args.c2st_epochs,
-                                                  pixel_memorization=False)
+                report = fidelity.fidelity_report(encoder, fakes, reference, settings=fidelity.FidelitySettings(
+                    minority_class=minority, seed=rep, halves_seed=rep, c2st_epochs=args.c2st_epochs,
+                    pixel_memorization=False))
                 rows.append({"kind": kind, "n": int(report["n_per_set"]), "rep": rep,
                              **{k: float(report[k]) for k in KEYS}})
                 print(rows[-1], flush=True)

@@ -21,7 +21,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 
 def main() -> None:
     from helpers import classifiers, data
-    from helpers.evaluation.metrics import youden_threshold
+    from helpers.evaluation.scores import youden_threshold
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-path", required=True)

@@ -27,7 +27,7 @@ def main() -> None:
     from helpers.classifiers.recipes import RECIPES
     from helpers.core.runtime import set_seeds
     from helpers.data import augment
-    from helpers.evaluation.metrics import youden_threshold
+    from helpers.evaluation.scores import youden_threshold
     from helpers.oversampling import oversample
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

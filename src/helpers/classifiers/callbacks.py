@@ -1,4 +1,4 @@
-"""Keras callbacks (kept apart from :mod:`helpers.evaluation.metrics`, which imports no Keras).
+"""Keras callbacks (kept apart from :mod:`helpers.evaluation.scores`, which imports no Keras).
 
 :class:`ValAUCCallback`: exact validation ROC-AUC (scikit-learn) each epoch, best-weight restore,
 early stopping and an optional atomic checkpoint.

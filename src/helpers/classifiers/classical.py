@@ -2,7 +2,7 @@
 
 Every (classifier, strategy, seed) run is recorded through :class:`helpers.report.results.ResultsTable`:
 one row (context columns such as dataset and profile, ``notebook``, ``classifier``, ``strategy``,
-``seed``, ``features``, all of :data:`helpers.evaluation.metrics.METRIC_COLUMNS`, ``n_train``, ``n_synthetic``,
+``seed``, ``features``, all of :data:`helpers.evaluation.scores.METRIC_COLUMNS`, ``n_train``, ``n_synthetic``,
 ``fit_seconds``, ``fingerprint``) and the run's val/test scores. The fingerprint covers the training,
 val and test arrays, the synthetic rows a strategy adds, the strategy's settings and the seed: a
 re-run skips a run only when all of that matches, and stops with a
@@ -23,7 +23,7 @@ import pandas as pd
 
 from helpers.core import provenance
 from helpers.data.images import as_model_batch
-from helpers.evaluation import metrics
+from helpers.evaluation.scores import METRIC_COLUMNS, classification_row
 from helpers.oversampling import oversample
 from helpers.oversampling.strategies import (
     FEATURE_STRATEGIES,
@@ -47,7 +47,7 @@ __all__ = [
 #: What the ANN's rows say it saw.
 ANN_FEATURES = "pixels (flattened, /255)"
 NOTEBOOK = "04"
-_RESERVED = ("notebook", "classifier", "strategy", "seed", "features", *metrics.METRIC_COLUMNS,
+_RESERVED = ("notebook", "classifier", "strategy", "seed", "features", *METRIC_COLUMNS,
              "n_train", "n_synthetic", "fit_seconds", "fingerprint")
 
 
@@ -114,7 +114,7 @@ def _record(table: ResultsTable, *, ctx: dict[str, Any], classifier: str, strate
             fit_seconds: float) -> dict[str, Any]:
     columns: dict[str, Any] = dict(ctx)
     columns["features"] = features
-    columns.update(metrics.classification_row(y_test, test_scores, y_score_val=val_scores, y_true_val=y_val))
+    columns.update(classification_row(y_test, test_scores, y_score_val=val_scores, y_true_val=y_val))
     columns.update(n_train=int(n_train), n_synthetic=int(n_synthetic), fit_seconds=round(float(fit_seconds), 3))
     return table.record(notebook=NOTEBOOK, classifier=classifier, strategy=strategy, seed=int(seed),
                         fingerprint=fingerprint, y_test=y_test, score_test=test_scores, y_val=y_val,
@@ -179,7 +179,7 @@ def run_classical_grid(
     ``StandardScaler`` fitted on that (resampled) training set -> estimator from
     :func:`make_classifier` (``class_weight="balanced"`` for the ``class_weight`` strategy,
     ``sample_weight`` for ``gan_weighted``) -> scores on val and test (see :func:`_positive_scores`)
-    -> :func:`helpers.evaluation.metrics.classification_row`. ``data``: ``{"train"|"val"|"test": (features, labels)}``;
+    -> :func:`helpers.evaluation.scores.classification_row`. ``data``: ``{"train"|"val"|"test": (features, labels)}``;
     ``fakes.images`` maps a generator (``"reference"``, ``"default"``; see
     :data:`helpers.oversampling.strategies.SYNTHETIC_SOURCE`) to the features of its fakes. ``classical_aug`` / ``gan_aug`` need images and
     are skipped here with a note, as is a strategy that cannot run on the data (ADASYN on separated

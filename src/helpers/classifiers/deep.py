@@ -34,7 +34,7 @@ from helpers.classifiers.recipes import DEEP_CLASSIFIERS, parse_classifier
 from helpers.core import artifacts, provenance
 from helpers.core.runtime import precision_policy
 from helpers.data.images import image_hashes
-from helpers.evaluation import metrics
+from helpers.evaluation.scores import METRIC_COLUMNS, classification_row
 from helpers.oversampling import oversample
 from helpers.oversampling.oversample import Fakes
 from helpers.oversampling.strategies import (
@@ -60,7 +60,7 @@ NOTEBOOK = "05"
 #: ``<architecture>_<recipe>`` (``cnn_strong``); see :mod:`helpers.classifiers.recipes`.
 DEEP_MODELS: tuple[str, ...] = DEEP_CLASSIFIERS
 _RESERVED = ("notebook", "classifier", "strategy", "seed", "features", "model_weights", "input_size",
-             *metrics.METRIC_COLUMNS, "n_train", "n_synthetic", "synthetic_weight",
+             *METRIC_COLUMNS, "n_train", "n_synthetic", "synthetic_weight",
              "synthetic_keep_fraction", "weight_selection", "epochs_run", "best_epoch", "best_val_auc",
              "fit_seconds", "seconds_per_epoch", "dtype_policy", "recipe", "run_folder", "fingerprint")
 
@@ -414,7 +414,7 @@ def run_deep_grid(
                 columns: dict[str, Any] = dict(ctx)
                 columns.update(features="pixels", model_weights=run["description"],
                                input_size=run["input_size"])
-                columns.update(metrics.classification_row(y_test, test_scores, y_score_val=val_scores,
+                columns.update(classification_row(y_test, test_scores, y_score_val=val_scores,
                                                           y_true_val=y_val))
                 is_gan = strategy in GAN_STRATEGIES
                 columns.update(

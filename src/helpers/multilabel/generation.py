@@ -123,7 +123,7 @@ def finding_fidelity(fakes: Any, reals: Any, *, seed: int = 0, k: int = 3, densi
     Pixel diversity and near-duplicates (:func:`helpers.evaluation.gan_health.collapse_from_samples`), then k-NN precision/recall
     and density/coverage on 16x16 thumbnails, judged by :func:`helpers.evaluation.fidelity.collapse_check`.
     """
-    from helpers.evaluation import fidelity, gan_health
+    from helpers.evaluation import fidelity, gan_health, manifold
 
     fakes, reals = np.asarray(fakes), np.asarray(reals)
     out: dict[str, Any] = {"n_fake": len(fakes), "n_real": len(reals)}
@@ -135,7 +135,7 @@ def finding_fidelity(fakes: Any, reals: Any, *, seed: int = 0, k: int = 3, densi
     f = _small_features(fakes[rng.permutation(len(fakes))[:max_images]])
     r = _small_features(reals[rng.permutation(len(reals))[:max_images]])
     if min(len(f), len(r)) > max(k, density_k):
-        out["precision"], out["recall"] = fidelity.precision_recall(r, f, k=k)
-        out["density"], out["coverage"] = fidelity.density_coverage(r, f, k=density_k)
+        out["precision"], out["recall"] = manifold.precision_recall(r, f, k=k)
+        out["density"], out["coverage"] = manifold.density_coverage(r, f, k=density_k)
     check = fidelity.collapse_check(out)
     return out | {"collapsed": float(check["collapsed"]), "reasons": check["reasons"]}

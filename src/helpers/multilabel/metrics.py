@@ -87,10 +87,11 @@ def gan_effect(
     """Per finding: ``metric`` with GAN images minus without, a paired bootstrap interval and Holm's p.
 
     ``scores_*``: ``(n_seeds, N, C)`` test scores of the two arms, paired by seed;
-    :func:`helpers.evaluation.metrics.paired_bootstrap` per finding (also resampling seeds when there are
+    :func:`helpers.evaluation.intervals.paired_bootstrap` per finding (also resampling seeds when there are
     several), NaN where the test split has one class; ``verdict`` reads ``p_holm`` at ``alpha``.
     """
-    from helpers.evaluation.metrics import holm, paired_bootstrap
+    from helpers.evaluation.comparisons import holm
+    from helpers.evaluation.intervals import BootstrapSettings, paired_bootstrap
 
     y = np.asarray(y_test)
     a, b = np.asarray(scores_gan, dtype=float), np.asarray(scores_original, dtype=float)
@@ -102,8 +103,8 @@ def gan_effect(
     for j, name in enumerate(names):
         row: dict[str, Any] = {"finding": name, "n_positive": int(y[:, j].sum()), "metric": metric}
         if 0 < y[:, j].sum() < len(y):
-            res = paired_bootstrap(y[:, j], a[:, :, j], b[:, :, j], metric, n_boot=n_boot, seed=seed, alpha=alpha,
-                                   resample_seeds=bool(resample_seeds))
+            res = paired_bootstrap(y[:, j], a[:, :, j], b[:, :, j], metric, settings=BootstrapSettings(
+                n_boot=n_boot, seed=seed, alpha=alpha, resample_seeds=bool(resample_seeds)))
             row.update(value_gan=res.value_a, value_original=res.value_b, mean_diff=res.mean_diff, low=res.low,
                        high=res.high, p_value=res.p_value, n_seeds=res.n_seeds)
         else:

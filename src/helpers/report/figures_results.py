@@ -133,7 +133,7 @@ _VERDICT_COLORS = {"better": "#2ca02c", "no clear difference": "#4c72b0", "worse
 
 
 def difference_forest(diffs: pd.DataFrame, title: str, *, sort: bool = True) -> plt.Figure:
-    """:func:`helpers.evaluation.metrics.paired_comparisons` rows as a forest: difference and interval coloured by
+    """:func:`helpers.evaluation.comparisons.paired_comparisons` rows as a forest: difference and interval coloured by
     verdict, Holm p in the labels, a dot per seed (``seed_diffs``); largest on top unless ``sort=False``."""
     diffs = diffs[np.isfinite(diffs["mean_diff"].to_numpy(dtype=float))]
     if diffs.empty:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.evaluation import metrics
+from helpers.evaluation.intervals import BootstrapSettings, bootstrap_interval
 from helpers.oversampling.strategies import TABLE_1_ARMS
 
 __all__ = ["GHOSH_DUTTA", "PUBLISHED_TABLE_1", "PUBLISHED_METRICS", "PUBLISHED_COLUMN", "GENERATOR_NAMES",
@@ -86,8 +86,8 @@ def table_1(results: pd.DataFrame, load_scores: Callable[[str, str, int], Any], 
             row: dict[str, Any] = {"Classifier": clf, "Configuration": label, "strategy": arm, "seeds": len(sub),
                                    "seed_list": ";".join(str(int(s)) for s in sub["seed"])}
             for metric in TABLE_1_METRICS:
-                value, low, high = metrics.bootstrap_interval(y, scores, metric, n_boot=n_boot, seed=seed,
-                                                              resample_seeds=True)
+                value, low, high = bootstrap_interval(y, scores, metric, settings=BootstrapSettings(
+                    n_boot=n_boot, seed=seed, resample_seeds=True))
                 row.update({metric: value, f"{metric}_low": low, f"{metric}_high": high,
                             f"{metric}_per_seed": _join(sub[metric].to_numpy(dtype=float), 4)})
             published = PUBLISHED_TABLE_1.get((clf, arm))

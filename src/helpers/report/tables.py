@@ -13,7 +13,7 @@ import pandas as pd
 from PIL import Image
 
 from helpers.core.artifacts import atomic_write, load_json, save_json
-from helpers.evaluation import metrics
+from helpers.evaluation.scores import format_summary, summarise
 
 __all__ = ["LEAD_METRICS", "EXPORTED", "comparison_table", "best_runs", "confusion_from_row", "caption",
     "save_table", "accuracy_over_epochs", "export_tables", "run_id_of", "figure_stamps", "provenance_line"]
@@ -24,13 +24,13 @@ LEAD_METRICS = ("roc_auc", "pr_auc", "f1", "f1_normal", "macro_f1", "balanced_ac
 def comparison_table(results: pd.DataFrame, metrics_: Sequence[str] = LEAD_METRICS, digits: int = 3) -> pd.DataFrame:
     """``mean ± sd`` over seeds per (classifier, strategy), with the number of seeds."""
     present = [m for m in metrics_ if m in results.columns]
-    summary = metrics.summarise(results, by=("classifier", "strategy"), metrics=present)
-    return metrics.format_summary(summary, digits=digits).set_index(["classifier", "strategy"])
+    summary = summarise(results, by=("classifier", "strategy"), metrics=present)
+    return format_summary(summary, digits=digits).set_index(["classifier", "strategy"])
 
 
 def best_runs(results: pd.DataFrame, metric: str = "roc_auc") -> pd.DataFrame:
     """Per classifier, the strategy with the best mean ``metric`` over seeds."""
-    summary = metrics.summarise(results, by=("classifier", "strategy"), metrics=[metric])
+    summary = summarise(results, by=("classifier", "strategy"), metrics=[metric])
     idx = summary.groupby("classifier")[f"{metric}_mean"].idxmax()
     return summary.loc[idx].reset_index(drop=True)
 

@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.evaluation import metrics
+from helpers.evaluation.comparisons import ComparisonSettings, holm_calls, paired_comparisons
+from helpers.evaluation.intervals import BootstrapSettings, bootstrap_interval
+from helpers.evaluation.scores import summarise
 from helpers.oversampling.strategies import BASELINE_STRATEGIES
 from helpers.report.table1 import _join, interval_note
 
@@ -41,13 +43,13 @@ def strategy_verdicts(results: pd.DataFrame, metric: str = "roc_auc", targets: S
                       baselines: Sequence[str] = ("none", "class_weight", "random"), *,
                       load_scores: Callable[[str, str, int], Any], **paired_options: Any) -> list[str]:
     """:func:`paired_verdicts` of every target × baseline pair, Holm-adjusted together (``paired_options`` go to
-    :func:`helpers.evaluation.metrics.paired_comparisons`; ``load_scores(classifier, strategy, seed) -> (y, score)``)."""
+    :func:`helpers.evaluation.comparisons.paired_comparisons`; ``load_scores(classifier, strategy, seed) -> (y, score)``)."""
     pairs = [(t, b) for t in targets for b in baselines if t != b]
-    return paired_verdicts(metrics.paired_comparisons(results, load_scores, pairs, metric=metric, **paired_options))
+    return paired_verdicts(paired_comparisons(results, load_scores, pairs, ComparisonSettings(metric=metric, **paired_options)))
 
 
 def paired_verdicts(comparisons: pd.DataFrame, digits: int = 3) -> list[str]:
-    """One sentence per :func:`helpers.evaluation.metrics.paired_comparisons` row: difference, interval, the row's
+    """One sentence per :func:`helpers.evaluation.comparisons.paired_comparisons` row: difference, interval, the row's
     test p and the Holm-adjusted p with its verdict."""
     lines = []
     for _, row in comparisons.iterrows():
@@ -65,7 +67,7 @@ def paired_verdicts(comparisons: pd.DataFrame, digits: int = 3) -> list[str]:
 
 def gan_summary_line(results: pd.DataFrame, metric: str = "roc_auc", gan_strategies: Sequence[str] = ("gan",)) -> str:
     """How many classifiers a GAN strategy beat the best non-GAN strategy for (mean over seeds)."""
-    summary = metrics.summarise(results, by=("classifier", "strategy"), metrics=[metric])
+    summary = summarise(results, by=("classifier", "strategy"), metrics=[metric])
     col = f"{metric}_mean"
     wins, total, parts = 0, 0, []
     for clf, group in summary.groupby("classifier", sort=False):
@@ -107,8 +109,8 @@ def with_without(results: pd.DataFrame, load_scores: Callable[[str, str, int], A
                  alpha: float = 0.05) -> pd.DataFrame:
     """Per classifier each target − ``none``, then − its :func:`best_baseline`, as one Holm family.
 
-    Rows of :func:`helpers.evaluation.metrics.paired_comparisons` (hierarchical bootstrap) plus ``role``,
-    ``seed_diffs`` (per-seed differences) and ``verdict_raw`` (:func:`helpers.evaluation.metrics.holm_calls`).
+    Rows of :func:`helpers.evaluation.comparisons.paired_comparisons` (hierarchical bootstrap) plus ``role``,
+    ``seed_diffs`` (per-seed differences) and ``verdict_raw`` (:func:`helpers.evaluation.comparisons.holm_calls`).
     """
     parts = []
     for clf in dict.fromkeys(results["classifier"]):
@@ -119,14 +121,14 @@ def with_without(results: pd.DataFrame, load_scores: Callable[[str, str, int], A
             continue
         best = best_baseline(part, metric)
         pairs = [(t, "none") for t in present] + ([(t, best) for t in present] if best else [])
-        comp = metrics.paired_comparisons(part, load_scores, pairs, metric=metric, test="bootstrap",
-                                          resample_seeds=True, n_boot=n_boot, seed=seed, alpha=alpha)
+        comp = paired_comparisons(part, load_scores, pairs, ComparisonSettings(
+            metric=metric, test="bootstrap", resample_seeds=True, n_boot=n_boot, seed=seed, alpha=alpha))
         comp["role"] = np.where(comp["baseline"] == "none", "none", "best baseline")
         comp["seed_diffs"] = [_join(_seed_diffs(part, clf, t, b, metric), 4) for t, b in zip(comp["target"], comp["baseline"], strict=True)]
         parts.append(comp)
     if not parts:
         raise ValueError("no classifier ran `none` and a GAN strategy: nothing to compare")
-    return metrics.holm_calls(pd.concat(parts, ignore_index=True), alpha)
+    return holm_calls(pd.concat(parts, ignore_index=True), alpha)
 
 
 def _diff_text(row: Any, digits: int = 3) -> str:
@@ -166,9 +168,9 @@ def verdict_lines(comparisons: pd.DataFrame, digits: int = 3) -> list[str]:
 def improved_vs_dcgan(results: pd.DataFrame, load_scores: Callable[[str, str, int], Any], *, metric: str = "roc_auc",
                       n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
     """``gan_improved − gan`` per classifier that ran both (hierarchical bootstrap, Holm over these rows)."""
-    comp = metrics.paired_comparisons(results, load_scores, [("gan_improved", "gan")], metric=metric, test="bootstrap",
-                                      resample_seeds=True, n_boot=n_boot, seed=seed, alpha=alpha)
-    return metrics.holm_calls(comp, alpha)
+    comp = paired_comparisons(results, load_scores, [("gan_improved", "gan")], ComparisonSettings(
+        metric=metric, test="bootstrap", resample_seeds=True, n_boot=n_boot, seed=seed, alpha=alpha))
+    return holm_calls(comp, alpha)
 
 
 def improved_vs_dcgan_line(comparisons: pd.DataFrame) -> str:
@@ -207,7 +209,7 @@ def seed_ensembles(results: pd.DataFrame, load_scores: Callable[[str, str, int],
         ensemble = np.mean([np.asarray(p[1], dtype=float) for p in pairs], axis=0)
         row: dict[str, Any] = {"classifier": clf, "strategy": strategy, "seeds": len(seeds)}
         for m in metrics_:
-            value, low, high = metrics.bootstrap_interval(y, ensemble, m, n_boot=n_boot, seed=seed)
+            value, low, high = bootstrap_interval(y, ensemble, m, settings=BootstrapSettings(n_boot=n_boot, seed=seed))
             row.update({m: value, f"{m}_low": low, f"{m}_high": high, f"{m}_single": float(sub[m].mean())})
         rows.append(row)
     columns = ["classifier", "strategy", "seeds"] + [f"{m}{s}" for m in metrics_ for s in ("", "_low", "_high", "_single")]
