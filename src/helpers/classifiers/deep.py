@@ -235,11 +235,12 @@ class _Grid:
                 "synthetic_weight": float(synthetic_weight) if strategy in GAN_STRATEGIES else None,
                 "role": role, "model_weights": description}
         artifacts.save_json(folder / "run.json", info)
+        fit = classifiers.FitSettings(
+            epochs=self.epochs_for(model_name), batch_size=self.settings.batch_size, seed=seed,
+            patience=self.settings.patience, max_steps_per_epoch=self.settings.max_steps_per_epoch,
+            recipe=parse_classifier(model_name)[1])
         model, history, fit_seconds = classifiers.fit_classifier(
-            model, ts, self.x_val, self.y_val, epochs=self.epochs_for(model_name),
-            recipe=parse_classifier(model_name)[1],
-            batch_size=self.settings.batch_size, seed=seed, patience=self.settings.patience, run_dir=folder,
-            max_steps_per_epoch=self.settings.max_steps_per_epoch, verbose=0,
+            model, ts, self.x_val, self.y_val, fit, run_dir=folder,
             fingerprint=self.fingerprint(model_name, strategy, seed, synthetic_weight),
         )
         done = artifacts.load_json(folder / "done.json")
