@@ -1,8 +1,5 @@
-"""Keras callbacks (kept apart from :mod:`helpers.evaluation.metrics`, which imports no Keras).
-
-:class:`ValAUCCallback`: exact validation ROC-AUC (scikit-learn) each epoch, best-weight restore,
-early stopping and an optional atomic checkpoint.
-"""
+"""Keras callbacks: :class:`ValAUCCallback` (exact val ROC-AUC, early stopping, best weights) and
+the pieces that make :func:`helpers.classifiers.training.fit_classifier` resumable."""
 
 from __future__ import annotations
 
@@ -24,16 +21,11 @@ __all__ = ["ValAUCCallback", "HISTORY_COLUMNS", "ResumableValAUC", "HistoryCSV",
 class ValAUCCallback(keras.callbacks.Callback):
     """Exact validation ROC-AUC (scikit-learn) each epoch, best-weight restore and early stopping.
 
-    Why: ``keras.metrics.AUC`` (200 thresholds) read exactly 0.500 for several epochs with batch-
-    normalised CNNs whose outputs were all > 0.995 in a reference run, so early stopping on it
-    kept epoch 1. This callback predicts ``x_val`` at each epoch end, writes
-    ``logs["val_auc_exact"]`` (History and later callbacks see it), keeps the best weights in
-    memory, optionally writes them atomically to ``checkpoint_path`` (``*.weights.h5`` -> weights,
-    ``*.keras`` -> whole model), stops after ``patience`` epochs without an improvement larger than
-    ``min_delta`` (``patience=None``: never stops) and restores the best weights at train end.
-
-    After training: ``best_auc``, ``best_epoch`` (0-based), ``best_weights``, ``aucs`` (per
-    epoch), ``stopped_epoch`` (None when training ran to the end).
+    Writes ``logs["val_auc_exact"]`` (Keras' 200-threshold AUC can read 0.5 for whole epochs), keeps
+    the best weights (optionally also in ``checkpoint_path``: ``*.weights.h5`` or ``*.keras``), stops
+    after ``patience`` epochs without an improvement above ``min_delta`` (None: never) and restores
+    the best weights at the end. After training: ``best_auc``, ``best_epoch`` (0-based),
+    ``best_weights``, ``aucs``, ``stopped_epoch``.
     """
 
     def __init__(

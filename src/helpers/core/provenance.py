@@ -213,11 +213,6 @@ def move_aside(folder: str | os.PathLike) -> Path | None:
     return target
 
 
-# --------------------------------------------------------------------------------------------------
-# Models with their fingerprint
-# --------------------------------------------------------------------------------------------------
-
-
 def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".provenance.json")
 
