@@ -48,9 +48,8 @@ REPO_ROOT: Path | None = _SOURCE.parents[1] if _checkout_holding(_SOURCE) == _SO
 
 
 def work_root() -> Path:
-    """Where default and relative run folders live: the checkout of this repository holding the
-    current working directory (so a notebook running in ``notebooks/`` and a command run at the
-    root share ``<checkout>/build/``), else the current working directory itself."""
+    """Where default and relative run folders live: the checkout holding the working directory, else the
+    working directory itself."""
     cwd = Path.cwd()
     return _checkout_holding(cwd) or cwd
 
@@ -187,8 +186,7 @@ def _installed_version() -> str:
 
 
 def _git_short_sha() -> str:
-    """The commit stamp of a run: the git commit of the checkout of this repository holding the
-    working directory, else of the checkout the package is imported from, else the installed version."""
+    """A run's commit stamp: the git commit of the checkout in use, else the installed version."""
     for root in dict.fromkeys(r for r in (_checkout_holding(Path.cwd()), REPO_ROOT) if r is not None):
         sha = _git_sha(root)
         if sha:
@@ -246,11 +244,8 @@ def resolve(
 ) -> RunConfig:
     """Build the run configuration from a notebook's parameters (environment variables win).
 
-    ``profile=None`` picks :func:`default_profile`: ``colab`` on Google Colab, ``demo`` elsewhere.
-    ``fresh=True`` moves an existing run folder aside (``<run_dir>.old-<time>``) and starts afresh;
-    without it, artifacts made from other inputs stop the run with a
-    :class:`helpers.core.provenance.ProvenanceError`. Unsupported sizes and malformed seeds raise
-    a ValueError here, before anything loads or downloads.
+    ``profile=None`` picks :func:`default_profile`. ``fresh=True`` moves an existing run folder aside.
+    Unsupported sizes and malformed seeds raise a ValueError before anything loads.
     """
     env = os.environ
     prof = get_profile(profile_name(profile))

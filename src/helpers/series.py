@@ -1,21 +1,12 @@
 """Run the numbered notebooks in order with papermill: ``python -m helpers.series --profile demo``.
 
-Executed copies go to ``<run_dir>/notebooks/``; the run prints progress and per-notebook wall time
-and exits non-zero naming the notebook and cell that failed.
-
-* Relative paths (``--run-dir``, ``--figures-dir``, ``-p data_path``/``run_dir``/``figures_dir``) are
-  taken from the directory the command runs in, and passed to the notebooks as absolute paths.
-* Without ``--run-dir`` a run goes to ``build/<profile>/`` of the checkout of this repository the
-  command runs in, else to ``./build/<profile>/``.
-* ``--notebooks DIR`` names the notebooks folder (default: the checkout's ``notebooks/``, else
-  ``./notebooks``, else the notebooks shipped inside the installed package); a folder without
-  numbered notebooks is an error, not an empty success.
-* ``--fresh`` moves the run folder aside (``<run_dir>.old-<time>``) before the first notebook.
-* ``--seeds-each 0 1 2 --jobs 2`` and ``--profile quick paper`` run batches (:mod:`helpers.series_batch`).
-
-A chapter opened on its own (``notebook.setup(..., chapter="05")``) runs the chapters it builds on
-through :func:`run_series` first (:data:`CHAPTER_NEEDS`, :func:`missing_prerequisites`); the kernels
-the runner starts get ``HELPERS_NO_PREREQUISITES=1``, so they never do that themselves.
+Executed copies go to ``<run_dir>/notebooks/``; the run prints per-notebook wall time and exits
+non-zero naming the notebook and cell that failed. Relative paths are taken from the working
+directory; without ``--run-dir`` a run goes to ``build/<profile>/`` of the checkout you are in.
+``--fresh`` moves the run folder aside first. ``--seeds-each 0 1 2 --jobs 2`` and ``--profile quick
+paper`` run batches (:mod:`helpers.series_batch`). A chapter opened on its own runs the chapters
+it builds on first (:data:`CHAPTER_NEEDS`); the kernels the runner starts get
+``HELPERS_NO_PREREQUISITES=1``, so they never do that themselves.
 """
 
 from __future__ import annotations
@@ -83,16 +74,13 @@ class NoNotebooks(FileNotFoundError):
 
 
 def packaged_notebook_dir() -> Path | None:
-    """The notebooks shipped inside the installed package (``helpers/_notebooks/`` of a wheel or of
-    ``pip install git+...``), or None (a checkout's ``src/helpers`` has none: it uses ``notebooks/``)."""
+    """The notebooks shipped inside the installed package (``helpers/_notebooks/``), or None."""
     return _PACKAGED_NOTEBOOKS if discover_notebooks(_PACKAGED_NOTEBOOKS) else None
 
 
 def default_notebook_dir() -> Path:
-    """The checkout's ``notebooks/`` (where the package is imported from, else the one the working
-    directory is in); outside any checkout ``./notebooks`` when it holds numbered notebooks, else
-    the notebooks shipped with the installed package (:func:`packaged_notebook_dir`), else
-    ``./notebooks`` (which then names the missing folder in the error)."""
+    """The checkout's ``notebooks/``; outside a checkout ``./notebooks`` when it holds numbered
+    notebooks, else the packaged ones, else ``./notebooks`` (named in the error)."""
     if _config.REPO_ROOT is not None and (_config.REPO_ROOT / "notebooks").is_dir():
         return _config.REPO_ROOT / "notebooks"
     local = _config.work_root() / "notebooks"
@@ -101,8 +89,7 @@ def default_notebook_dir() -> Path:
 
 
 def notebook_dir_with(chapters: Sequence[str]) -> Path:
-    """The first of :func:`default_notebook_dir` and :func:`packaged_notebook_dir` that holds every
-    chapter of ``chapters``; raises :class:`NoNotebooks` naming where it looked."""
+    """The first of the default and the packaged notebook folders holding every chapter of ``chapters``."""
     wanted = {str(c).zfill(2) for c in chapters}
     tried = list(dict.fromkeys(d for d in (default_notebook_dir(), packaged_notebook_dir()) if d is not None))
     for folder in tried:
@@ -120,8 +107,7 @@ def chapter_finished(run_dir: str | os.PathLike, chapter: str) -> bool:
 
 
 def missing_prerequisites(chapter: str | int, run_dir: str | os.PathLike) -> list[str]:
-    """The earlier chapters ``chapter`` needs (:data:`CHAPTER_NEEDS`, transitively) that have not
-    finished in ``run_dir``, in the order to run them. A finished chapter's own needs are not asked for."""
+    """The earlier chapters ``chapter`` needs (transitively) that have not finished in ``run_dir``, in order."""
     chapter = str(chapter).zfill(2)
     if chapter not in CHAPTER_NEEDS:
         raise ValueError(f"unknown chapter {chapter!r}; the chapters are {sorted(CHAPTER_NEEDS)}")
@@ -146,8 +132,7 @@ def _duration(seconds: float) -> str:
 
 
 def expected_time(profile: str, chapters: Sequence[str], *, gpu: bool = False) -> str:
-    """How long ``chapters`` take with ``profile``, from :data:`CHAPTER_SECONDS`, saying whether the
-    numbers were measured or are rough estimates, and (``gpu=True``) that a GPU was not measured."""
+    """How long ``chapters`` take with ``profile`` (:data:`CHAPTER_SECONDS`), measured or estimated."""
     chapters = [str(c).zfill(2) for c in chapters]
     table = CHAPTER_SECONDS.get(profile, {})
     if not chapters or any(c not in table for c in chapters):
@@ -170,10 +155,7 @@ def _absolute(path: str | os.PathLike) -> Path:
 
 
 def discover_notebooks(notebook_dir: str | os.PathLike | None = None, only: Sequence[str] = ()) -> list[Path]:
-    """The numbered notebooks (``NN_slug.ipynb``) in order; ``only`` filters by number prefix.
-
-    ``notebook_dir`` defaults to :func:`default_notebook_dir`.
-    """
+    """The numbered notebooks (``NN_slug.ipynb``) in order; ``only`` filters by number prefix."""
     notebook_dir = Path(notebook_dir) if notebook_dir is not None else default_notebook_dir()
     paths = sorted(p for p in notebook_dir.glob("[0-9][0-9]_*.ipynb"))
     if only:
@@ -210,13 +192,9 @@ def run_series(
 ) -> dict[str, float]:
     """Execute the notebooks in order; return ``{notebook: seconds}``. Raises :class:`NotebookFailed`.
 
-    With ``html`` (default) the executed notebooks are rendered as one HTML report with an index page
-    (``<run_dir>/html/index.html``, :func:`render_html`) at the end, also when a notebook failed.
-
-    Relative paths (``run_dir``, ``figures_dir`` and the :data:`PATH_PARAMETERS` in ``parameters``)
-    are taken from the current working directory; ``run_dir``/``figures_dir`` in ``parameters`` are
-    used when the keywords are not given. ``fresh=True`` moves an existing run folder aside first.
-    Raises :class:`NoNotebooks` when ``notebook_dir`` holds no numbered notebook.
+    ``html``: render the executed notebooks with an index (``<run_dir>/html/index.html``) at the end,
+    also after a failure. ``run_dir``/``figures_dir`` in ``parameters`` apply when the keywords are
+    not given. ``fresh=True`` moves an existing run folder aside first.
     """
     import papermill as pm
 
@@ -275,11 +253,7 @@ def run_series(
 
 
 def render_html(executed_dir: str | os.PathLike, out_dir: str | os.PathLike, title: str = "Report") -> Path:
-    """Render every executed notebook in ``executed_dir`` to HTML (nbconvert) with an index page.
-
-    Returns the index page's path. Each page is written atomically; the index lists the chapters in
-    order with their first heading.
-    """
+    """Render every executed notebook in ``executed_dir`` to HTML (nbconvert); the index page's path."""
     import html as _html
 
     import nbformat
