@@ -232,16 +232,10 @@ def profile_name(profile: str | None = None) -> str:
     return os.environ.get("HELPERS_PROFILE") or profile or default_profile()
 
 
-def resolve(
-    profile: str | None = None,
-    dataset: str | None = None,
-    image_size: int | None = None,
-    seeds: list[int] | tuple[int, ...] | None = None,
-    data_path: str | None = None,
-    run_dir: str | os.PathLike | None = None,
-    figures_dir: str | os.PathLike | None = None,
-    fresh: bool = False,
-) -> RunConfig:
+def resolve(profile: str | None = None, dataset: str | None = None, image_size: int | None = None,
+            seeds: list[int] | tuple[int, ...] | None = None, data_path: str | None = None,
+            run_dir: str | os.PathLike | None = None, figures_dir: str | os.PathLike | None = None,
+            fresh: bool = False) -> RunConfig:
     """Build the run configuration from a notebook's parameters (environment variables win).
 
     ``profile=None`` picks :func:`default_profile`. ``fresh=True`` moves an existing run folder aside.

@@ -14,13 +14,8 @@ from helpers.core.artifacts import load_json, save_json
 __all__ = ["setup", "run_prerequisites", "md", "record_metrics", "read_metrics"]
 
 
-def setup(
-    chapter: str | int | None = None,
-    *,
-    auto_prerequisites: bool = True,
-    drive: bool = False,
-    **parameters: Any,
-) -> _config.RunConfig:
+def setup(chapter: str | int | None = None, *, auto_prerequisites: bool = True, drive: bool = False,
+          **parameters: Any) -> _config.RunConfig:
     """Resolve the run configuration from the ``parameters`` cell, seed everything, set the plot style.
 
     Prints one line on the run and one on the machine. ``chapter="05"`` runs the chapters it builds
@@ -80,9 +75,8 @@ def _run_dir_on_drive(parameters: dict[str, Any]) -> dict[str, Any]:
     return parameters
 
 
-def run_prerequisites(
-    cfg: _config.RunConfig, chapter: str | int, *, auto: bool = True, log: Callable[[str], Any] = print
-) -> list[str]:
+def run_prerequisites(cfg: _config.RunConfig, chapter: str | int, *, auto: bool = True,
+                      log: Callable[[str], Any] = print) -> list[str]:
     """Run the chapters ``chapter`` builds on that have not finished in ``cfg.run_dir``; return them.
 
     They run through :func:`helpers.series.run_series` with this run's parameters. Nothing runs

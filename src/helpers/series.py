@@ -25,13 +25,11 @@ from helpers.config import PATH_PARAMETERS, absolute_paths, default_run_dir
 from helpers.core.artifacts import load_json, save_json
 from helpers.series_batch import MERGED_TABLES, BatchFailed, Job, merge_tables, plan_jobs, run_batch
 
-__all__ = [
-    "PATH_PARAMETERS", "MERGED_TABLES", "NO_PREREQUISITES_ENV", "CHAPTER_NEEDS", "CHAPTER_SECONDS", "MEASURED_SECONDS",
-    "Job", "NotebookFailed", "NoNotebooks", "BatchFailed", "chapter_finished", "missing_prerequisites",
-    "expected_time", "packaged_notebook_dir", "notebook_dir_with", "default_notebook_dir", "default_run_dir",
-    "absolute_paths", "discover_notebooks", "run_series", "render_html", "plan_jobs", "run_batch", "merge_tables",
-    "main",
-]
+__all__ = ["PATH_PARAMETERS", "MERGED_TABLES", "NO_PREREQUISITES_ENV", "CHAPTER_NEEDS", "CHAPTER_SECONDS",
+           "MEASURED_SECONDS", "Job", "NotebookFailed", "NoNotebooks", "BatchFailed", "chapter_finished",
+           "missing_prerequisites", "expected_time", "packaged_notebook_dir", "notebook_dir_with",
+           "default_notebook_dir", "default_run_dir", "absolute_paths", "discover_notebooks", "run_series",
+           "render_html", "plan_jobs", "run_batch", "merge_tables", "main"]
 
 #: Set to "1" for the kernels :func:`run_series` starts: their ``notebook.setup(chapter=...)`` then
 #: runs no earlier chapters (the runner runs the chapters in order itself; no recursion).
@@ -178,18 +176,10 @@ def _notebooks_or_raise(notebook_dir: Path, only: Sequence[str]) -> list[Path]:
     return notebooks
 
 
-def run_series(
-    profile: str = "demo",
-    *,
-    run_dir: str | os.PathLike | None = None,
-    figures_dir: str | os.PathLike | None = None,
-    only: Sequence[str] = (),
-    parameters: dict[str, Any] | None = None,
-    notebook_dir: str | os.PathLike | None = None,
-    fresh: bool = False,
-    html: bool = True,
-    log: Callable[[str], Any] = print,
-) -> dict[str, float]:
+def run_series(profile: str = "demo", *, run_dir: str | os.PathLike | None = None,
+               figures_dir: str | os.PathLike | None = None, only: Sequence[str] = (),
+               parameters: dict[str, Any] | None = None, notebook_dir: str | os.PathLike | None = None,
+               fresh: bool = False, html: bool = True, log: Callable[[str], Any] = print) -> dict[str, float]:
     """Execute the notebooks in order; return ``{notebook: seconds}``. Raises :class:`NotebookFailed`.
 
     ``html``: render the executed notebooks with an index (``<run_dir>/html/index.html``) at the end,

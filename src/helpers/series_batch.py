@@ -57,13 +57,8 @@ class BatchFailed(RuntimeError):
         super().__init__("\n".join(lines))
 
 
-def plan_jobs(
-    profiles: Sequence[str],
-    *,
-    run_dir: str | os.PathLike | None = None,
-    seeds_each: Sequence[int] = (),
-    parameters: dict[str, Any] | None = None,
-) -> list[Job]:
+def plan_jobs(profiles: Sequence[str], *, run_dir: str | os.PathLike | None = None, seeds_each: Sequence[int] = (),
+              parameters: dict[str, Any] | None = None) -> list[Job]:
     """The runs of a batch: one per profile, times one per seed of ``seeds_each``.
 
     Each profile's batch folder is ``run_dir`` (``run_dir/<profile>`` for several profiles), or

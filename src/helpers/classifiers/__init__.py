@@ -15,8 +15,6 @@ from helpers.classifiers.models import (
 )
 from helpers.classifiers.training import FitSettings, WarmupCosine, fit_classifier, reset_weights
 
-__all__ = [
-    "HISTORY_COLUMNS", "DENSENET_MIN_SIZE", "TTA_SHIFTS", "GrayToRGB", "FitSettings", "WarmupCosine",
-    "adapt_batchnorm", "build_cnn", "build_densenet121", "fit_classifier", "predict_scores", "predict_tta",
-    "reset_weights", "to_model_input",
-]
+__all__ = ["HISTORY_COLUMNS", "DENSENET_MIN_SIZE", "TTA_SHIFTS", "GrayToRGB", "FitSettings", "WarmupCosine",
+           "adapt_batchnorm", "build_cnn", "build_densenet121", "fit_classifier", "predict_scores", "predict_tta",
+           "reset_weights", "to_model_input"]

@@ -28,19 +28,9 @@ class ValAUCCallback(keras.callbacks.Callback):
     ``best_weights``, ``aucs``, ``stopped_epoch``.
     """
 
-    def __init__(
-        self,
-        x_val: Any,
-        y_val: Any,
-        *,
-        batch_size: int = 256,
-        patience: int | None = 5,
-        min_delta: float = 0.0,
-        restore_best_weights: bool = True,
-        checkpoint_path: str | Path | None = None,
-        positive_class: int = 1,
-        verbose: int = 0,
-    ) -> None:
+    def __init__(self, x_val: Any, y_val: Any, *, batch_size: int = 256, patience: int | None = 5,
+                 min_delta: float = 0.0, restore_best_weights: bool = True,
+                 checkpoint_path: str | Path | None = None, positive_class: int = 1, verbose: int = 0) -> None:
         super().__init__()
         self.x_val = x_val
         self.y_val = (np.asarray(y_val).ravel() == positive_class).astype(int)

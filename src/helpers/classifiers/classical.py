@@ -157,19 +157,10 @@ def _fit_classical(name: str, strategy: str, seed: int, ts: oversample.TrainSet,
     return _positive_scores(model, scaler.transform(x_val)), _positive_scores(model, scaler.transform(x_test)), fit_seconds
 
 
-def run_classical_grid(
-    data: Mapping[str, tuple[Any, Any]],
-    *,
-    classifiers: Sequence[str],
-    strategies: Sequence[str],
-    seeds: Sequence[int],
-    run_dir: str | os.PathLike,
-    context: Mapping[str, Any],
-    feature_note: str,
-    fakes: oversample.Fakes | None = None,
-    provenance_base: Mapping[str, Any] | None = None,
-    verbose: bool = True,
-) -> pd.DataFrame:
+def run_classical_grid(data: Mapping[str, tuple[Any, Any]], *, classifiers: Sequence[str],
+                       strategies: Sequence[str], seeds: Sequence[int], run_dir: str | os.PathLike,
+                       context: Mapping[str, Any], feature_note: str, fakes: oversample.Fakes | None = None,
+                       provenance_base: Mapping[str, Any] | None = None, verbose: bool = True) -> pd.DataFrame:
     """Fit every classifier × strategy × seed on features, score val/test, record result rows.
 
     Per run: the strategy resamples the training features -> ``StandardScaler`` -> the estimator
@@ -321,18 +312,10 @@ def _fit_ann(ts: oversample.TrainSet, settings: AnnSettings, seed: int, val: tup
     return val_scores, test_scores, fit_seconds, (callback.best_epoch or 0) + 1
 
 
-def run_ann_grid(
-    data: Mapping[str, tuple[Any, Any]],
-    *,
-    strategies: Sequence[str],
-    seeds: Sequence[int],
-    settings: AnnSettings,
-    run_dir: str | os.PathLike,
-    context: Mapping[str, Any],
-    fakes: oversample.Fakes | None = None,
-    provenance_base: Mapping[str, Any] | None = None,
-    verbose: int = 0,
-) -> pd.DataFrame:
+def run_ann_grid(data: Mapping[str, tuple[Any, Any]], *, strategies: Sequence[str], seeds: Sequence[int],
+                 settings: AnnSettings, run_dir: str | os.PathLike, context: Mapping[str, Any],
+                 fakes: oversample.Fakes | None = None, provenance_base: Mapping[str, Any] | None = None,
+                 verbose: int = 0) -> pd.DataFrame:
     """The ANN baseline (an MLP on flattened pixels / 255) over strategies × seeds, early stopping on val AUC.
 
     ``data``: ``{"train"|"val"|"test": (uint8 images, labels)}``; ``fakes``: the GAN images. Augmenting

@@ -39,14 +39,7 @@ from helpers.oversampling.strategies import (
 )
 from helpers.report.results import ResultsTable
 
-__all__ = [
-    "NOTEBOOK",
-    "DEEP_MODELS",
-    "GridSettings",
-    "run_deep_grid",
-    "run_dose_response",
-    "load_histories",
-]
+__all__ = ["NOTEBOOK", "DEEP_MODELS", "GridSettings", "run_deep_grid", "run_dose_response", "load_histories"]
 
 NOTEBOOK = "05"
 #: Classifier names: an architecture (``cnn``, ``densenet121``) with the reference recipe, or
@@ -287,19 +280,10 @@ class GridSettings:
         return cls(**{**base, **changes})
 
 
-def run_deep_grid(
-    splits: Mapping[str, Any],
-    *,
-    models: Sequence[str],
-    strategies: Sequence[str],
-    seeds: Sequence[int],
-    settings: GridSettings,
-    run_dir: str | Path,
-    fakes: Fakes | None = None,
-    context: Mapping[str, Any] | None = None,
-    provenance_base: Mapping[str, Any] | None = None,
-    model_cache: dict[str, Any] | None = None,
-) -> pd.DataFrame:
+def run_deep_grid(splits: Mapping[str, Any], *, models: Sequence[str], strategies: Sequence[str],
+                  seeds: Sequence[int], settings: GridSettings, run_dir: str | Path, fakes: Fakes | None = None,
+                  context: Mapping[str, Any] | None = None, provenance_base: Mapping[str, Any] | None = None,
+                  model_cache: dict[str, Any] | None = None) -> pd.DataFrame:
     """Train models x strategies x seeds on pixels; record one results row per run; return the grid's rows.
 
     ``splits``: binary train/val/test ``Dataset``; ``fakes``: the GAN images the ``gan*`` strategies need.

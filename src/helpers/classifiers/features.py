@@ -25,24 +25,9 @@ from helpers.classifiers.layers import GrayToRGB
 from helpers.classifiers.resnet import RESNET18_PARAMS, copy_weights, resnet18
 from helpers.data.images import IMAGENET_MEAN, IMAGENET_STD, as_model_batch
 
-__all__ = [
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
-    "RESNET18_PARAMS",
-    "PRESET",
-    "GrayToRGB",
-    "build_resnet18",
-    "imagenet_resnet18",
-    "install_keras_hub",
-    "build_extractor",
-    "TaskTraining",
-    "load_feature_extractor",
-    "extract_features",
-    "Extractor",
-    "cached_features",
-    "feature_extractor_cached",
-    "extractor_path",
-]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "RESNET18_PARAMS", "PRESET", "GrayToRGB", "build_resnet18",
+           "imagenet_resnet18", "install_keras_hub", "build_extractor", "TaskTraining", "load_feature_extractor",
+           "extract_features", "Extractor", "cached_features", "feature_extractor_cached", "extractor_path"]
 
 PRESET = "resnet_18_imagenet"
 FEATURE_DIM = 512
@@ -201,14 +186,8 @@ def _train_on_task(input_size: int, train: Split, val: Split | None, training: T
     return extractor  # shares the trained layers; output = pooled features
 
 
-def load_feature_extractor(
-    weights: str,
-    input_size: int,
-    *,
-    train: Split | None = None,
-    val: Split | None = None,
-    training: TaskTraining = TaskTraining(),
-) -> tuple[keras.Model, str]:
+def load_feature_extractor(weights: str, input_size: int, *, train: Split | None = None, val: Split | None = None,
+                           training: TaskTraining = TaskTraining()) -> tuple[keras.Model, str]:
     """A ResNet-18 feature extractor (uint8 gray images -> 512-d) and a description of what it is.
 
     ``weights="imagenet"``: the keras-hub preset's weights (:func:`imagenet_resnet18`); when they cannot
@@ -260,14 +239,8 @@ class Extractor(NamedTuple):
     fingerprint: str
 
 
-def cached_features(
-    cache_dir: str | os.PathLike,
-    *,
-    split: str,
-    images: Any,
-    extractor: Extractor,
-    batch_size: int = 256,
-) -> np.ndarray:
+def cached_features(cache_dir: str | os.PathLike, *, split: str, images: Any, extractor: Extractor,
+                    batch_size: int = 256) -> np.ndarray:
     """Features of ``images``, computed once and cached in ``cache_dir`` as an ``.npz``.
 
     The file name holds the split (``"synthetic"`` for GAN fakes), the extractor's fingerprint id and

@@ -25,15 +25,8 @@ __all__ = ["DENSENET_MIN_SIZE", "TTA_SHIFTS", "build_cnn", "build_densenet121", 
 DENSENET_MIN_SIZE = 32
 
 
-def build_cnn(
-    input_size: int,
-    *,
-    filters: Sequence[int] = (32, 64, 128),
-    dense: int = 128,
-    dropout: float = 0.5,
-    head: str = "flatten",
-    name: str = "cnn",
-) -> keras.Model:
+def build_cnn(input_size: int, *, filters: Sequence[int] = (32, 64, 128), dense: int = 128, dropout: float = 0.5,
+              head: str = "flatten", name: str = "cnn") -> keras.Model:
     """The small CNN of Sumithra Devi K A et al. for ``(input_size, input_size, 1)`` images in the 0-255 range.
 
     Rescaling(1/255), then per entry of ``filters`` Conv2D(3x3, "same") -> BatchNormalization ->
@@ -70,13 +63,8 @@ def _describe_weights(weights: str | None) -> str:
     return f"weights from {weights}"
 
 
-def build_densenet121(
-    input_size: int,
-    weights: str | None,
-    *,
-    image_size: int | None = None,
-    name: str = "densenet121",
-) -> tuple[keras.Model, str]:
+def build_densenet121(input_size: int, weights: str | None, *, image_size: int | None = None,
+                      name: str = "densenet121") -> tuple[keras.Model, str]:
     """DenseNet121 with a sigmoid head for gray images; returns ``(model, weights description)``.
 
     ``image_size`` is the size of the images fed in (default ``input_size``); when it differs,

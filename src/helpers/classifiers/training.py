@@ -83,18 +83,8 @@ def _train_weights(train: Any, y: np.ndarray) -> np.ndarray | None:
     return w
 
 
-def _train_dataset(
-    x: np.ndarray,
-    y: np.ndarray,
-    w: np.ndarray | None,
-    *,
-    batch_size: int,
-    steps: int,
-    seed: int,
-    start_epoch: int,
-    epochs: int,
-    augment: Sequence[keras.Model] = (),
-) -> tf.data.Dataset:
+def _train_dataset(x: np.ndarray, y: np.ndarray, w: np.ndarray | None, *, batch_size: int, steps: int, seed: int,
+                   start_epoch: int, epochs: int, augment: Sequence[keras.Model] = ()) -> tf.data.Dataset:
     """Batches for epochs ``start_epoch..epochs-1``; each epoch's order depends only on (seed, epoch).
 
     So a run resumed at epoch ``k`` sees the same batches as an uninterrupted one (up to the
@@ -248,17 +238,9 @@ def _check_folder(run_dir: Path, spec: dict[str, Any]) -> None:
                               "unknown. Delete that folder, use another run_dir, or fresh=True / --fresh.")
 
 
-def fit_classifier(
-    model: keras.Model,
-    train: TrainSet,
-    x_val: Any,
-    y_val: Any,
-    settings: FitSettings,
-    *,
-    run_dir: str | Path,
-    fingerprint: Mapping[str, Any] | None = None,
-    callbacks: Sequence[keras.callbacks.Callback] = (),
-) -> tuple[keras.Model, pd.DataFrame, float]:
+def fit_classifier(model: keras.Model, train: TrainSet, x_val: Any, y_val: Any, settings: FitSettings, *,
+                   run_dir: str | Path, fingerprint: Mapping[str, Any] | None = None,
+                   callbacks: Sequence[keras.callbacks.Callback] = ()) -> tuple[keras.Model, pd.DataFrame, float]:
     """Train ``model`` on ``train`` (a ``TrainSet``) with early stopping on the exact val ROC-AUC; resumable.
 
     Class weights are folded into per-sample weights; ``train.augment`` and the recipe's augmentation

@@ -17,17 +17,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = [
-    "ArtifactError",
-    "atomic_write",
-    "save_npz",
-    "load_npz",
-    "save_json",
-    "load_json",
-    "append_rows",
-    "replace_rows",
-    "read_rows",
-]
+__all__ = ["ArtifactError", "atomic_write", "save_npz", "load_npz", "save_json", "load_json", "append_rows",
+           "replace_rows", "read_rows"]
 
 
 def _current_umask() -> int:

@@ -27,25 +27,9 @@ import numpy as np
 
 from helpers.core.artifacts import ArtifactError, atomic_write, load_json, save_json
 
-__all__ = [
-    "ProvenanceError",
-    "FILE_NAME",
-    "normalise",
-    "fingerprint_id",
-    "array_digest",
-    "files_digest",
-    "images_digest",
-    "data_fingerprint",
-    "differences",
-    "mismatch_error",
-    "check",
-    "stamp",
-    "check_or_stamp",
-    "read",
-    "move_aside",
-    "save_model",
-    "load_model",
-]
+__all__ = ["ProvenanceError", "FILE_NAME", "normalise", "fingerprint_id", "array_digest", "files_digest",
+           "images_digest", "data_fingerprint", "differences", "mismatch_error", "check", "stamp", "check_or_stamp",
+           "read", "move_aside", "save_model", "load_model"]
 
 FILE_NAME = "provenance.json"
 FIX = ("Use another run_dir, or re-run with fresh=True (runner: --fresh), which moves the old folder "

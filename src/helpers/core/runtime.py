@@ -11,21 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = [
-    "IS_COLAB",
-    "DRIVE_MOUNT",
-    "drive_run_dir",
-    "mount_drive",
-    "set_seeds",
-    "device_summary",
-    "has_gpu",
-    "enable_mixed_precision_if_gpu",
-    "precision_policy",
-    "enable_memory_growth",
-    "tpu_address",
-    "distribution_strategy",
-    "global_batch_size",
-]
+__all__ = ["IS_COLAB", "DRIVE_MOUNT", "drive_run_dir", "mount_drive", "set_seeds", "device_summary", "has_gpu",
+           "enable_mixed_precision_if_gpu", "precision_policy", "enable_memory_growth", "tpu_address",
+           "distribution_strategy", "global_batch_size"]
 
 IS_COLAB = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 #: Where Colab mounts Google Drive; a run folder on Drive is ``<DRIVE_MOUNT>/MyDrive/gan-cxr/<profile>``.
