@@ -27,12 +27,10 @@ DENSENET_MIN_SIZE = 32
 
 def build_cnn(input_size: int, *, filters: Sequence[int] = (32, 64, 128), dense: int = 128, dropout: float = 0.5,
               head: str = "flatten", name: str = "cnn") -> keras.Model:
-    """The small CNN of Sumithra Devi K A et al. for ``(input_size, input_size, 1)`` images in the 0-255 range.
+    """The small CNN of Sumithra Devi K A et al. for 0-255 gray images ``(input_size, input_size, 1)``.
 
-    Rescaling(1/255), then per entry of ``filters`` Conv2D(3x3, "same") -> BatchNormalization ->
-    ReLU -> MaxPool(2), then Flatten (``head="flatten"``, the paper's) or global average pooling
-    (``head="gap"``), Dense(``dense``, ReLU) + Dropout(``dropout``) and Dense(1, sigmoid) kept in
-    float32 so mixed precision on a GPU stays numerically safe.
+    Rescaling(1/255), per entry of ``filters`` Conv2D(3x3) -> BatchNorm -> ReLU -> MaxPool(2), then
+    Flatten (or ``head="gap"``), Dense + Dropout and a float32 Dense(1, sigmoid).
     """
     if input_size < 2 ** len(filters):
         raise ValueError(f"input_size {input_size} is too small for {len(filters)} pooling blocks")
@@ -67,14 +65,9 @@ def build_densenet121(input_size: int, weights: str | None, *, image_size: int |
                       name: str = "densenet121") -> tuple[keras.Model, str]:
     """DenseNet121 with a sigmoid head for gray images; returns ``(model, weights description)``.
 
-    ``image_size`` is the size of the images fed in (default ``input_size``); when it differs,
-    a ``Resizing`` layer brings them to ``input_size`` (DenseNet needs >= 32 px, so 28 px
-    PneumoniaMNIST runs with ``input_size=32, image_size=28``). Inside the model: gray -> 3
-    channels, ``/255`` and ImageNet mean/std (what ``densenet.preprocess_input`` does), the
-    DenseNet121 backbone (``pooling="avg"``) and Dense(1, sigmoid, float32).
-
-    ``weights="imagenet"`` that cannot be downloaded prints one line and builds from scratch; the
-    description then reads ``"from scratch (ImageNet weights unavailable: ...)"``.
+    Images of ``image_size`` (default ``input_size``) are resized inside to ``input_size`` (>= 32),
+    repeated to RGB and ImageNet-normalised. ImageNet weights that cannot be downloaded: one printed
+    line, a from-scratch model, and a description that says so.
     """
     image_size = int(input_size if image_size is None else image_size)
     input_size = int(input_size)

@@ -150,16 +150,9 @@ def tpu_address() -> str | None:
 
 @functools.cache
 def distribution_strategy():
-    """The ``tf.distribute`` strategy for this machine (one per process); build and compile models in its ``scope()``.
-
-    * a TPU (Colab TPU runtime, :func:`tpu_address`): ``TPUStrategy`` over its cores;
-    * several GPUs: ``MirroredStrategy`` over all of them (and over several *logical* CPU devices,
-      which exist only when someone split the CPU on purpose, as the tests do);
-    * otherwise the default strategy (one device; ``scope()`` changes nothing).
-
-    A TPU that is found but cannot be initialised raises, rather than silently training on the CPU.
-    Scale the batch with :func:`global_batch_size`.
-    """
+    """The ``tf.distribute`` strategy for this machine (one per process): ``TPUStrategy`` on a TPU,
+    ``MirroredStrategy`` over several GPUs (or logical CPUs), else the default. A TPU that cannot be
+    initialised raises."""
     import tensorflow as tf
 
     address = tpu_address()
