@@ -59,12 +59,8 @@ class BatchFailed(RuntimeError):
 
 def plan_jobs(profiles: Sequence[str], *, run_dir: str | os.PathLike | None = None, seeds_each: Sequence[int] = (),
               parameters: dict[str, Any] | None = None) -> list[Job]:
-    """The runs of a batch: one per profile, times one per seed of ``seeds_each``.
-
-    Each profile's batch folder is ``run_dir`` (``run_dir/<profile>`` for several profiles), or
-    ``build/<profile>`` without ``run_dir``. With ``seeds_each`` each seed runs into
-    ``<batch folder>/seed<k>/`` with ``seeds=[k]``, and its tables are merged into the batch folder.
-    """
+    """The runs of a batch: one per profile (batch folder ``run_dir``, ``run_dir/<profile>`` for several,
+    else ``build/<profile>``), times one per seed of ``seeds_each`` (into ``<batch folder>/seed<k>/``)."""
     profiles = list(dict.fromkeys(profiles))
     if not profiles:
         raise ValueError("name at least one profile")
@@ -156,11 +152,9 @@ def run_batch(
 ) -> dict[str, float]:
     """Run each job's series as its own process, ``parallel`` at a time; return ``{job: seconds}``.
 
-    Each job logs to ``<its run_dir>/series.log``. After a failure no new job starts; the running
-    ones finish, and :class:`BatchFailed` names each failed job with its notebook and cell. When all
-    succeed, the tables of jobs that share a batch folder are concatenated into it
-    (:func:`merge_tables`). ``fresh=True`` moves each batch folder (or lone run folder) aside first;
-    ``figures_dir`` gets one sub-folder per job; ``notebook_dir`` is the checked notebooks folder.
+    Each job logs to ``<its run_dir>/series.log``. After a failure no new job starts and
+    :class:`BatchFailed` names the failures; when all succeed, tables of jobs sharing a batch
+    folder are merged into it. ``notebook_dir`` is the (checked) notebooks folder.
     """
     if parallel < 1:
         raise ValueError(f"--jobs must be at least 1, got {parallel}")

@@ -71,12 +71,9 @@ def _installed_versions() -> dict[str, str]:
 
 
 def install_keras_hub(timeout: int = 600) -> str:
-    """pip-install keras-hub into this environment without changing anything installed; its version.
+    """pip-install keras-hub with every installed distribution pinned (pip may only add packages); its version.
 
-    Every installed distribution is pinned in a constraints file (TensorFlow, Keras, NumPy, protobuf
-    included) and ``tensorflow-text`` to the installed TensorFlow's minor version, so pip may only add
-    packages. Raises a RuntimeError with pip's last lines when that is impossible (offline, or no
-    keras-hub release fits the installed Keras/TensorFlow).
+    Raises a RuntimeError with pip's last lines when that is impossible (offline, or no fitting release).
     """
     import importlib
     import subprocess
