@@ -140,53 +140,28 @@ def _failure_detail(job: Job, returncode: int) -> str:
     return f"exit status {returncode}" + (f": {lines[-1]}" if lines else "")
 
 
-def run_batch(
-    jobs: Sequence[Job],
-    *,
-    parallel: int = 1,
-    notebook_dir: Path,
-    only: Sequence[str] = (),
-    figures_dir: str | os.PathLike | None = None,
-    fresh: bool = False,
-    log: Callable[[str], Any] = print,
-) -> dict[str, float]:
-    """Run each job's series as its own process, ``parallel`` at a time; return ``{job: seconds}``.
-
-    Each job logs to ``<its run_dir>/series.log``. After a failure no new job starts and
-    :class:`BatchFailed` names the failures; when all succeed, tables of jobs sharing a batch
-    folder are merged into it. ``notebook_dir`` is the (checked) notebooks folder.
-    """
-    if parallel < 1:
-        raise ValueError(f"--jobs must be at least 1, got {parallel}")
-    names = [j.name for j in jobs]
-    if len(set(names)) != len(names) or len({j.run_dir for j in jobs}) != len(jobs):
-        raise ValueError(f"the jobs of a batch need distinct names and run folders: {names}")
-    figures_dir = _absolute(figures_dir) if figures_dir is not None else None
-    bases = list(dict.fromkeys(j.merge_into for j in jobs if j.merge_into is not None))
-    if fresh:
-        from helpers.core.provenance import move_aside
-
-        for folder in bases + [j.run_dir for j in jobs if j.merge_into is None]:
-            move_aside(folder)
-    for base in bases:
-        _prepare_batch_folder(base, [j for j in jobs if j.merge_into == base])
-
+def _child_env() -> dict[str, str]:
     env = dict(os.environ)
     if _config.REPO_ROOT is not None:  # the children import this very package, even from src/
         src = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _run_processes(jobs: Sequence[Job], commands: dict[str, list[str]], parallel: int,
+                   log: Callable[[str], Any]) -> tuple[dict[str, float], list[tuple[Job, str]], list[Job]]:
+    """Run the jobs' commands ``parallel`` at a time, none after a failure; ``(timings, failures, not started)``."""
+    env = _child_env()
     pending, running = list(jobs), {}
     failures: list[tuple[Job, str]] = []
     timings: dict[str, float] = {}
-    batch_start = time.perf_counter()
     try:
         while pending or running:
             while pending and len(running) < parallel and not failures:
                 job = pending.pop(0)
                 job.run_dir.mkdir(parents=True, exist_ok=True)
                 handle = open(job.log_path, "w")  # closed when the job ends
-                proc = subprocess.Popen(_job_command(job, notebook_dir, only, figures_dir),
-                                        stdout=handle, stderr=subprocess.STDOUT, env=env)
+                proc = subprocess.Popen(commands[job.name], stdout=handle, stderr=subprocess.STDOUT, env=env)
                 running[job.name] = (job, proc, handle, time.perf_counter())
                 log(f"[{job.name}] started: profile {job.profile}, run folder {job.run_dir} (log: {job.log_path})")
             if not pending and not running:
@@ -211,6 +186,35 @@ def run_batch(
             proc.terminate()
             proc.wait()
             handle.close()
+    return timings, failures, pending
+
+
+def run_batch(jobs: Sequence[Job], *, parallel: int = 1, notebook_dir: Path, only: Sequence[str] = (),
+              figures_dir: str | os.PathLike | None = None, fresh: bool = False,
+              log: Callable[[str], Any] = print) -> dict[str, float]:
+    """Run each job's series as its own process, ``parallel`` at a time; return ``{job: seconds}``.
+
+    Each job logs to ``<its run_dir>/series.log``. After a failure no new job starts and
+    :class:`BatchFailed` names the failures; when all succeed, tables of jobs sharing a batch
+    folder are merged into it. ``notebook_dir`` is the (checked) notebooks folder.
+    """
+    if parallel < 1:
+        raise ValueError(f"--jobs must be at least 1, got {parallel}")
+    names = [j.name for j in jobs]
+    if len(set(names)) != len(names) or len({j.run_dir for j in jobs}) != len(jobs):
+        raise ValueError(f"the jobs of a batch need distinct names and run folders: {names}")
+    figures_dir = _absolute(figures_dir) if figures_dir is not None else None
+    bases = list(dict.fromkeys(j.merge_into for j in jobs if j.merge_into is not None))
+    if fresh:
+        from helpers.core.provenance import move_aside
+
+        for folder in bases + [j.run_dir for j in jobs if j.merge_into is None]:
+            move_aside(folder)
+    for base in bases:
+        _prepare_batch_folder(base, [j for j in jobs if j.merge_into == base])
+    batch_start = time.perf_counter()
+    commands = {j.name: _job_command(j, notebook_dir, only, figures_dir) for j in jobs}
+    timings, failures, pending = _run_processes(jobs, commands, parallel, log)
     if failures:
         raise BatchFailed(failures, pending)
     for base in bases:

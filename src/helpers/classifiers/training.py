@@ -238,6 +238,67 @@ def _check_folder(run_dir: Path, spec: dict[str, Any]) -> None:
                               "unknown. Delete that folder, use another run_dir, or fresh=True / --fresh.")
 
 
+def _run_spec(model: keras.Model, train: Any, arrays: tuple[np.ndarray, ...], settings: FitSettings, policy: str,
+              fingerprint: Mapping[str, Any] | None) -> tuple[dict[str, Any], int, int]:
+    """The run's spec (what was trained, from what), the global batch size and the steps per epoch."""
+    recipe = settings.recipe
+    x, y, w, xv, yv = arrays
+    replicas = int(model.distribute_strategy.num_replicas_in_sync)
+    per_replica = int(settings.batch_size)
+    batch_size = per_replica * replicas
+    steps = math.ceil(len(y) / batch_size)
+    if settings.max_steps_per_epoch:
+        steps = min(steps, int(settings.max_steps_per_epoch))
+    extra: dict[str, Any] = {} if recipe.name == "reference" else {"recipe": recipe.settings()}
+    if replicas > 1:
+        extra["replicas"] = replicas
+    if policy != "float32":
+        extra["dtype_policy"] = policy
+    spec = _spec(
+        model, train, len(yv), epochs=int(settings.epochs), batch_size=per_replica, seed=int(settings.seed),
+        patience=settings.patience, steps_per_epoch=int(steps), learning_rate=float(recipe.learning_rate),
+        **extra, data_digest=array_digest(x, y, w, xv, yv),
+        fingerprint=fingerprint_id(fingerprint) if fingerprint is not None else None,
+    )
+    return spec, batch_size, steps
+
+
+def _batches(train: Any, arrays: tuple[np.ndarray, ...], settings: FitSettings, *, batch_size: int, steps: int,
+             start: int) -> tf.data.Dataset:
+    """The training batches from epoch ``start`` on, through ``train.augment``'s and the recipe's augmentation."""
+    seed, recipe = settings.seed, settings.recipe
+    augment = []
+    if getattr(train, "augment", False):
+        from helpers.oversampling.oversample import augmentation_layers
+
+        augment.append(augmentation_layers(seed))
+    if recipe.augments:
+        augment.append(recipe.augmentation(seed + 100))
+    x, y, w = arrays[:3]
+    return _train_dataset(x, y, w, batch_size=batch_size, steps=steps, seed=seed, start_epoch=start,
+                          epochs=settings.epochs, augment=augment)
+
+
+def _finish(run_dir: Path, model: keras.Model, val_cb: ResumableValAUC, start: int, fit_seconds: float,
+            spec: dict[str, Any]) -> pd.DataFrame:
+    """Load the best weights when the callback holds none, write ``done.json``; the history."""
+    best_path = run_dir / "best.weights.h5"
+    if val_cb.best_weights is None and best_path.exists():
+        model.load_weights(best_path)
+    history = read_history(run_dir / "history.csv")
+    best_epoch = None if val_cb.best_epoch is None else int(val_cb.best_epoch) + 1
+    save_json(run_dir / "done.json", {
+        "epochs_run": int(len(history)),
+        "best_epoch": best_epoch,
+        "best_val_auc": None if best_epoch is None else float(val_cb.best_auc),
+        "stopped_early": val_cb.stopped_epoch is not None,
+        "resumed_at_epoch": int(start) + 1 if start else None,
+        "fit_seconds": float(fit_seconds),
+        "spec": spec,
+    })
+    return history
+
+
 def fit_classifier(model: keras.Model, train: TrainSet, x_val: Any, y_val: Any, settings: FitSettings, *,
                    run_dir: str | Path, fingerprint: Mapping[str, Any] | None = None,
                    callbacks: Sequence[keras.callbacks.Callback] = ()) -> tuple[keras.Model, pd.DataFrame, float]:
@@ -252,27 +313,10 @@ def fit_classifier(model: keras.Model, train: TrainSet, x_val: Any, y_val: Any, 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     policy = enable_mixed_precision_if_gpu()
-    epochs, seed, recipe = settings.epochs, settings.seed, settings.recipe
-    if epochs < 1 or settings.batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {settings.batch_size}")
-    x, y, w, xv, yv = _arrays(model, train, x_val, y_val)
-    replicas = int(model.distribute_strategy.num_replicas_in_sync)
-    per_replica = int(settings.batch_size)
-    batch_size = per_replica * replicas
-    steps = math.ceil(len(y) / batch_size)
-    if settings.max_steps_per_epoch:
-        steps = min(steps, int(settings.max_steps_per_epoch))
-    extra: dict[str, Any] = {} if recipe.name == "reference" else {"recipe": recipe.settings()}
-    if replicas > 1:
-        extra["replicas"] = replicas
-    if policy != "float32":
-        extra["dtype_policy"] = policy
-    spec = _spec(
-        model, train, len(yv), epochs=int(epochs), batch_size=per_replica, seed=int(seed),
-        patience=settings.patience, steps_per_epoch=int(steps), learning_rate=float(recipe.learning_rate),
-        **extra, data_digest=array_digest(x, y, w, xv, yv),
-        fingerprint=fingerprint_id(fingerprint) if fingerprint is not None else None,
-    )
+    if settings.epochs < 1 or settings.batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got {settings.epochs}, {settings.batch_size}")
+    arrays = _arrays(model, train, x_val, y_val)
+    spec, batch_size, steps = _run_spec(model, train, arrays, settings, policy, fingerprint)
     best_path, history_path, done_path = run_dir / "best.weights.h5", run_dir / "history.csv", run_dir / "done.json"
     _check_folder(run_dir, spec)
     if done_path.exists() and best_path.exists():
@@ -282,30 +326,18 @@ def fit_classifier(model: keras.Model, train: TrainSet, x_val: Any, y_val: Any, 
     done_path.unlink(missing_ok=True)
     save_json(run_dir / "spec.json", spec)
 
-    _compile_once(model, recipe, epochs=epochs, steps_per_epoch=steps)
+    _compile_once(model, settings.recipe, epochs=settings.epochs, steps_per_epoch=steps)
     model._initial_epoch = None  # Keras never resets what BackupAndRestore set on an earlier fit
     backup_dir = run_dir / "backup"
-    start = min(backup_epoch(backup_dir), epochs)
+    start = min(backup_epoch(backup_dir), settings.epochs)
     if start == 0:
         history_path.unlink(missing_ok=True)
         best_path.unlink(missing_ok=True)
-    augment = []
-    if getattr(train, "augment", False):
-        from helpers.oversampling.oversample import augmentation_layers
-
-        augment.append(augmentation_layers(seed))
-    if recipe.augments:
-        augment.append(recipe.augmentation(seed + 100))
-    ds = _train_dataset(
-        x, y, w, batch_size=batch_size, steps=steps, seed=seed, start_epoch=start,
-        epochs=epochs, augment=augment,
-    )
+    ds = _batches(train, arrays, settings, batch_size=batch_size, steps=steps, start=start)
     earlier = read_history(history_path)
     earlier_seconds = float(earlier.loc[earlier["epoch"] <= start, "seconds"].sum())
-    val_cb = ResumableValAUC(
-        xv, yv, history_path=history_path, expected_start=start, batch_size=256,
-        patience=settings.patience, checkpoint_path=best_path, verbose=settings.verbose,
-    )
+    val_cb = ResumableValAUC(arrays[3], arrays[4], history_path=history_path, expected_start=start, batch_size=256,
+                             patience=settings.patience, checkpoint_path=best_path, verbose=settings.verbose)
     cbs = [
         val_cb,
         HistoryCSV(history_path),
@@ -315,20 +347,7 @@ def fit_classifier(model: keras.Model, train: TrainSet, x_val: Any, y_val: Any, 
         *callbacks,
     ]
     t0 = time.perf_counter()
-    model.fit(ds, epochs=epochs, steps_per_epoch=steps, callbacks=cbs, verbose=settings.verbose,
+    model.fit(ds, epochs=settings.epochs, steps_per_epoch=steps, callbacks=cbs, verbose=settings.verbose,
               shuffle=False)  # the dataset is already shuffled, per (seed, epoch)
     fit_seconds = earlier_seconds + (time.perf_counter() - t0)
-    if val_cb.best_weights is None and best_path.exists():
-        model.load_weights(best_path)
-    history = read_history(history_path)
-    best_epoch = None if val_cb.best_epoch is None else int(val_cb.best_epoch) + 1
-    save_json(done_path, {
-        "epochs_run": int(len(history)),
-        "best_epoch": best_epoch,
-        "best_val_auc": None if best_epoch is None else float(val_cb.best_auc),
-        "stopped_early": val_cb.stopped_epoch is not None,
-        "resumed_at_epoch": int(start) + 1 if start else None,
-        "fit_seconds": float(fit_seconds),
-        "spec": spec,
-    })
-    return model, history, float(fit_seconds)
+    return model, _finish(run_dir, model, val_cb, start, fit_seconds, spec), float(fit_seconds)
