@@ -59,8 +59,8 @@ def bench(name: str, runs: int, steps: int, size: int, batch: int) -> dict[str, 
                 kept = model if kept is None else classifiers.reset_weights(kept, model)
                 model = kept
             with tempfile.TemporaryDirectory() as tmp:
-                classifiers.fit_classifier(model, ts, xv, yv, epochs=1, batch_size=batch, seed=run,
-                                           patience=None, run_dir=tmp)
+                fit = classifiers.FitSettings(epochs=1, batch_size=batch, seed=run, patience=None)
+                classifiers.fit_classifier(model, ts, xv, yv, fit, run_dir=tmp)
             classifiers.predict_scores(model, xv)
             out[mode].append(round(time.perf_counter() - t0, 2))
             print(f"{name:11s} {mode:18s} run {run + 1}: {out[mode][-1]:.1f} s", flush=True)

@@ -41,8 +41,8 @@ size = x.shape[1]
 model = classifiers.build_cnn(size) if model_name == "cnn" else classifiers.build_densenet121(max(size, 32), None, image_size=size)[0]
 ts = oversample.prepare_training_set("none", x, y, seed=seed)
 with tempfile.TemporaryDirectory() as tmp:
-    model, hist, seconds = classifiers.fit_classifier(model, ts, xv, yv, epochs=epochs, batch_size=64, seed=seed,
-                                                      patience=None, run_dir=tmp)
+    fit = classifiers.FitSettings(epochs=epochs, batch_size=64, seed=seed, patience=None)
+    model, hist, seconds = classifiers.fit_classifier(model, ts, xv, yv, fit, run_dir=tmp)
 p_val, p_test = classifiers.predict_scores(model, xv), classifiers.predict_scores(model, xt)
 per_epoch = hist["seconds"].tolist()
 print("RESULT " + json.dumps({"model": model_name, "policy": policy, "compute_dtype": model.layers[-2].dtype_policy.compute_dtype,

@@ -45,9 +45,10 @@ def _fit(tmp_path, tiny, **kw):
     keras.utils.set_random_seed(0)
     model = classifiers.build_cnn(SIZE, filters=(8, 16), dense=16)
     ts = prepare_training_set("none", x, y, seed=0)
-    args = dict(epochs=2, batch_size=16, seed=0, patience=3, run_dir=tmp_path / "run", max_steps_per_epoch=2)
-    args.update(kw)
-    return classifiers.fit_classifier(model, ts, *tiny["val"], **args)
+    extra = {k: kw.pop(k) for k in ("callbacks", "fingerprint") if k in kw}
+    settings = classifiers.FitSettings(**{"epochs": 2, "batch_size": 16, "seed": 0, "patience": 3,
+                                          "max_steps_per_epoch": 2, **kw})
+    return classifiers.fit_classifier(model, ts, *tiny["val"], settings, run_dir=tmp_path / "run", **extra)
 
 
 def test_cnn_shapes_and_output_range(tiny):

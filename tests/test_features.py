@@ -35,8 +35,8 @@ def offline_extractor(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out):
         mp.setattr(features, "imagenet_resnet18", _offline)
         model, desc, _ = features.feature_extractor_cached(
-            run_dir, "imagenet", 32, seed=0, epochs=1, provenance_base={"data": "abc"},
-            train_images=x, train_labels=y, batch_size=16,
+            run_dir, "imagenet", 32, features.TaskTraining(epochs=1, seed=0, batch_size=16),
+            provenance_base={"data": "abc"}, train=(x, y),
         )
     return model, desc, out.getvalue(), run_dir
 
@@ -125,7 +125,7 @@ def test_keras_hub_is_installed_with_everything_installed_pinned(monkeypatch):
 def test_bad_weights_and_missing_training_data():
     with pytest.raises(ValueError, match="'imagenet' or 'task'"):
         features.load_feature_extractor("random", 32)
-    with pytest.raises(ValueError, match="train_images"):
+    with pytest.raises(ValueError, match="train="):
         features.load_feature_extractor("task", 32)
 
 
@@ -157,12 +157,14 @@ def test_saved_extractor_reloads_without_retraining(offline_extractor):
         raise AssertionError("retrained although a saved extractor exists")
 
     reloaded, desc2, _ = features.feature_extractor_cached(
-        run_dir, "imagenet", 32, seed=0, epochs=1, provenance_base={"data": "abc"}, loader=must_not_train)
+        run_dir, "imagenet", 32, features.TaskTraining(epochs=1), provenance_base={"data": "abc"},
+        loader=must_not_train)
     assert desc2 == desc
     # the same folder asked for an extractor of other data, or other settings: never reused
-    for changed in ({"provenance_base": {"data": "other"}, "epochs": 1}, {"provenance_base": {"data": "abc"}, "epochs": 2}):
+    for data, epochs in (("other", 1), ("abc", 2)):
         with pytest.raises(ProvenanceError, match="feature extractor made from other inputs"):
-            features.feature_extractor_cached(run_dir, "imagenet", 32, seed=0, loader=must_not_train, **changed)
+            features.feature_extractor_cached(run_dir, "imagenet", 32, features.TaskTraining(epochs=epochs),
+                                              provenance_base={"data": data}, loader=must_not_train)
     x = _images(4, seed=2)
     np.testing.assert_allclose(features.extract_features(reloaded, x),
                                features.extract_features(model, x), rtol=1e-5, atol=1e-5)
@@ -225,7 +227,8 @@ def test_an_unloadable_saved_extractor_names_the_file_and_the_fix(tmp_path):
     path.with_suffix(".json").write_text(json.dumps({**settings, "description": "x"}))
     with pytest.raises(ValueError, match=r"resnet18_task_32_seed0.keras could not be loaded .*delete it and "
                                          r"resnet18_task_32_seed0.json"):
-        features.feature_extractor_cached(tmp_path, "task", 32, seed=0, epochs=1, provenance_base={"data": "abc"})
+        features.feature_extractor_cached(tmp_path, "task", 32, features.TaskTraining(epochs=1),
+                                          provenance_base={"data": "abc"})
 
 
 def test_imagenet_weights_without_keras_hub_try_the_pinned_install_first(monkeypatch):

@@ -52,8 +52,8 @@ def main() -> None:
         folder = Path(args.out) / f"cnn_{name}_seed{args.seed}"
         model, _, seconds = classifiers.fit_classifier(
             model, oversample.prepare_training_set("none", x["train"], y["train"], seed=args.seed), x["val"], y["val"],
-            epochs=args.epochs, batch_size=64, seed=args.seed, patience=args.patience, run_dir=folder,
-            recipe=RECIPES[recipe])
+            classifiers.FitSettings(epochs=args.epochs, batch_size=64, seed=args.seed, patience=args.patience,
+                                    recipe=RECIPES[recipe]), run_dir=folder)
         done = json.loads((folder / "done.json").read_text())
         val, test = (classifiers.predict_scores(model, x[s]) for s in ("val", "test"))
         thr = youden_threshold(y["val"], val)

@@ -35,8 +35,9 @@ def run_one(grouping: str, args: argparse.Namespace) -> dict[str, object]:
     train_set = oversample.prepare_training_set("none", train.images, train.labels, seed=args.seed)
     folder = Path(args.out) / f"cnn_{grouping}_seed{args.seed}"
     model, history, seconds = classifiers.fit_classifier(
-        model, train_set, val.images, val.labels, epochs=args.epochs, batch_size=64, seed=args.seed,
-        patience=args.patience, run_dir=folder)
+        model, train_set, val.images, val.labels,
+        classifiers.FitSettings(epochs=args.epochs, batch_size=64, seed=args.seed, patience=args.patience),
+        run_dir=folder)
     done = json.loads((folder / "done.json").read_text())
     test_auc = roc_auc_score(test.labels, classifiers.predict_scores(model, test.images))
     return {"val_grouping": grouping, "n_train": len(train), "n_val": len(val),

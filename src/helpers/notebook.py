@@ -14,27 +14,14 @@ from helpers.core.artifacts import load_json, save_json
 __all__ = ["setup", "run_prerequisites", "md", "record_metrics", "read_metrics"]
 
 
-def setup(
-    chapter: str | int | None = None,
-    *,
-    auto_prerequisites: bool = True,
-    drive: bool = False,
-    **parameters: Any,
-) -> _config.RunConfig:
+def setup(chapter: str | int | None = None, *, auto_prerequisites: bool = True, drive: bool = False,
+          **parameters: Any) -> _config.RunConfig:
     """Resolve the run configuration from the ``parameters`` cell, seed everything, set the plot style.
 
-    Prints one line on the run and one on the machine, so an executed notebook documents itself.
-
-    * ``chapter="05"`` names the calling chapter. When chapters it builds on have not finished in
-      this run folder (no ``metrics/<NN>.json``; a student opened chapter 5 first), it says which,
-      with their expected time, and runs them first through the series runner into the same run
-      folder with the same profile, dataset, data path, image size, seeds and figures folder
-      (:func:`run_prerequisites`). ``auto_prerequisites=False`` only says which are missing; kernels
-      started by the runner never run them (it sets ``HELPERS_NO_PREREQUISITES``).
-    * ``drive=True`` (Colab) mounts Google Drive and, unless ``run_dir`` is given, keeps the run
-      folder at ``/content/drive/MyDrive/gan-cxr/<profile>``, so a session that disconnects resumes
-      from it; elsewhere it prints why it does nothing.
-    * ``profile=None`` picks ``colab`` on Colab and ``demo`` elsewhere (:func:`helpers.config.resolve`).
+    Prints one line on the run and one on the machine. ``chapter="05"`` runs the chapters it builds
+    on that have not finished in this run folder first (:func:`run_prerequisites`;
+    ``auto_prerequisites=False`` only names them). ``drive=True`` (Colab) keeps the run folder on
+    Google Drive so a disconnected session resumes from it.
     """
     from helpers.core import runtime
     from helpers.report import plots
@@ -88,16 +75,12 @@ def _run_dir_on_drive(parameters: dict[str, Any]) -> dict[str, Any]:
     return parameters
 
 
-def run_prerequisites(
-    cfg: _config.RunConfig, chapter: str | int, *, auto: bool = True, log: Callable[[str], Any] = print
-) -> list[str]:
+def run_prerequisites(cfg: _config.RunConfig, chapter: str | int, *, auto: bool = True,
+                      log: Callable[[str], Any] = print) -> list[str]:
     """Run the chapters ``chapter`` builds on that have not finished in ``cfg.run_dir``; return them.
 
-    They run through :func:`helpers.series.run_series` (each in its own kernel, executed copies in
-    ``run_dir/notebooks/``) with the run's profile, dataset, data path, image size, seeds and
-    figures folder. Nothing runs inside a kernel the runner started (``HELPERS_NO_PREREQUISITES``),
-    nor with ``auto=False``: then the missing chapters are only named. A failed chapter raises a
-    RuntimeError that names it, its cell and its executed copy.
+    They run through :func:`helpers.series.run_series` with this run's parameters. Nothing runs
+    inside a kernel the runner started, nor with ``auto=False`` (then they are only named).
     """
     from helpers import series
     from helpers.core import runtime

@@ -1,23 +1,12 @@
 """Run the numbered notebooks in order with papermill: ``python -m helpers.series --profile demo``.
 
-Executed copies go to ``<run_dir>/notebooks/``; the run prints progress and per-notebook wall time
-and exits non-zero naming the notebook and cell that failed.
-
-* Relative paths (``--run-dir``, ``--figures-dir``, ``-p data_path``/``run_dir``/``figures_dir``) are
-  taken from the directory the command runs in, and passed to the notebooks as absolute paths.
-* Without ``--run-dir`` a run goes to ``build/<profile>/`` of the checkout of this repository the
-  command runs in, else to ``./build/<profile>/``.
-* ``--notebooks DIR`` names the notebooks folder (default: the checkout's ``notebooks/``, else
-  ``./notebooks``, else the notebooks shipped inside the installed package); a folder without
-  numbered notebooks is an error, not an empty success.
-* ``--fresh`` moves the run folder aside (``<run_dir>.old-<time>``) before the first notebook.
-* ``--seeds-each 0 1 2 --jobs 2`` runs the series once per seed, two processes at a time, into
-  ``<run_dir>/seed<k>/`` with ``-p seeds [k]``, then concatenates their ``results.csv`` (and
-  ``fidelity.csv``) into ``<run_dir>/``; ``--profile quick paper`` runs one series per profile.
-
-A chapter opened on its own (``notebook.setup(..., chapter="05")``) runs the chapters it builds on
-through :func:`run_series` first (:data:`CHAPTER_NEEDS`, :func:`missing_prerequisites`); the kernels
-the runner starts get ``HELPERS_NO_PREREQUISITES=1``, so they never do that themselves.
+Executed copies go to ``<run_dir>/notebooks/``; the run prints per-notebook wall time and exits
+non-zero naming the notebook and cell that failed. Relative paths are taken from the working
+directory; without ``--run-dir`` a run goes to ``build/<profile>/`` of the checkout you are in.
+``--fresh`` moves the run folder aside first. ``--seeds-each 0 1 2 --jobs 2`` and ``--profile quick
+paper`` run batches (:mod:`helpers.series_batch`). A chapter opened on its own runs the chapters
+it builds on first (:data:`CHAPTER_NEEDS`); the kernels the runner starts get
+``HELPERS_NO_PREREQUISITES=1``, so they never do that themselves.
 """
 
 from __future__ import annotations
@@ -25,52 +14,22 @@ from __future__ import annotations
 import argparse
 import ast
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from helpers import config as _config
-from helpers.core.artifacts import atomic_write, load_json, save_json
+from helpers.config import PATH_PARAMETERS, absolute_paths, default_run_dir
+from helpers.core.artifacts import load_json, save_json
+from helpers.series_batch import MERGED_TABLES, BatchFailed, Job, merge_tables, plan_jobs, run_batch
 
-__all__ = [
-    "PATH_PARAMETERS",
-    "render_html",
-    "MERGED_TABLES",
-    "Job",
-    "NotebookFailed",
-    "NoNotebooks",
-    "BatchFailed",
-    "NO_PREREQUISITES_ENV",
-    "CHAPTER_NEEDS",
-    "CHAPTER_SECONDS",
-    "MEASURED_SECONDS",
-    "chapter_finished",
-    "missing_prerequisites",
-    "expected_time",
-    "packaged_notebook_dir",
-    "notebook_dir_with",
-    "default_notebook_dir",
-    "default_run_dir",
-    "absolute_paths",
-    "discover_notebooks",
-    "run_series",
-    "plan_jobs",
-    "run_batch",
-    "merge_tables",
-    "main",
-]
-
-#: Notebook parameters that are paths: made absolute (from the caller's working directory) before
-#: they reach a kernel, which runs in the notebooks' folder.
-PATH_PARAMETERS = ("data_path", "run_dir", "figures_dir", "tables_dir", "export_dir")
-#: Tables a batch concatenates from its runs into the batch folder (their rows carry their seed).
-MERGED_TABLES = ("results.csv", "fidelity.csv", "results_07.csv")
-BATCH_FILE = "batch.json"  # marks a folder that holds a batch's runs (seed<k>/ ...), not one run
-_POLL_SECONDS = 0.5
+__all__ = ["PATH_PARAMETERS", "MERGED_TABLES", "NO_PREREQUISITES_ENV", "CHAPTER_NEEDS", "CHAPTER_SECONDS",
+           "MEASURED_SECONDS", "Job", "NotebookFailed", "NoNotebooks", "BatchFailed", "chapter_finished",
+           "missing_prerequisites", "expected_time", "packaged_notebook_dir", "notebook_dir_with",
+           "default_notebook_dir", "default_run_dir", "absolute_paths", "discover_notebooks", "run_series",
+           "render_html", "plan_jobs", "run_batch", "merge_tables", "main"]
 
 #: Set to "1" for the kernels :func:`run_series` starts: their ``notebook.setup(chapter=...)`` then
 #: runs no earlier chapters (the runner runs the chapters in order itself; no recursion).
@@ -108,43 +67,18 @@ class NoNotebooks(FileNotFoundError):
     """The notebooks folder holds no numbered notebook (``NN_name.ipynb``)."""
 
 
-@dataclass(frozen=True)
-class Job:
-    """One series run of a batch: a name, a profile, its own run folder and its notebook parameters."""
-
-    name: str
-    profile: str
-    run_dir: Path
-    parameters: dict[str, Any] = field(default_factory=dict, hash=False)
-    merge_into: Path | None = None  # the batch folder its tables are concatenated into
-
-    @property
-    def log_path(self) -> Path:
-        return self.run_dir / "series.log"
 
 
-class BatchFailed(RuntimeError):
-    """One or more runs of a batch failed; names each failed job, its notebook and cell."""
-
-    def __init__(self, failures: Sequence[tuple[Job, str]], not_started: Sequence[Job] = ()):
-        self.failures, self.not_started = list(failures), list(not_started)
-        lines = [f"job {job.name} failed: {detail} (log: {job.log_path})" for job, detail in self.failures]
-        if self.not_started:
-            lines.append("not started after the failure: " + ", ".join(j.name for j in self.not_started))
-        super().__init__("\n".join(lines))
 
 
 def packaged_notebook_dir() -> Path | None:
-    """The notebooks shipped inside the installed package (``helpers/_notebooks/`` of a wheel or of
-    ``pip install git+...``), or None (a checkout's ``src/helpers`` has none: it uses ``notebooks/``)."""
+    """The notebooks shipped inside the installed package (``helpers/_notebooks/``), or None."""
     return _PACKAGED_NOTEBOOKS if discover_notebooks(_PACKAGED_NOTEBOOKS) else None
 
 
 def default_notebook_dir() -> Path:
-    """The checkout's ``notebooks/`` (where the package is imported from, else the one the working
-    directory is in); outside any checkout ``./notebooks`` when it holds numbered notebooks, else
-    the notebooks shipped with the installed package (:func:`packaged_notebook_dir`), else
-    ``./notebooks`` (which then names the missing folder in the error)."""
+    """The checkout's ``notebooks/``; outside a checkout ``./notebooks`` when it holds numbered
+    notebooks, else the packaged ones, else ``./notebooks`` (named in the error)."""
     if _config.REPO_ROOT is not None and (_config.REPO_ROOT / "notebooks").is_dir():
         return _config.REPO_ROOT / "notebooks"
     local = _config.work_root() / "notebooks"
@@ -153,8 +87,7 @@ def default_notebook_dir() -> Path:
 
 
 def notebook_dir_with(chapters: Sequence[str]) -> Path:
-    """The first of :func:`default_notebook_dir` and :func:`packaged_notebook_dir` that holds every
-    chapter of ``chapters``; raises :class:`NoNotebooks` naming where it looked."""
+    """The first of the default and the packaged notebook folders holding every chapter of ``chapters``."""
     wanted = {str(c).zfill(2) for c in chapters}
     tried = list(dict.fromkeys(d for d in (default_notebook_dir(), packaged_notebook_dir()) if d is not None))
     for folder in tried:
@@ -172,8 +105,7 @@ def chapter_finished(run_dir: str | os.PathLike, chapter: str) -> bool:
 
 
 def missing_prerequisites(chapter: str | int, run_dir: str | os.PathLike) -> list[str]:
-    """The earlier chapters ``chapter`` needs (:data:`CHAPTER_NEEDS`, transitively) that have not
-    finished in ``run_dir``, in the order to run them. A finished chapter's own needs are not asked for."""
+    """The earlier chapters ``chapter`` needs (transitively) that have not finished in ``run_dir``, in order."""
     chapter = str(chapter).zfill(2)
     if chapter not in CHAPTER_NEEDS:
         raise ValueError(f"unknown chapter {chapter!r}; the chapters are {sorted(CHAPTER_NEEDS)}")
@@ -198,8 +130,7 @@ def _duration(seconds: float) -> str:
 
 
 def expected_time(profile: str, chapters: Sequence[str], *, gpu: bool = False) -> str:
-    """How long ``chapters`` take with ``profile``, from :data:`CHAPTER_SECONDS`, saying whether the
-    numbers were measured or are rough estimates, and (``gpu=True``) that a GPU was not measured."""
+    """How long ``chapters`` take with ``profile`` (:data:`CHAPTER_SECONDS`), measured or estimated."""
     chapters = [str(c).zfill(2) for c in chapters]
     table = CHAPTER_SECONDS.get(profile, {})
     if not chapters or any(c not in table for c in chapters):
@@ -213,19 +144,8 @@ def expected_time(profile: str, chapters: Sequence[str], *, gpu: bool = False) -
     return text
 
 
-def default_run_dir(profile: str) -> Path:
-    """``build/<profile>`` of the checkout the working directory is in, else ``./build/<profile>``."""
-    return _config.work_root() / "build" / profile
 
 
-def absolute_paths(parameters: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``parameters`` whose :data:`PATH_PARAMETERS` are absolute (``~`` expanded)."""
-    out = dict(parameters)
-    for key in PATH_PARAMETERS:
-        value = out.get(key)
-        if isinstance(value, (str, os.PathLike)) and str(value):
-            out[key] = str(Path(value).expanduser().resolve())
-    return out
 
 
 def _absolute(path: str | os.PathLike) -> Path:
@@ -233,10 +153,7 @@ def _absolute(path: str | os.PathLike) -> Path:
 
 
 def discover_notebooks(notebook_dir: str | os.PathLike | None = None, only: Sequence[str] = ()) -> list[Path]:
-    """The numbered notebooks (``NN_slug.ipynb``) in order; ``only`` filters by number prefix.
-
-    ``notebook_dir`` defaults to :func:`default_notebook_dir`.
-    """
+    """The numbered notebooks (``NN_slug.ipynb``) in order; ``only`` filters by number prefix."""
     notebook_dir = Path(notebook_dir) if notebook_dir is not None else default_notebook_dir()
     paths = sorted(p for p in notebook_dir.glob("[0-9][0-9]_*.ipynb"))
     if only:
@@ -259,27 +176,15 @@ def _notebooks_or_raise(notebook_dir: Path, only: Sequence[str]) -> list[Path]:
     return notebooks
 
 
-def run_series(
-    profile: str = "demo",
-    *,
-    run_dir: str | os.PathLike | None = None,
-    figures_dir: str | os.PathLike | None = None,
-    only: Sequence[str] = (),
-    parameters: dict[str, Any] | None = None,
-    notebook_dir: str | os.PathLike | None = None,
-    fresh: bool = False,
-    html: bool = True,
-    log: Callable[[str], Any] = print,
-) -> dict[str, float]:
+def run_series(profile: str = "demo", *, run_dir: str | os.PathLike | None = None,
+               figures_dir: str | os.PathLike | None = None, only: Sequence[str] = (),
+               parameters: dict[str, Any] | None = None, notebook_dir: str | os.PathLike | None = None,
+               fresh: bool = False, html: bool = True, log: Callable[[str], Any] = print) -> dict[str, float]:
     """Execute the notebooks in order; return ``{notebook: seconds}``. Raises :class:`NotebookFailed`.
 
-    With ``html`` (default) the executed notebooks are rendered as one HTML report with an index page
-    (``<run_dir>/html/index.html``, :func:`render_html`) at the end, also when a notebook failed.
-
-    Relative paths (``run_dir``, ``figures_dir`` and the :data:`PATH_PARAMETERS` in ``parameters``)
-    are taken from the current working directory; ``run_dir``/``figures_dir`` in ``parameters`` are
-    used when the keywords are not given. ``fresh=True`` moves an existing run folder aside first.
-    Raises :class:`NoNotebooks` when ``notebook_dir`` holds no numbered notebook.
+    ``html``: render the executed notebooks with an index (``<run_dir>/html/index.html``) at the end,
+    also after a failure. ``run_dir``/``figures_dir`` in ``parameters`` apply when the keywords are
+    not given. ``fresh=True`` moves an existing run folder aside first.
     """
     import papermill as pm
 
@@ -338,11 +243,7 @@ def run_series(
 
 
 def render_html(executed_dir: str | os.PathLike, out_dir: str | os.PathLike, title: str = "Report") -> Path:
-    """Render every executed notebook in ``executed_dir`` to HTML (nbconvert) with an index page.
-
-    Returns the index page's path. Each page is written atomically; the index lists the chapters in
-    order with their first heading.
-    """
+    """Render every executed notebook in ``executed_dir`` to HTML (nbconvert); the index page's path."""
     import html as _html
 
     import nbformat
@@ -374,182 +275,16 @@ def render_html(executed_dir: str | os.PathLike, out_dir: str | os.PathLike, tit
     return index
 
 
-def plan_jobs(
-    profiles: Sequence[str],
-    *,
-    run_dir: str | os.PathLike | None = None,
-    seeds_each: Sequence[int] = (),
-    parameters: dict[str, Any] | None = None,
-) -> list[Job]:
-    """The runs of a batch: one per profile, times one per seed of ``seeds_each``.
-
-    Each profile's batch folder is ``run_dir`` (``run_dir/<profile>`` for several profiles), or
-    ``build/<profile>`` without ``run_dir``. With ``seeds_each`` each seed runs into
-    ``<batch folder>/seed<k>/`` with ``seeds=[k]``, and its tables are merged into the batch folder.
-    """
-    profiles = list(dict.fromkeys(profiles))
-    if not profiles:
-        raise ValueError("name at least one profile")
-    params = absolute_paths(parameters or {})
-    for key in ("run_dir", "figures_dir"):
-        if key in params:
-            raise ValueError(f"pass {key} to the batch itself (--{key.replace('_', '-')}), not as a notebook parameter")
-    seeds = [int(s) for s in seeds_each]
-    if seeds and "seeds" in params:
-        raise ValueError("give the seeds with --seeds-each or with -p seeds, not both")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"--seeds-each repeats a seed: {seeds}")
-    jobs = []
-    for profile in profiles:
-        if run_dir is None:
-            base = default_run_dir(profile)
-        else:
-            base = _absolute(run_dir) / profile if len(profiles) > 1 else _absolute(run_dir)
-        if not seeds:
-            jobs.append(Job(profile, profile, base, params))
-        for seed in seeds:
-            name = f"seed{seed}" if len(profiles) == 1 else f"{profile}/seed{seed}"
-            jobs.append(Job(name, profile, base / f"seed{seed}", {**params, "seeds": [seed]}, merge_into=base))
-    return jobs
 
 
-def _prepare_batch_folder(base: Path, jobs: Sequence[Job]) -> None:
-    """Refuse to merge into a folder that holds a single run (its results.csv would be replaced)."""
-    marker = base / BATCH_FILE
-    if base.is_dir() and any(base.iterdir()) and not marker.exists():
-        raise ValueError(
-            f"{base} holds a run of its own, not a batch: merging the seeds' results into it would "
-            "replace its results.csv. Pass another --run-dir, or --fresh to move it aside first."
-        )
-    base.mkdir(parents=True, exist_ok=True)
-    save_json(marker, {"jobs": [j.name for j in jobs], "run_dirs": [str(j.run_dir) for j in jobs]})
 
 
-def merge_tables(run_dirs: Sequence[str | os.PathLike], into: str | os.PathLike,
-                 names: Sequence[str] = MERGED_TABLES) -> dict[str, int]:
-    """Concatenate each table of ``names`` found in ``run_dirs`` into ``into``; return row counts."""
-    import pandas as pd
-
-    counts = {}
-    for name in names:
-        parts = [pd.read_csv(Path(d) / name) for d in run_dirs if (Path(d) / name).exists()]
-        if not parts:
-            continue
-        table = pd.concat(parts, ignore_index=True)
-        with atomic_write(Path(into) / name) as tmp:
-            table.to_csv(tmp, index=False)
-        counts[name] = len(table)
-    return counts
 
 
-def _job_command(job: Job, notebook_dir: Path, only: Sequence[str], figures_dir: Path | None) -> list[str]:
-    cmd = [sys.executable, "-m", "helpers.series", "--profile", job.profile, "--run-dir", str(job.run_dir),
-           "--notebooks", str(notebook_dir)]
-    if only:
-        cmd += ["--only", *map(str, only)]
-    if figures_dir is not None:
-        cmd += ["--figures-dir", str(figures_dir / job.name)]
-    for name, value in job.parameters.items():
-        cmd += ["-p", name, repr(value)]  # read back with ast.literal_eval
-    return cmd
 
 
-def _failure_detail(job: Job, returncode: int) -> str:
-    """The child's own ``FAILED: <notebook> failed at cell <n>: ...`` line, else its last words."""
-    try:
-        lines = [ln.strip() for ln in job.log_path.read_text(errors="replace").splitlines() if ln.strip()]
-    except OSError:
-        lines = []
-    failed = [ln[len("FAILED: "):] for ln in lines if ln.startswith("FAILED: ")]
-    if failed:
-        return failed[-1]
-    return f"exit status {returncode}" + (f": {lines[-1]}" if lines else "")
 
 
-def run_batch(
-    jobs: Sequence[Job],
-    *,
-    parallel: int = 1,
-    notebook_dir: str | os.PathLike | None = None,
-    only: Sequence[str] = (),
-    figures_dir: str | os.PathLike | None = None,
-    fresh: bool = False,
-    log: Callable[[str], Any] = print,
-) -> dict[str, float]:
-    """Run each job's series as its own process, ``parallel`` at a time; return ``{job: seconds}``.
-
-    Each job logs to ``<its run_dir>/series.log``. After a failure no new job starts; the running
-    ones finish, and :class:`BatchFailed` names each failed job with its notebook and cell. When all
-    succeed, the tables of jobs that share a batch folder are concatenated into it
-    (:func:`merge_tables`). ``fresh=True`` moves each batch folder (or lone run folder) aside first;
-    ``figures_dir`` gets one sub-folder per job.
-    """
-    if parallel < 1:
-        raise ValueError(f"--jobs must be at least 1, got {parallel}")
-    names = [j.name for j in jobs]
-    if len(set(names)) != len(names) or len({j.run_dir for j in jobs}) != len(jobs):
-        raise ValueError(f"the jobs of a batch need distinct names and run folders: {names}")
-    notebook_dir = _absolute(notebook_dir) if notebook_dir is not None else default_notebook_dir()
-    _notebooks_or_raise(notebook_dir, only)
-    figures_dir = _absolute(figures_dir) if figures_dir is not None else None
-    bases = list(dict.fromkeys(j.merge_into for j in jobs if j.merge_into is not None))
-    if fresh:
-        from helpers.core.provenance import move_aside
-
-        for folder in bases + [j.run_dir for j in jobs if j.merge_into is None]:
-            move_aside(folder)
-    for base in bases:
-        _prepare_batch_folder(base, [j for j in jobs if j.merge_into == base])
-
-    env = dict(os.environ)
-    if _config.REPO_ROOT is not None:  # the children import this very package, even from src/
-        src = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    pending, running = list(jobs), {}
-    failures: list[tuple[Job, str]] = []
-    timings: dict[str, float] = {}
-    batch_start = time.perf_counter()
-    try:
-        while pending or running:
-            while pending and len(running) < parallel and not failures:
-                job = pending.pop(0)
-                job.run_dir.mkdir(parents=True, exist_ok=True)
-                handle = open(job.log_path, "w")  # closed when the job ends
-                proc = subprocess.Popen(_job_command(job, notebook_dir, only, figures_dir),
-                                        stdout=handle, stderr=subprocess.STDOUT, env=env)
-                running[job.name] = (job, proc, handle, time.perf_counter())
-                log(f"[{job.name}] started: profile {job.profile}, run folder {job.run_dir} (log: {job.log_path})")
-            if not pending and not running:
-                break
-            time.sleep(_POLL_SECONDS)
-            for name, (job, proc, handle, start) in list(running.items()):
-                if proc.poll() is None:
-                    continue
-                handle.close()
-                del running[name]
-                seconds = round(time.perf_counter() - start, 1)
-                if proc.returncode == 0:
-                    timings[name] = seconds
-                    log(f"[{name}] done in {seconds:.0f} s")
-                else:
-                    failures.append((job, _failure_detail(job, proc.returncode)))
-                    log(f"[{name}] FAILED after {seconds:.0f} s: {failures[-1][1]}")
-            if failures and not running:
-                break
-    finally:
-        for _job, proc, handle, _start in running.values():  # interrupted: stop the children we started
-            proc.terminate()
-            proc.wait()
-            handle.close()
-    if failures:
-        raise BatchFailed(failures, pending)
-    for base in bases:
-        members = [j.run_dir for j in jobs if j.merge_into == base]
-        counts = merge_tables(members, base)
-        for table, n in counts.items():
-            log(f"merged {n} rows of {table} from {len(members)} runs into {base / table}")
-    log(f"batch of {len(jobs)} runs done in {time.perf_counter() - batch_start:.0f} s")
-    return timings
 
 
 def _parse_value(text: str) -> Any:
@@ -597,7 +332,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             run_dir, figures_dir = extra.pop("run_dir", args.run_dir), extra.pop("figures_dir", args.figures_dir)
             jobs = plan_jobs(args.profile, run_dir=args.run_dir or run_dir, seeds_each=args.seeds_each, parameters=extra)
-            timings = run_batch(jobs, parallel=args.jobs, notebook_dir=args.notebooks, only=args.only,
+            notebook_dir = _absolute(args.notebooks) if args.notebooks is not None else default_notebook_dir()
+            _notebooks_or_raise(notebook_dir, args.only)
+            timings = run_batch(jobs, parallel=args.jobs, notebook_dir=notebook_dir, only=args.only,
                                 figures_dir=args.figures_dir or figures_dir, fresh=args.fresh)
             what = "runs"
     except NotebookFailed as err:

@@ -1,12 +1,8 @@
 """Chapter 4's grids: Decision Tree / Random Forest / SVM on ResNet-18 features, and an ANN on pixels.
 
-Every (classifier, strategy, seed) run is recorded through :class:`helpers.report.results.ResultsTable`:
-one row (context columns such as dataset and profile, ``notebook``, ``classifier``, ``strategy``,
-``seed``, ``features``, all of :data:`helpers.evaluation.scores.METRIC_COLUMNS`, ``n_train``, ``n_synthetic``,
-``fit_seconds``, ``fingerprint``) and the run's val/test scores. The fingerprint covers the training,
-val and test arrays, the synthetic rows a strategy adds, the strategy's settings and the seed: a
-re-run skips a run only when all of that matches, and stops with a
-:class:`helpers.core.provenance.ProvenanceError` when the recorded run was made from other inputs.
+Every (classifier, strategy, seed) run records one results row and its val/test scores
+(``ResultsTable``), keyed by a fingerprint of the arrays, the synthetic rows a strategy adds, the
+settings and the seed: a re-run skips only a run whose fingerprint matches.
 """
 
 from __future__ import annotations
@@ -34,18 +30,10 @@ from helpers.oversampling.strategies import (
 )
 from helpers.report.results import CLASSICAL_CLASSIFIERS, ResultsTable
 
-__all__ = [
-    "CLASSICAL_CLASSIFIERS",
-    "run_classical_grid",
-    "run_ann_grid",
-    "AnnSettings",
-    "ANN_FEATURES",
-    "build_ann",
-    "make_classifier",
-]
+__all__ = ["CLASSICAL_CLASSIFIERS", "run_classical_grid", "run_ann_grid", "AnnSettings"]
 
 #: What the ANN's rows say it saw.
-ANN_FEATURES = "pixels (flattened, /255)"
+_ANN_FEATURES = "pixels (flattened, /255)"
 NOTEBOOK = "04"
 _RESERVED = ("notebook", "classifier", "strategy", "seed", "features", *METRIC_COLUMNS,
              "n_train", "n_synthetic", "fit_seconds", "fingerprint")
@@ -121,10 +109,7 @@ def _record(table: ResultsTable, *, ctx: dict[str, Any], classifier: str, strate
                         score_val=val_scores, columns=columns)
 
 
-# ==================================================================================================
-# Classical classifiers on ResNet-18 features (notebook 04)
-# ==================================================================================================
-def make_classifier(name: str, seed: int, class_weight: str | None = None):
+def _make_classifier(name: str, seed: int, class_weight: str | None = None):
     """A fresh scikit-learn estimator: ``decision_tree``, ``random_forest`` (300 trees) or ``svm`` (RBF)."""
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.svm import SVC
@@ -137,8 +122,6 @@ def make_classifier(name: str, seed: int, class_weight: str | None = None):
                                       class_weight=class_weight)
     if name == "svm":
         return SVC(kernel="rbf", random_state=seed, class_weight=class_weight)
-    if name == "ann":
-        raise ValueError("'ann' is trained on pixels by run_ann_grid, not by run_classical_grid")
     raise ValueError(f"unknown classifier {name!r}; choose from {list(CLASSICAL_CLASSIFIERS)}")
 
 
@@ -160,35 +143,32 @@ def _positive_scores(model: Any, x: np.ndarray, positive_class: int = 1) -> np.n
     return 1.0 / (1.0 + np.exp(-np.clip(d, -500, 500)))
 
 
-def run_classical_grid(
-    data: Mapping[str, tuple[Any, Any]],
-    *,
-    classifiers: Sequence[str],
-    strategies: Sequence[str],
-    seeds: Sequence[int],
-    run_dir: str | os.PathLike,
-    context: Mapping[str, Any],
-    feature_note: str,
-    fakes: oversample.Fakes | None = None,
-    provenance_base: Mapping[str, Any] | None = None,
-    verbose: bool = True,
-) -> pd.DataFrame:
-    """Fit every classifier × strategy × seed on features, score val/test, record result rows.
-
-    Per run: :func:`helpers.oversampling.oversample.prepare_training_set` on the training features only ->
-    ``StandardScaler`` fitted on that (resampled) training set -> estimator from
-    :func:`make_classifier` (``class_weight="balanced"`` for the ``class_weight`` strategy,
-    ``sample_weight`` for ``gan_weighted``) -> scores on val and test (see :func:`_positive_scores`)
-    -> :func:`helpers.evaluation.scores.classification_row`. ``data``: ``{"train"|"val"|"test": (features, labels)}``;
-    ``fakes.images`` maps a generator (``"reference"``, ``"default"``; see
-    :data:`helpers.oversampling.strategies.SYNTHETIC_SOURCE`) to the features of its fakes. ``classical_aug`` / ``gan_aug`` need images and
-    are skipped here with a note, as is a strategy that cannot run on the data (ADASYN on separated
-    classes). ``provenance_base`` (e.g. ``{"data": cfg.data_id, "extractor": ...}``) joins every
-    run's fingerprint. Finished runs in ``run_dir/results.csv`` with the same fingerprint are
-    skipped. Returns this grid's rows (old and new).
-    """
+def _fit_classical(name: str, strategy: str, seed: int, ts: oversample.TrainSet, x_val: np.ndarray,
+                   x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Scale, fit one estimator on a training set; its val and test scores and fit seconds."""
     from sklearn.preprocessing import StandardScaler
 
+    scaler = StandardScaler().fit(ts.x)
+    model = _make_classifier(name, seed, "balanced" if strategy == "class_weight" else None)
+    fit_kwargs = {} if ts.sample_weight is None else {"sample_weight": ts.sample_weight}
+    t0 = time.perf_counter()
+    model.fit(scaler.transform(ts.x), ts.y, **fit_kwargs)
+    fit_seconds = time.perf_counter() - t0
+    return _positive_scores(model, scaler.transform(x_val)), _positive_scores(model, scaler.transform(x_test)), fit_seconds
+
+
+def run_classical_grid(data: Mapping[str, tuple[Any, Any]], *, classifiers: Sequence[str],
+                       strategies: Sequence[str], seeds: Sequence[int], run_dir: str | os.PathLike,
+                       context: Mapping[str, Any], feature_note: str, fakes: oversample.Fakes | None = None,
+                       provenance_base: Mapping[str, Any] | None = None, verbose: bool = True) -> pd.DataFrame:
+    """Fit every classifier × strategy × seed on features, score val/test, record result rows.
+
+    Per run: the strategy resamples the training features -> ``StandardScaler`` -> the estimator
+    (``class_weight="balanced"`` for ``class_weight``, ``sample_weight`` for ``gan_weighted``).
+    ``data``: ``{"train"|"val"|"test": (features, labels)}``; ``fakes.images``: generator -> features
+    of its fakes. Image-only strategies, and one that cannot run on the data, are skipped with a note.
+    Returns this grid's rows (old and new).
+    """
     table = ResultsTable(run_dir)
     ctx = _check_context(context)
     bad = [c for c in classifiers if c not in CLASSICAL_CLASSIFIERS]
@@ -234,15 +214,7 @@ def run_classical_grid(
                         print(f"{clf_name} / {strategy} / seed {seed}: skipped ({exc})")
                     continue
                 grid_keys.add(key)
-                scaler = StandardScaler().fit(ts.x)
-                model = make_classifier(clf_name, int(seed),
-                                        "balanced" if strategy == "class_weight" else None)
-                fit_kwargs = {} if ts.sample_weight is None else {"sample_weight": ts.sample_weight}
-                t0 = time.perf_counter()
-                model.fit(scaler.transform(ts.x), ts.y, **fit_kwargs)
-                fit_seconds = time.perf_counter() - t0
-                val_scores = _positive_scores(model, scaler.transform(xva))
-                test_scores = _positive_scores(model, scaler.transform(xte))
+                val_scores, test_scores, fit_seconds = _fit_classical(clf_name, strategy, int(seed), ts, xva, xte)
                 row = _record(
                     table, ctx=ctx, classifier=clf_name, strategy=strategy, seed=int(seed),
                     fingerprint=fp, features=feature_note, y_test=yte, test_scores=test_scores,
@@ -256,10 +228,7 @@ def run_classical_grid(
     return table.rows(grid_keys)
 
 
-# --------------------------------------------------------------------------------------------------
-# ANN (MLP on flattened pixels), reported with the classical classifiers in notebook 04
-# --------------------------------------------------------------------------------------------------
-def build_ann(n_inputs: int, *, hidden: Sequence[int] = (256, 128), dropout: float = 0.3,
+def _build_ann(n_inputs: int, *, hidden: Sequence[int] = (256, 128), dropout: float = 0.3,
               learning_rate: float = 1e-3):
     """MLP: Dense 256-128 ReLU with Dropout -> Dense(1, sigmoid); Adam + binary cross-entropy."""
     import keras
@@ -322,32 +291,38 @@ class AnnSettings:
                    max_steps_per_epoch=profile.max_steps_per_epoch)
 
 
-def run_ann_grid(
-    data: Mapping[str, tuple[Any, Any]],
-    *,
-    strategies: Sequence[str],
-    seeds: Sequence[int],
-    settings: AnnSettings,
-    run_dir: str | os.PathLike,
-    context: Mapping[str, Any],
-    fakes: oversample.Fakes | None = None,
-    provenance_base: Mapping[str, Any] | None = None,
-    verbose: int = 0,
-) -> pd.DataFrame:
-    """The ANN baseline (:func:`build_ann` on flattened uint8 pixels / 255) over strategies × seeds.
-
-    ``data``: ``{"train"|"val"|"test": (uint8 images, labels)}``; ``fakes``: the GAN images.
-
-    Early stopping on an exact val ROC-AUC (:class:`helpers.classifiers.callbacks.ValAUCCallback`, best weights
-    restored). ``classical_aug`` / ``gan_aug`` augment each batch before flattening
-    (:func:`helpers.data.augment.augmentation_layers` in a ``tf.data`` map); SMOTE/ADASYN are skipped
-    (they run on features, not pixels). ``max_steps_per_epoch`` caps the batches per epoch (ci).
-    Rows go to ``run_dir/results.csv`` with ``classifier="ann"``; finished runs with the same
-    fingerprint are skipped.
-    """
+def _fit_ann(ts: oversample.TrainSet, settings: AnnSettings, seed: int, val: tuple[np.ndarray, np.ndarray],
+             x_test: np.ndarray, verbose: int) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """Train one ANN (early stopping on the exact val AUC); val/test scores, fit seconds, best epoch (1-based)."""
     from helpers.classifiers.callbacks import ValAUCCallback
     from helpers.core.runtime import set_seeds
 
+    batch_size, max_steps = int(settings.batch_size), settings.max_steps_per_epoch
+    x_unit = as_model_batch(ts.x) / np.float32(255)
+    set_seeds(seed)
+    model = _build_ann(int(np.prod(x_unit.shape[1:])), learning_rate=float(settings.learning_rate))
+    batches = math.ceil(len(ts) / batch_size)
+    steps = None if max_steps is None else max(1, min(batches, max_steps))
+    ds = _ann_dataset(ts, x_unit, seed=seed, batch_size=batch_size, repeat=steps is not None)
+    callback = ValAUCCallback(val[0], val[1], patience=settings.patience, verbose=verbose)
+    t0 = time.perf_counter()
+    model.fit(ds, epochs=int(settings.epochs), steps_per_epoch=steps, class_weight=ts.class_weight,
+              shuffle=False, callbacks=[callback], verbose=verbose)
+    fit_seconds = time.perf_counter() - t0
+    val_scores = model.predict(val[0], batch_size=256, verbose=0).ravel()
+    test_scores = model.predict(x_test, batch_size=256, verbose=0).ravel()
+    return val_scores, test_scores, fit_seconds, (callback.best_epoch or 0) + 1
+
+
+def run_ann_grid(data: Mapping[str, tuple[Any, Any]], *, strategies: Sequence[str], seeds: Sequence[int],
+                 settings: AnnSettings, run_dir: str | os.PathLike, context: Mapping[str, Any],
+                 fakes: oversample.Fakes | None = None, provenance_base: Mapping[str, Any] | None = None,
+                 verbose: int = 0) -> pd.DataFrame:
+    """The ANN baseline (an MLP on flattened pixels / 255) over strategies × seeds, early stopping on val AUC.
+
+    ``data``: ``{"train"|"val"|"test": (uint8 images, labels)}``; ``fakes``: the GAN images. Augmenting
+    strategies augment each batch before flattening; SMOTE/ADASYN (feature methods) are skipped.
+    """
     table = ResultsTable(run_dir)
     ctx = _check_context(context)
     strategies = check_strategies(strategies, where="run_ann_grid strategies")
@@ -363,10 +338,8 @@ def run_ann_grid(
             for k, v in ({} if fakes is None else fakes.images).items()}
     inputs = _inputs_fingerprint(provenance_base or {}, {
         "train": (xtr, ytr), "val": (xva, yva), "test": (xte, yte)})
-    epochs, batch_size, patience = int(settings.epochs), int(settings.batch_size), settings.patience
-    max_steps_per_epoch, learning_rate = settings.max_steps_per_epoch, float(settings.learning_rate)
-    fit_settings = dict(epochs=epochs, batch_size=batch_size, patience=patience,
-                        max_steps_per_epoch=max_steps_per_epoch, learning_rate=learning_rate)
+    fit_settings = dict(epochs=int(settings.epochs), batch_size=int(settings.batch_size), patience=settings.patience,
+                        max_steps_per_epoch=settings.max_steps_per_epoch, learning_rate=float(settings.learning_rate))
     syn_sets = _synthetic_sets(sets, synthetic_class, [s for s in strategies if s in PIXEL_STRATEGIES],
                                "run_ann_grid")
     keep_digest = provenance.array_digest(None)
@@ -388,27 +361,15 @@ def run_ann_grid(
                 continue
             ts = oversample.prepare_training_set(strategy, xtr, ytr, seed=int(seed), synthetic_x=syn,
                                                  synthetic_class=synthetic_class)
-            x_unit = as_model_batch(ts.x) / np.float32(255)
-            set_seeds(int(seed))
-            model = build_ann(int(np.prod(x_unit.shape[1:])), learning_rate=learning_rate)
-            batches = math.ceil(len(ts) / batch_size)
-            steps = None if max_steps_per_epoch is None else max(1, min(batches, max_steps_per_epoch))
-            ds = _ann_dataset(ts, x_unit, seed=int(seed), batch_size=batch_size,
-                              repeat=steps is not None)
-            callback = ValAUCCallback(xva_flat, yva, patience=patience, verbose=verbose)
-            t0 = time.perf_counter()
-            model.fit(ds, epochs=int(epochs), steps_per_epoch=steps, class_weight=ts.class_weight,
-                      shuffle=False, callbacks=[callback], verbose=verbose)
-            fit_seconds = time.perf_counter() - t0
-            val_scores = model.predict(xva_flat, batch_size=256, verbose=0).ravel()
-            test_scores = model.predict(xte_flat, batch_size=256, verbose=0).ravel()
+            val_scores, test_scores, fit_seconds, best_epoch = _fit_ann(
+                ts, settings, int(seed), (xva_flat, yva), xte_flat, verbose)
             row = _record(
                 table, ctx=ctx, classifier="ann", strategy=strategy, seed=int(seed), fingerprint=fp,
-                features=ANN_FEATURES, y_test=yte, test_scores=test_scores, y_val=yva,
+                features=_ANN_FEATURES, y_test=yte, test_scores=test_scores, y_val=yva,
                 val_scores=val_scores, n_train=len(ts), n_synthetic=ts.n_synthetic,
                 fit_seconds=fit_seconds,
             )
             print(f"ann           {strategy:13s} seed {seed}: test ROC-AUC {row['roc_auc']:.3f}, "
                   f"F1 {row['f1']:.3f}, NORMAL F1 {row['f1_normal']:.3f} (best epoch "
-                  f"{(callback.best_epoch or 0) + 1}, fit {fit_seconds:.1f} s)")
+                  f"{best_epoch}, fit {fit_seconds:.1f} s)")
     return table.rows(grid_keys)

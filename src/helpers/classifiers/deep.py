@@ -1,20 +1,14 @@
 """Chapter 5's grid: CNN / DenseNet121 x oversampling strategy x seed on pixels.
 
-:func:`run_deep_grid` trains every (model, strategy, seed), scores val and test and records each run
-through :class:`helpers.report.results.ResultsTable` (one row, the scores, a fingerprint of the training,
-val and test images, the synthetic images a strategy adds, the model settings and the seed). A run
-is skipped only when its recorded fingerprint matches; a run interrupted mid-training resumes at
-its next epoch (:func:`helpers.classifiers.fit_classifier`, which checks the same fingerprint).
-Run folders::
+:func:`run_deep_grid` trains every (model, strategy, seed), scores val and test and records one
+results row per run (``ResultsTable``), keyed by a fingerprint of everything that shaped it; a run
+interrupted mid-training resumes at its next epoch. Run folders::
 
     run_dir/deep/<model>_<strategy>_seed<seed>/             one run (history.csv, best.weights.h5, ...)
     run_dir/deep/<model>_gan_weighted_w<w>_seed<seed>/      gan_weighted runs, one per weight tried
     run_dir/deep/<model>_gan_weighted_selection.json        val AUC per synthetic weight, the choice
 
-Synthetic images only ever enter the training set (``oversample.prepare_training_set`` sees train
-only); the grid also checks that no fake is byte-identical to a val or test image.
-
-:func:`load_histories` stacks every run's per-epoch history (notebook 06's accuracy curves).
+Fakes only ever enter the training set; the grid checks that none is byte-identical to a val or test image.
 """
 
 from __future__ import annotations
@@ -45,15 +39,7 @@ from helpers.oversampling.strategies import (
 )
 from helpers.report.results import ResultsTable
 
-__all__ = [
-    "NOTEBOOK",
-    "DEEP_MODELS",
-    "GridSettings",
-    "run_deep_grid",
-    "run_dose_response",
-    "load_histories",
-    "run_folder_name",
-]
+__all__ = ["NOTEBOOK", "DEEP_MODELS", "GridSettings", "run_deep_grid", "run_dose_response", "load_histories"]
 
 NOTEBOOK = "05"
 #: Classifier names: an architecture (``cnn``, ``densenet121``) with the reference recipe, or
@@ -65,12 +51,7 @@ _RESERVED = ("notebook", "classifier", "strategy", "seed", "features", "model_we
              "fit_seconds", "seconds_per_epoch", "dtype_policy", "recipe", "run_folder", "fingerprint")
 
 
-# --------------------------------------------------------------------------------------------------
-# Bookkeeping
-# --------------------------------------------------------------------------------------------------
-
-
-def run_folder_name(model: str, strategy: str, seed: int, synthetic_weight: float | None = None) -> str:
+def _run_folder_name(model: str, strategy: str, seed: int, synthetic_weight: float | None = None) -> str:
     """``<model>_<strategy>_seed<seed>``; gan_weighted runs add ``_w<weight>``."""
     if strategy == "gan_weighted":
         return f"{model}_{strategy}_w{float(synthetic_weight):g}_seed{int(seed)}"
@@ -103,11 +84,6 @@ def _binary_split(splits: Mapping[str, Any], name: str) -> tuple[np.ndarray, np.
     if set(np.unique(y)) - {0, 1}:
         raise ValueError(f"{name}: labels must be 0/1, got {sorted(set(np.unique(y)))}")
     return x, y
-
-
-# --------------------------------------------------------------------------------------------------
-# The grid
-# --------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -229,17 +205,18 @@ class _Grid:
         set_seeds(seed)
         ts = self.train_set(strategy, seed, synthetic_weight)
         model, description, input_size = self.build(model_name)
-        folder_name = run_folder_name(model_name, strategy, seed, synthetic_weight)
+        folder_name = _run_folder_name(model_name, strategy, seed, synthetic_weight)
         folder = self.deep_dir / folder_name
         info = {"model": model_name, "strategy": strategy, "seed": int(seed),
                 "synthetic_weight": float(synthetic_weight) if strategy in GAN_STRATEGIES else None,
                 "role": role, "model_weights": description}
         artifacts.save_json(folder / "run.json", info)
+        fit = classifiers.FitSettings(
+            epochs=self.epochs_for(model_name), batch_size=self.settings.batch_size, seed=seed,
+            patience=self.settings.patience, max_steps_per_epoch=self.settings.max_steps_per_epoch,
+            recipe=parse_classifier(model_name)[1])
         model, history, fit_seconds = classifiers.fit_classifier(
-            model, ts, self.x_val, self.y_val, epochs=self.epochs_for(model_name),
-            recipe=parse_classifier(model_name)[1],
-            batch_size=self.settings.batch_size, seed=seed, patience=self.settings.patience, run_dir=folder,
-            max_steps_per_epoch=self.settings.max_steps_per_epoch, verbose=0,
+            model, ts, self.x_val, self.y_val, fit, run_dir=folder,
             fingerprint=self.fingerprint(model_name, strategy, seed, synthetic_weight),
         )
         done = artifacts.load_json(folder / "done.json")
@@ -275,13 +252,12 @@ class _Grid:
 
 @dataclass(frozen=True)
 class GridSettings:
-    """How chapter 5 trains every run of a grid: one profile's budgets, and optionally its own CNN.
+    """How chapter 5 trains every run of a grid.
 
-    ``epochs`` maps a classifier (or its architecture) -> epoch budget. ``gan_weighted`` picks its
-    synthetic-sample weight from ``gan_weight_grid`` by val AUC on the first seed; ``gan_filtered`` keeps
-    the ``filter_keep_fraction`` most realistic default fakes. ``build_cnn(image_size) -> keras.Model``
-    replaces :func:`helpers.classifiers.build_cnn` (chapter 5 passes the CNN it writes out); its
-    architecture then joins every CNN run's fingerprint, so an edited CNN never reuses old runs.
+    ``epochs``: classifier (or architecture) -> epoch budget. ``gan_weighted`` picks its weight from
+    ``gan_weight_grid`` by val AUC on the first seed; ``gan_filtered`` keeps the ``filter_keep_fraction``
+    most realistic fakes. ``build_cnn(image_size)`` replaces the default CNN (its architecture joins
+    the CNN runs' fingerprints).
     """
 
     epochs: Mapping[str, int]
@@ -304,32 +280,59 @@ class GridSettings:
         return cls(**{**base, **changes})
 
 
-def run_deep_grid(
-    splits: Mapping[str, Any],
-    *,
-    models: Sequence[str],
-    strategies: Sequence[str],
-    seeds: Sequence[int],
-    settings: GridSettings,
-    run_dir: str | Path,
-    fakes: Fakes | None = None,
-    context: Mapping[str, Any] | None = None,
-    provenance_base: Mapping[str, Any] | None = None,
-    model_cache: dict[str, Any] | None = None,
-) -> pd.DataFrame:
+def run_deep_grid(splits: Mapping[str, Any], *, models: Sequence[str], strategies: Sequence[str],
+                  seeds: Sequence[int], settings: GridSettings, run_dir: str | Path, fakes: Fakes | None = None,
+                  context: Mapping[str, Any] | None = None, provenance_base: Mapping[str, Any] | None = None,
+                  model_cache: dict[str, Any] | None = None) -> pd.DataFrame:
     """Train models x strategies x seeds on pixels; record one results row per run; return the grid's rows.
 
-    ``splits``: ``helpers.data.Dataset`` train/val/test with binary labels; ``fakes``: the GAN images
-    (:class:`Fakes`), needed by the ``gan*`` strategies. ``context`` columns (e.g. profile) go into every
-    row; ``dataset``/``image_size`` default to the splits'. ``provenance_base`` (e.g. ``{"data": cfg.data_id}``)
-    joins every run's fingerprint. ``model_cache``: a dict shared by several calls (e.g. one per seed) so
-    each architecture is built and traced once for all of them; its weights are re-drawn for every run.
+    ``splits``: binary train/val/test ``Dataset``; ``fakes``: the GAN images the ``gan*`` strategies need.
+    ``context`` columns go into every row; ``provenance_base`` joins every fingerprint. ``model_cache``:
+    a dict shared by several calls so each architecture is built and traced once.
     """
-    epochs, context = settings.epochs, dict(context or {})
-    synthetic_images = None if fakes is None else fakes.images
-    synthetic_class = None if fakes is None else fakes.class_id
-    synthetic_realism_scores = None if fakes is None else fakes.realism
     models, seeds = list(models), [int(s) for s in seeds]
+    strategies = _check_grid(models, strategies, seeds, settings.epochs)
+    x_train, y_train = _binary_split(splits, "train")
+    x_val, y_val = _binary_split(splits, "val")
+    x_test, y_test = _binary_split(splits, "test")
+    if len(np.unique(y_val)) < 2:
+        raise ValueError("val holds a single class: early stopping on val ROC-AUC needs both")
+    sets, keep_mask = _synthetic_inputs(fakes, strategies, settings, x_train, (x_val, x_test))
+    ctx = _row_context(context, splits, x_train)
+    table = ResultsTable(run_dir)
+    deep_dir = Path(run_dir) / "deep"
+    deep_dir.mkdir(parents=True, exist_ok=True)
+    inputs = {**dict(provenance_base or {}),
+              "train_digest": provenance.array_digest(x_train, y_train),
+              "val_digest": provenance.array_digest(x_val, y_val),
+              "test_digest": provenance.array_digest(x_test, y_test)}
+    grid = _Grid(
+        x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val, synthetic_sets=sets,
+        synthetic_class=None if fakes is None else fakes.class_id, keep_mask=keep_mask, settings=settings,
+        deep_dir=deep_dir, seeds=seeds, inputs=inputs,
+    )
+    if model_cache is not None:
+        grid.models = model_cache
+    keys = [(NOTEBOOK, m, s, seed) for m in models for s in strategies for seed in seeds]
+    for model_name in models:
+        for strategy in strategies:
+            done = table.read()
+            weight, selection = grid.select_weight(model_name) if strategy == "gan_weighted" else (1.0, None)
+            todo = []
+            for seed in seeds:
+                fp = grid.fingerprint(model_name, strategy, seed, weight)
+                if not table.is_done(NOTEBOOK, model_name, strategy, seed, fingerprint=fp, table=done):
+                    todo.append((seed, fp))
+            for seed, fp in todo:
+                run = grid.fit(model_name, strategy, seed, weight, role="grid")
+                _record_run(table, ctx, run, (model_name, strategy, seed, fp), (weight, selection),
+                            (x_val, y_val, x_test, y_test), settings)
+    return table.rows(keys)
+
+
+def _check_grid(models: list[str], strategies: Sequence[str], seeds: list[int],
+                epochs: Mapping[str, int]) -> list[str]:
+    """Raise on unknown models, pixel-less strategies, no seeds or a missing epoch budget; the strategies."""
     unknown = [m for m in models if m not in DEEP_MODELS]
     if unknown:
         raise ValueError(f"unknown models {unknown}; choose from {list(DEEP_MODELS)}")
@@ -340,16 +343,18 @@ def run_deep_grid(
     missing_epochs = [m for m in models if m not in epochs and parse_classifier(m)[0] not in epochs]
     if missing_epochs:
         raise ValueError(f"epochs lacks a budget for {missing_epochs} (e.g. {{'cnn': 30, 'densenet121': 12}})")
-    x_train, y_train = _binary_split(splits, "train")
-    x_val, y_val = _binary_split(splits, "val")
-    x_test, y_test = _binary_split(splits, "test")
-    if len(np.unique(y_val)) < 2:
-        raise ValueError("val holds a single class: early stopping on val ROC-AUC needs both")
+    return strategies
 
-    sources = sorted({synthetic_source(s) for s in strategies if s in GAN_STRATEGIES})
+
+def _synthetic_inputs(fakes: Fakes | None, strategies: Sequence[str], settings: GridSettings,
+                      x_train: np.ndarray, evaluation: tuple[np.ndarray, np.ndarray],
+                      ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """The checked fakes per generator the GAN strategies need, and gan_filtered's keep mask."""
+    synthetic_images = None if fakes is None else fakes.images
+    synthetic_class = None if fakes is None else fakes.class_id
     sets: dict[str, np.ndarray] = {}
     keep_mask = None
-    for src in sources:
+    for src in sorted({synthetic_source(s) for s in strategies if s in GAN_STRATEGIES}):
         images = None if synthetic_images is None else synthetic_images.get(src)
         if images is None or synthetic_class is None:
             raise ValueError(f"the GAN strategies need the {src!r} generator's images in fakes "
@@ -360,90 +365,68 @@ def run_deep_grid(
         if images.dtype != np.uint8 or images.shape[1:] != x_train.shape[1:]:
             raise ValueError(f"fakes.images[{src!r}] must be uint8 {x_train.shape[1:]} like the "
                              f"training images, got {images.dtype} {images.shape[1:]}")
-        _assert_no_synthetic_in_eval(images, x_val, x_test)
+        _assert_no_synthetic_in_eval(images, *evaluation)
         sets[src] = images
     if "gan_filtered" in strategies:
-        if synthetic_realism_scores is None:
+        realism = None if fakes is None else fakes.realism
+        if realism is None:
             raise ValueError("gan_filtered needs fakes.realism (one score per default fake, higher "
                              "= more realistic, from a model fitted on real train data only)")
-        scores = np.asarray(synthetic_realism_scores, dtype=float).ravel()
+        scores = np.asarray(realism, dtype=float).ravel()
         if len(scores) != len(sets["default"]):
             raise ValueError(f"{len(scores)} realism scores for {len(sets['default'])} synthetic images")
         keep_mask = oversample.select_realistic(scores, settings.filter_keep_fraction)
+    return sets, keep_mask
 
-    ctx = dict(context)
+
+def _row_context(context: Mapping[str, Any] | None, splits: Mapping[str, Any], x_train: np.ndarray) -> dict:
+    ctx = dict(context or {})
     clash = [k for k in ctx if k in _RESERVED]
     if clash:
         raise ValueError(f"context keys {clash} are filled in by the grid; drop them from context")
     ctx.setdefault("dataset", getattr(splits["train"], "name", "unknown"))
     ctx.setdefault("image_size", int(x_train.shape[1]))
-    table = ResultsTable(run_dir)
-    deep_dir = Path(run_dir) / "deep"
-    deep_dir.mkdir(parents=True, exist_ok=True)
-    inputs = {**dict(provenance_base or {}),
-              "train_digest": provenance.array_digest(x_train, y_train),
-              "val_digest": provenance.array_digest(x_val, y_val),
-              "test_digest": provenance.array_digest(x_test, y_test)}
-    grid = _Grid(
-        x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val, synthetic_sets=sets,
-        synthetic_class=synthetic_class, keep_mask=keep_mask, settings=settings,
-        deep_dir=deep_dir, seeds=seeds, inputs=inputs,
-    )
-    if model_cache is not None:
-        grid.models = model_cache
-    from helpers.classifiers import predict_scores
+    return ctx
 
-    keys = [(NOTEBOOK, m, s, seed) for m in models for s in strategies for seed in seeds]
-    for model_name in models:
-        for strategy in strategies:
-            done = table.read()
-            todo = []
-            weight, selection = 1.0, None
-            if strategy == "gan_weighted":
-                weight, selection = grid.select_weight(model_name)
-            for seed in seeds:
-                fp = grid.fingerprint(model_name, strategy, seed, weight)
-                if not table.is_done(NOTEBOOK, model_name, strategy, seed, fingerprint=fp, table=done):
-                    todo.append((seed, fp))
-            for seed, fp in todo:
-                run = grid.fit(model_name, strategy, seed, weight, role="grid")
-                model, ts = run["model"], run["train"]
-                val_scores = predict_scores(model, x_val)
-                test_scores = predict_scores(model, x_test)
-                epochs_run = int(len(run["history"]))
-                columns: dict[str, Any] = dict(ctx)
-                columns.update(features="pixels", model_weights=run["description"],
-                               input_size=run["input_size"])
-                columns.update(classification_row(y_test, test_scores, y_score_val=val_scores,
-                                                          y_true_val=y_val))
-                is_gan = strategy in GAN_STRATEGIES
-                columns.update(
-                    n_train=int(len(ts.y)), n_synthetic=int(ts.n_synthetic),
-                    synthetic_weight=float(weight) if is_gan else float("nan"),
-                    synthetic_keep_fraction=float(settings.filter_keep_fraction) if strategy == "gan_filtered" else float("nan"),
-                    weight_selection=selection or "",
-                    epochs_run=epochs_run, best_epoch=run["best_epoch"], best_val_auc=run["best_val_auc"],
-                    fit_seconds=round(run["fit_seconds"], 3),
-                    seconds_per_epoch=round(run["fit_seconds"] / max(epochs_run, 1), 3),
-                    dtype_policy=model.dtype_policy.name, recipe=parse_classifier(model_name)[1].name,
-                    run_folder=run["folder"],
-                )
-                row = table.record(notebook=NOTEBOOK, classifier=model_name, strategy=strategy, seed=seed,
-                                   fingerprint=fp, y_test=y_test, score_test=test_scores, y_val=y_val,
-                                   score_val=val_scores, columns=columns)
-                print(f"{model_name:11s} {strategy:13s} seed {seed}: test ROC-AUC {row['roc_auc']:.3f}, "
-                      f"F1 {row['f1']:.3f}, NORMAL F1 {row['f1_normal']:.3f} (val AUC "
-                      f"{row['val_roc_auc']:.3f}, best epoch {row['best_epoch']}/{epochs_run}, "
-                      f"fit {run['fit_seconds']:.1f} s; {run['description']})")
-    return table.rows(keys)
+
+def _record_run(table: ResultsTable, ctx: dict[str, Any], run: dict[str, Any], key: tuple, weighting: tuple,
+                evaluation: tuple, settings: GridSettings) -> None:
+    """Score one fitted run on val and test and record its results row."""
+    from helpers.classifiers.models import predict_scores
+
+    model_name, strategy, seed, fp = key
+    weight, selection = weighting
+    x_val, y_val, x_test, y_test = evaluation
+    model, ts = run["model"], run["train"]
+    val_scores = predict_scores(model, x_val)
+    test_scores = predict_scores(model, x_test)
+    epochs_run = int(len(run["history"]))
+    columns: dict[str, Any] = dict(ctx)
+    columns.update(features="pixels", model_weights=run["description"], input_size=run["input_size"])
+    columns.update(classification_row(y_test, test_scores, y_score_val=val_scores, y_true_val=y_val))
+    columns.update(
+        n_train=int(len(ts.y)), n_synthetic=int(ts.n_synthetic),
+        synthetic_weight=float(weight) if strategy in GAN_STRATEGIES else float("nan"),
+        synthetic_keep_fraction=float(settings.filter_keep_fraction) if strategy == "gan_filtered" else float("nan"),
+        weight_selection=selection or "",
+        epochs_run=epochs_run, best_epoch=run["best_epoch"], best_val_auc=run["best_val_auc"],
+        fit_seconds=round(run["fit_seconds"], 3),
+        seconds_per_epoch=round(run["fit_seconds"] / max(epochs_run, 1), 3),
+        dtype_policy=model.dtype_policy.name, recipe=parse_classifier(model_name)[1].name,
+        run_folder=run["folder"],
+    )
+    row = table.record(notebook=NOTEBOOK, classifier=model_name, strategy=strategy, seed=seed,
+                       fingerprint=fp, y_test=y_test, score_test=test_scores, y_val=y_val,
+                       score_val=val_scores, columns=columns)
+    print(f"{model_name:11s} {strategy:13s} seed {seed}: test ROC-AUC {row['roc_auc']:.3f}, "
+          f"F1 {row['f1']:.3f}, NORMAL F1 {row['f1_normal']:.3f} (val AUC "
+          f"{row['val_roc_auc']:.3f}, best epoch {row['best_epoch']}/{epochs_run}, "
+          f"fit {run['fit_seconds']:.1f} s; {run['description']})")
 
 
 def load_histories(run_dir: str | Path) -> pd.DataFrame:
     """Every deep run's per-epoch history with ``model``, ``strategy``, ``seed``, ``synthetic_weight``,
-    ``role`` (``grid`` or ``selection``) and ``run`` columns.
-
-    ``run_dir`` is the folder given to :func:`run_deep_grid` (or its ``deep`` subfolder).
-    """
+    ``role`` and ``run`` columns, from the folder given to :func:`run_deep_grid` (or its ``deep`` subfolder)."""
     run_dir = Path(run_dir)
     if not (run_dir / "deep").is_dir() and (run_dir / "histories.csv").exists():  # an exported report folder
         return pd.read_csv(run_dir / "histories.csv")
@@ -483,10 +466,8 @@ def run_dose_response(
 ) -> pd.DataFrame:
     """``model`` with strategy ``gan`` when the first ``round(m × gap)`` fakes are added, per multiplier ``m``.
 
-    ``fakes[seed]``: the reference generator's images of that seed, at least ``max(multipliers) × gaps[seed]``
-    of them, nested (the 0.5× set is the first half of the 1× set). Each multiplier's runs live in
-    ``run_dir/dose/x<m>/`` with their own results table; returns every row with ``multiplier`` and
-    ``n_fakes`` columns. ``grid``: the other :func:`run_deep_grid` arguments (context, provenance_base, ...).
+    ``fakes[seed]``: the reference generator's images, nested. Each multiplier runs in ``run_dir/dose/x<m>/``;
+    returns every row with ``multiplier`` and ``n_fakes``. ``grid``: other :func:`run_deep_grid` arguments.
     """
     rows = []
     for seed, seed_fakes in fakes.items():

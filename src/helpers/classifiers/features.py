@@ -1,25 +1,12 @@
-"""ResNet-18 features for the classical classifiers (notebook 04).
+"""ResNet-18 features for chapter 4's classical classifiers.
 
-The seed extracted 512-d ResNet-18 features (global average pooling of the last stage) and fed them
-to a decision tree, a random forest and an SVM. Here the backbone is :func:`helpers.classifiers.resnet.resnet18`
-(basic blocks ``[2, 2, 2, 2]``, 11,186,112 parameters, plain Keras, laid out like keras-hub's
-``ResNetBackbone`` so the ``resnet_18_imagenet`` preset's weights copy into it by layer name):
-
-* ``weights="imagenet"`` copies the keras-hub preset's weights into it (keras-hub is needed only
-  here: when it is missing it is pip-installed on demand with every installed package pinned, so
-  TensorFlow, Keras, NumPy and protobuf stay as they are; the preset needs internet the first time).
-  When the weights cannot be had the series says so in one printed line and trains the backbone on
-  the task instead; the returned description records it, so tables never claim ImageNet features
-  that were not used.
-* ``weights="task"`` trains the randomly initialised backbone with a ``Dense(1, sigmoid)`` head on
-  the training split for a few epochs ("trained the model on the dataset with a small
-  configuration"), then keeps the model up to the pooled features.
-
-The extractor is one ``keras.Model``: float pixels 0..255 ``(N, H, W, 1)`` -> gray repeated to three
-channels (:class:`GrayToRGB`) -> ``Resizing(input_size)`` -> ``Rescaling(1/255)`` ->
-``Normalization`` with the ImageNet mean/std (what keras-hub's ``ResNetImageConverter`` of the
-preset does: ``x * 1/(255 std) - mean/std``) -> backbone -> ``GlobalAveragePooling2D``.
-:func:`extract_features` accepts uint8 ``(N, H, W)`` or ``(N, H, W, 1)`` and adds the channel axis.
+The backbone is :func:`helpers.classifiers.resnet.resnet18` (laid out like keras-hub's ``ResNetBackbone``).
+``weights="imagenet"`` copies the keras-hub ``resnet_18_imagenet`` preset's weights into it (keras-hub
+is pip-installed on demand with every installed package pinned); when they cannot be had, one printed
+line says so and the backbone is trained on the task instead, and the description records it.
+``weights="task"`` trains it with a ``Dense(1, sigmoid)`` head on the training split (:class:`TaskTraining`).
+The extractor maps gray 0..255 ``(N, H, W, 1)`` -> RGB -> resize -> ImageNet normalisation ->
+backbone -> global average pooling (512-d).
 """
 
 from __future__ import annotations
@@ -27,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -37,26 +25,26 @@ from helpers.classifiers.layers import GrayToRGB
 from helpers.classifiers.resnet import RESNET18_PARAMS, copy_weights, resnet18
 from helpers.data.images import IMAGENET_MEAN, IMAGENET_STD, as_model_batch
 
-__all__ = [
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
-    "RESNET18_PARAMS",
-    "PRESET",
-    "GrayToRGB",
-    "build_resnet18",
-    "imagenet_resnet18",
-    "install_keras_hub",
-    "build_extractor",
-    "load_feature_extractor",
-    "extract_features",
-    "Extractor",
-    "cached_features",
-    "feature_extractor_cached",
-    "extractor_path",
-]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "RESNET18_PARAMS", "PRESET", "GrayToRGB", "build_resnet18",
+           "imagenet_resnet18", "install_keras_hub", "build_extractor", "TaskTraining", "load_feature_extractor",
+           "extract_features", "Extractor", "cached_features", "feature_extractor_cached", "extractor_path"]
 
 PRESET = "resnet_18_imagenet"
 FEATURE_DIM = 512
+
+#: ``(images, labels)`` of one split.
+Split = tuple[Any, Any]
+
+
+@dataclass(frozen=True)
+class TaskTraining:
+    """How a ``weights="task"`` backbone trains: Adam 1e-3 + BCE for ``epochs`` on train."""
+
+    epochs: int = 3
+    seed: int = 0
+    batch_size: int = 64
+    max_steps_per_epoch: int | None = None
+    verbose: int = 0
 
 
 def build_resnet18(input_size: int) -> keras.Model:
@@ -83,12 +71,9 @@ def _installed_versions() -> dict[str, str]:
 
 
 def install_keras_hub(timeout: int = 600) -> str:
-    """pip-install keras-hub into this environment without changing anything installed; its version.
+    """pip-install keras-hub with every installed distribution pinned (pip may only add packages); its version.
 
-    Every installed distribution is pinned in a constraints file (TensorFlow, Keras, NumPy, protobuf
-    included) and ``tensorflow-text`` to the installed TensorFlow's minor version, so pip may only add
-    packages. Raises a RuntimeError with pip's last lines when that is impossible (offline, or no
-    keras-hub release fits the installed Keras/TensorFlow).
+    Raises a RuntimeError with pip's last lines when that is impossible (offline, or no fitting release).
     """
     import importlib
     import subprocess
@@ -171,113 +156,64 @@ def _short_reason(exc: BaseException, limit: int = 110) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _train_on_task(
-    input_size: int,
-    train_images: Any,
-    train_labels: Any,
-    val_images: Any,
-    val_labels: Any,
-    *,
-    epochs: int,
-    seed: int,
-    batch_size: int,
-    max_steps_per_epoch: int | None,
-    verbose: int,
-) -> keras.Model:
+def _train_on_task(input_size: int, train: Split, val: Split | None, training: TaskTraining) -> keras.Model:
     """Random-init ResNet-18 + GAP + Dense(1, sigmoid) trained on train; returns the feature model."""
     from helpers.core.runtime import set_seeds
 
-    x = as_model_batch(train_images)
-    y = _binary_labels(train_labels, len(x))
-    set_seeds(seed)
+    x = as_model_batch(train[0])
+    y = _binary_labels(train[1], len(x))
+    set_seeds(training.seed)
     extractor = build_extractor(build_resnet18(input_size), input_size)
     head = keras.layers.Dense(1, activation="sigmoid", name="score")(extractor.output)
     classifier = keras.Model(extractor.input, head, name="resnet18_task")
     classifier.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
     callbacks: list[keras.callbacks.Callback] = []
-    if val_images is not None and val_labels is not None:
+    if val is not None and val[0] is not None and val[1] is not None:
         from helpers.classifiers.callbacks import ValAUCCallback
 
-        xv = as_model_batch(val_images)
-        yv = _binary_labels(val_labels, len(xv))
+        xv = as_model_batch(val[0])
+        yv = _binary_labels(val[1], len(xv))
         if len(np.unique(yv)) == 2:  # keep the epoch with the best exact val ROC-AUC
-            callbacks.append(ValAUCCallback(xv, yv, patience=None, verbose=verbose))
+            callbacks.append(ValAUCCallback(xv, yv, patience=None, verbose=training.verbose))
     steps = None
-    if max_steps_per_epoch is not None:
-        steps = max(1, min(math.ceil(len(x) / batch_size), int(max_steps_per_epoch)))
-    classifier.fit(
-        x,
-        y,
-        epochs=int(epochs),
-        batch_size=int(batch_size),
-        shuffle=True,
-        steps_per_epoch=steps,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    if training.max_steps_per_epoch is not None:
+        steps = max(1, min(math.ceil(len(x) / training.batch_size), int(training.max_steps_per_epoch)))
+    classifier.fit(x, y, epochs=int(training.epochs), batch_size=int(training.batch_size), shuffle=True,
+                   steps_per_epoch=steps, callbacks=callbacks, verbose=training.verbose)
     return extractor  # shares the trained layers; output = pooled features
 
 
-def load_feature_extractor(
-    weights: str,
-    input_size: int,
-    *,
-    train_images: Any = None,
-    train_labels: Any = None,
-    val_images: Any = None,
-    val_labels: Any = None,
-    epochs: int = 3,
-    seed: int = 0,
-    batch_size: int = 64,
-    max_steps_per_epoch: int | None = None,
-    verbose: int = 0,
-) -> tuple[keras.Model, str]:
+def load_feature_extractor(weights: str, input_size: int, *, train: Split | None = None, val: Split | None = None,
+                           training: TaskTraining = TaskTraining()) -> tuple[keras.Model, str]:
     """A ResNet-18 feature extractor (uint8 gray images -> 512-d) and a description of what it is.
 
-    ``weights="imagenet"``: the keras-hub ``resnet_18_imagenet`` preset's weights in
-    :func:`helpers.classifiers.resnet.resnet18` (:func:`imagenet_resnet18`); if they cannot be had (offline, no
-    keras-hub that fits the installed TensorFlow, ...), one line is printed and the backbone is trained on the task instead (the
-    description then says ``"task-trained (ImageNet preset unavailable: ...)"``).
-    ``weights="task"``: random init trained ``epochs`` epochs on the train split (binary labels,
-    Adam 1e-3, BCE; with val data the epoch with the best exact val ROC-AUC is kept).
+    ``weights="imagenet"``: the keras-hub preset's weights (:func:`imagenet_resnet18`); when they cannot
+    be had, one printed line says so and it trains on ``train`` instead. ``weights="task"``: random
+    init trained on ``train``; with ``val`` the epoch with the best exact val ROC-AUC is kept.
     """
     if weights not in ("imagenet", "task"):
         raise ValueError(f"weights must be 'imagenet' or 'task', not {weights!r}")
-    train_kwargs: dict[str, Any] = dict(
-        epochs=epochs, seed=seed, batch_size=batch_size,
-        max_steps_per_epoch=max_steps_per_epoch, verbose=verbose,
-    )
-    task_desc = f"{int(epochs)} epoch{'s' if int(epochs) != 1 else ''} on train, random init"
+    has_train = train is not None and train[0] is not None and train[1] is not None
+    epochs = int(training.epochs)
+    task_desc = f"{epochs} epoch{'s' if epochs != 1 else ''} on train, random init"
     if weights == "imagenet":
         try:
             backbone = imagenet_resnet18(input_size)
         except Exception as exc:  # offline: requests ConnectionError (an OSError), kagglehub, pip errors
             reason = _short_reason(exc, limit=170)
-            why = type(exc).__name__
-            if train_images is None or train_labels is None:
+            if not has_train:
                 raise ValueError(
                     f"The ImageNet preset {PRESET!r} could not be loaded ({reason}) and no training "
-                    "images were given to fall back on: pass train_images/train_labels, or use "
-                    "weights='task'."
+                    "images were given to fall back on: pass train=(images, labels), or use weights='task'."
                 ) from exc
-            print(
-                f"ResNet-18 ImageNet preset {PRESET!r} could not be loaded ({reason}); "
-                f"training ResNet-18 on the task instead ({task_desc})."
-            )
-            model = _train_on_task(
-                input_size, train_images, train_labels, val_images, val_labels, **train_kwargs
-            )
-            return model, f"task-trained (ImageNet preset unavailable: {why}; {task_desc})"
+            print(f"ResNet-18 ImageNet preset {PRESET!r} could not be loaded ({reason}); "
+                  f"training ResNet-18 on the task instead ({task_desc}).")
+            model = _train_on_task(input_size, train, val, training)
+            return model, f"task-trained (ImageNet preset unavailable: {type(exc).__name__}; {task_desc})"
         return build_extractor(backbone, input_size), f"imagenet (keras-hub {PRESET})"
-    if train_images is None or train_labels is None:
-        raise ValueError(
-            "weights='task' trains the backbone on the training split: pass train_images and "
-            "train_labels."
-        )
-    model = _train_on_task(
-        input_size, train_images, train_labels, val_images, val_labels, **train_kwargs
-    )
-    return model, f"task-trained ({task_desc})"
+    if not has_train:
+        raise ValueError("weights='task' trains the backbone on the training split: pass train=(images, labels).")
+    return _train_on_task(input_size, train, val, training), f"task-trained ({task_desc})"
 
 
 def extract_features(extractor: Any, images: Any, batch_size: int = 256) -> np.ndarray:
@@ -300,14 +236,8 @@ class Extractor(NamedTuple):
     fingerprint: str
 
 
-def cached_features(
-    cache_dir: str | os.PathLike,
-    *,
-    split: str,
-    images: Any,
-    extractor: Extractor,
-    batch_size: int = 256,
-) -> np.ndarray:
+def cached_features(cache_dir: str | os.PathLike, *, split: str, images: Any, extractor: Extractor,
+                    batch_size: int = 256) -> np.ndarray:
     """Features of ``images``, computed once and cached in ``cache_dir`` as an ``.npz``.
 
     The file name holds the split (``"synthetic"`` for GAN fakes), the extractor's fingerprint id and
@@ -339,24 +269,22 @@ def feature_extractor_cached(
     run_dir: str | os.PathLike,
     weights: str,
     input_size: int,
+    training: TaskTraining = TaskTraining(),
     *,
-    seed: int = 0,
-    epochs: int = 3,
     provenance_base: Mapping[str, Any] | None = None,
+    train: Split | None = None,
+    val: Split | None = None,
     loader: Callable[..., tuple[keras.Model, str]] | None = None,
-    **kwargs: Any,
 ) -> Extractor:
     """:func:`load_feature_extractor`, saved to / reloaded from :func:`extractor_path`.
 
-    A sidecar ``.json`` keeps the description and the fingerprint: the settings (weights, input
-    size, seed, epochs) and ``provenance_base`` (the run's data id: a task-trained extractor learnt
-    from that data). A saved extractor is reused only when the fingerprint matches; otherwise a
-    :class:`helpers.core.provenance.ProvenanceError` names what differs. An ImageNet request that fell
-    back to task training is reused as such (delete the file to retry the download).
+    A sidecar ``.json`` keeps the description and the fingerprint (weights, input size, seed, epochs
+    and ``provenance_base``); a saved extractor of another fingerprint raises ``ProvenanceError``.
     """
     from helpers.core.artifacts import atomic_write, load_json, save_json
     from helpers.core.provenance import fingerprint_id, mismatch_error, normalise
 
+    seed, epochs = training.seed, training.epochs
     path = extractor_path(run_dir, weights, input_size, seed)
     meta_path = path.with_suffix(".json")
     settings = normalise({**dict(provenance_base or {}), "weights": weights, "input_size": int(input_size),
@@ -375,7 +303,7 @@ def feature_extractor_cached(
         print(f"reusing the feature extractor {path} ({meta['description']})")
         return Extractor(model, str(meta["description"]), fp_id)
     loader = loader or load_feature_extractor
-    model, description = loader(weights, input_size, seed=seed, epochs=epochs, **kwargs)
+    model, description = loader(weights, input_size, train=train, val=val, training=training)
     with atomic_write(path, suffix=".keras") as tmp:
         model.save(tmp)
     save_json(meta_path, {**settings, "description": description})

@@ -1,20 +1,9 @@
-"""Training recipes for chapter 5's CNN and DenseNet121: both papers' plain one, and a stronger one.
+"""Training recipes for chapter 5's CNN and DenseNet121: optimizer, schedule, loss and per-batch augmentation.
 
-A *recipe* is how a model is trained, apart from its architecture and the oversampling strategy:
-optimizer, learning-rate schedule, loss and the augmentation every training batch gets.
-
-``reference``  the plain settings of both papers the series reproduces: Adam at 1e-3, constant, binary cross-entropy, no
-               augmentation beyond what a strategy asks for. Table 1 uses it (like with like).
-``strong``     AdamW (2e-3, weight decay 1e-4) with a one-epoch linear warm-up and a cosine decay,
-               label smoothing 0.05, and contrast and brightness jitter up to 10% on every batch
-               (robustness to exposure, where PneumoniaMNIST's test split differs from train/val).
-               No flips (the heart sits on one side), no shifts, zoom or rotation.
-
-``strong`` was chosen on validation only; chapter 5 reports what each recipe does on the test split.
-
-A classifier in a results row is named ``<architecture>`` for the reference recipe and
-``<architecture>_<recipe>`` otherwise (``cnn_strong``), so both recipes share one results table and
-never mix in a comparison.
+``reference``: both papers' plain settings (Adam 1e-3, constant, binary cross-entropy); Table 1 uses it.
+``strong``: AdamW (2e-3, weight decay 1e-4), one-epoch warm-up + cosine decay, label smoothing 0.05,
+contrast and brightness jitter up to 10% (no flips: the heart sits on one side); chosen on val only.
+A results row names the classifier ``<architecture>`` (reference) or ``<architecture>_<recipe>``.
 """
 
 from __future__ import annotations

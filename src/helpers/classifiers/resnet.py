@@ -1,18 +1,8 @@
-"""ResNet-18 in plain Keras: the backbone of chapter 4's features, without keras-hub.
+"""ResNet-18 (basic blocks ``[2, 2, 2, 2]``, 11,186,112 parameters) in plain Keras, for chapter 4's features.
 
-He et al.'s ResNet-18 with basic blocks ``[2, 2, 2, 2]`` (11,186,112 parameters, last stage 512
-channels), written to match keras-hub's ``ResNetBackbone`` (``block_type="basic_block"``, the
-``resnet_18_imagenet`` preset) layer for layer: the same layer names, the same order of layer
-creation and the same initialisers, so after :func:`helpers.core.runtime.set_seeds` the random weights
-equal keras-hub's, and :func:`copy_weights` moves a keras-hub backbone's weights (such as the
-ImageNet preset's) into it by layer name.
-
-* stem: 7x7 conv 64 stride 2 (zero padding 3), BN, ReLU, 3x3 max pool stride 2 (zero padding 1);
-* four stages of two basic blocks (64, 128, 256, 512 filters; the first block of stages 2-4 has
-  stride 2 and a 1x1 conv + BN shortcut);
-* basic block: 3x3 conv, BN, ReLU, 3x3 conv, BN, add the shortcut, ReLU.
-
-BatchNormalization uses keras-hub's (PyTorch's) ``epsilon=1e-5, momentum=0.9``.
+Laid out like keras-hub's ``ResNetBackbone`` layer for layer (names, creation order, initialisers,
+BatchNorm ``epsilon=1e-5, momentum=0.9``), so after the same seed its random weights equal
+keras-hub's and :func:`copy_weights` moves the ``resnet_18_imagenet`` preset's weights in by name.
 """
 
 from __future__ import annotations

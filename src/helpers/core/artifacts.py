@@ -1,9 +1,6 @@
-"""Atomic saving and loading of run artifacts (arrays, tables, JSON, models).
-
-Every file the series writes goes through :func:`atomic_write`: the content is written to a
-temporary file in the destination folder and renamed into place only when writing succeeded, so a
-killed run never leaves a half-written artifact behind.
-"""
+"""Atomic saving and loading of run artifacts (arrays, tables, JSON, models): :func:`atomic_write`
+writes to a temporary file beside the target and renames it into place, so a killed run never leaves
+a half-written artifact."""
 
 from __future__ import annotations
 
@@ -17,17 +14,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = [
-    "ArtifactError",
-    "atomic_write",
-    "save_npz",
-    "load_npz",
-    "save_json",
-    "load_json",
-    "append_rows",
-    "replace_rows",
-    "read_rows",
-]
+__all__ = ["ArtifactError", "atomic_write", "save_npz", "load_npz", "save_json", "load_json", "append_rows",
+           "replace_rows", "read_rows"]
 
 
 def _current_umask() -> int:

@@ -1,16 +1,9 @@
 """Where every artifact came from: fingerprints, checked before anything is reused.
 
-A *fingerprint* is a flat, JSON-able dict of everything that shapes one artifact: the data (dataset,
-source file hash or download md5, image size, data options, a digest of the arrays), the seed, and the
-settings of the step that made it (GAN settings for a generator, extractor settings for features,
-...). It is stored beside the artifact (``provenance.json`` in a folder, a ``provenance`` entry in an
-``.npz``, a ``fingerprint`` column in a results row) and compared before the artifact is reused:
-
-* same fingerprint -> reuse (resume a GAN, skip a finished run);
-* nothing stored yet -> compute and stamp;
-* different fingerprint -> :class:`ProvenanceError` naming the folder, what differs and the fix
-  (another ``run_dir``, or ``fresh=True`` / ``--fresh``, which moves the old folder aside with
-  :func:`move_aside`). Never silent reuse.
+A *fingerprint* is a flat, JSON-able dict of everything that shapes one artifact (the data, the seed,
+the step's settings), stored beside it (``provenance.json``, an ``.npz`` entry, a results column).
+Same fingerprint -> reuse; none stored -> stamp; another -> :class:`ProvenanceError` naming what
+differs and the fix (another ``run_dir``, or ``fresh=True`` / ``--fresh``, see :func:`move_aside`).
 """
 
 from __future__ import annotations
@@ -27,25 +20,9 @@ import numpy as np
 
 from helpers.core.artifacts import ArtifactError, atomic_write, load_json, save_json
 
-__all__ = [
-    "ProvenanceError",
-    "FILE_NAME",
-    "normalise",
-    "fingerprint_id",
-    "array_digest",
-    "files_digest",
-    "images_digest",
-    "data_fingerprint",
-    "differences",
-    "mismatch_error",
-    "check",
-    "stamp",
-    "check_or_stamp",
-    "read",
-    "move_aside",
-    "save_model",
-    "load_model",
-]
+__all__ = ["ProvenanceError", "FILE_NAME", "normalise", "fingerprint_id", "array_digest", "files_digest",
+           "images_digest", "data_fingerprint", "differences", "mismatch_error", "check", "stamp", "check_or_stamp",
+           "read", "move_aside", "save_model", "load_model"]
 
 FILE_NAME = "provenance.json"
 FIX = ("Use another run_dir, or re-run with fresh=True (runner: --fresh), which moves the old folder "
@@ -211,11 +188,6 @@ def move_aside(folder: str | os.PathLike) -> Path | None:
     folder.rename(target)
     print(f"fresh=True: moved the old {folder} aside to {target}")
     return target
-
-
-# --------------------------------------------------------------------------------------------------
-# Models with their fingerprint
-# --------------------------------------------------------------------------------------------------
 
 
 def _sidecar(path: Path) -> Path:

@@ -11,21 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = [
-    "IS_COLAB",
-    "DRIVE_MOUNT",
-    "drive_run_dir",
-    "mount_drive",
-    "set_seeds",
-    "device_summary",
-    "has_gpu",
-    "enable_mixed_precision_if_gpu",
-    "precision_policy",
-    "enable_memory_growth",
-    "tpu_address",
-    "distribution_strategy",
-    "global_batch_size",
-]
+__all__ = ["IS_COLAB", "DRIVE_MOUNT", "drive_run_dir", "mount_drive", "set_seeds", "device_summary", "has_gpu",
+           "enable_mixed_precision_if_gpu", "precision_policy", "enable_memory_growth", "tpu_address",
+           "distribution_strategy", "global_batch_size"]
 
 IS_COLAB = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 #: Where Colab mounts Google Drive; a run folder on Drive is ``<DRIVE_MOUNT>/MyDrive/gan-cxr/<profile>``.
@@ -162,16 +150,9 @@ def tpu_address() -> str | None:
 
 @functools.cache
 def distribution_strategy():
-    """The ``tf.distribute`` strategy for this machine (one per process); build and compile models in its ``scope()``.
-
-    * a TPU (Colab TPU runtime, :func:`tpu_address`): ``TPUStrategy`` over its cores;
-    * several GPUs: ``MirroredStrategy`` over all of them (and over several *logical* CPU devices,
-      which exist only when someone split the CPU on purpose, as the tests do);
-    * otherwise the default strategy (one device; ``scope()`` changes nothing).
-
-    A TPU that is found but cannot be initialised raises, rather than silently training on the CPU.
-    Scale the batch with :func:`global_batch_size`.
-    """
+    """The ``tf.distribute`` strategy for this machine (one per process): ``TPUStrategy`` on a TPU,
+    ``MirroredStrategy`` over several GPUs (or logical CPUs), else the default. A TPU that cannot be
+    initialised raises."""
     import tensorflow as tf
 
     address = tpu_address()

@@ -6,19 +6,9 @@ and the notebooks, so a name is spelt in one place.
 
 from __future__ import annotations
 
-__all__ = [
-    "ALL_STRATEGIES",
-    "TABLE_1_ARMS",
-    "GAN_STRATEGIES",
-    "SYNTHETIC_SOURCE",
-    "synthetic_source",
-    "BASELINE_STRATEGIES",
-    "FEATURE_ONLY",
-    "IMAGE_ONLY",
-    "FEATURE_STRATEGIES",
-    "PIXEL_STRATEGIES",
-    "check_strategies",
-]
+__all__ = ["ALL_STRATEGIES", "TABLE_1_ARMS", "GAN_STRATEGIES", "SYNTHETIC_SOURCE", "synthetic_source",
+           "BASELINE_STRATEGIES", "FEATURE_ONLY", "IMAGE_ONLY", "FEATURE_STRATEGIES", "PIXEL_STRATEGIES",
+           "check_strategies"]
 
 #: Baselines first (doing nothing, class weights, random oversampling, SMOTE, ADASYN, augmentation).
 BASELINE_STRATEGIES: tuple[str, ...] = ("none", "class_weight", "random", "smote", "adasyn", "classical_aug")
