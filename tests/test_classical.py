@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from helpers.classifiers import classical
+from helpers.classifiers.results import ResultsTable
 from helpers.core.provenance import ProvenanceError
 from helpers.evaluation.scores import METRIC_COLUMNS
 from helpers.oversampling.oversample import Fakes
-from helpers.report.results import ResultsTable
 
 CONTEXT = {"dataset": "blobs", "image_size": 16, "profile": "test"}
 

@@ -12,12 +12,12 @@ import pytest
 
 from helpers import classifiers
 from helpers.classifiers import deep
+from helpers.classifiers.results import ResultsTable
 from helpers.core.provenance import ProvenanceError
 from helpers.data import Dataset
 from helpers.evaluation.scores import METRIC_COLUMNS
 from helpers.oversampling import oversample
 from helpers.oversampling.oversample import prepare_training_set
-from helpers.report.results import ResultsTable
 
 SIZE = 32
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from helpers import config, multilabel
+from helpers.classifiers.results import ResultsError
 from helpers.core import provenance
-from helpers.report.results import ResultsError
 
 
 def _cfg(tmp_path, clean_env, **overrides):

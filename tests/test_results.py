@@ -1,4 +1,4 @@
-"""helpers.report.results: one table for both grids; skip only matching runs; damaged tables stop."""
+"""helpers.classifiers.results: one table for both grids; skip only matching runs; damaged tables stop."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.classifiers.results import ResultsError, ResultsTable, read_results
 from helpers.core.provenance import ProvenanceError
-from helpers.report.results import ResultsError, ResultsTable, read_results
 
 Y = np.array([0, 0, 1, 1, 1])
 S = np.array([0.1, 0.6, 0.4, 0.8, 0.9])

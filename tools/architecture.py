@@ -19,8 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Bottom to top: a module may import from its own layer or a lower one only (lazy imports included).
-LAYERS = ("core", "data", "evaluation", "gan", "oversampling", "classifiers", "report", "config", "multilabel",
-          "series", "notebook")
+LAYERS = ("core", "data", "evaluation", "gan", "oversampling", "classifiers", "report", "profiles", "config",
+          "multilabel", "series_batch", "series", "notebook")
 ROLES = {
     "core": "files, provenance, seeds and devices",
     "data": "datasets, images, augmentation",
@@ -29,9 +29,11 @@ ROLES = {
     "oversampling": "strategies and their training sets",
     "classifiers": "ResNet-18 features, DT/RF/SVM, ANN, CNN, DenseNet121",
     "report": "results tables, verdicts, figures",
-    "config": "profiles and run folders",
+    "profiles": "sizes and budgets per profile",
+    "config": "a run's resolved settings",
     "multilabel": "chapter 7: NIH ChestX-ray14",
     "notebook": "each chapter's setup",
+    "series_batch": "batches: seeds and profiles",
     "series": "the papermill runner",
 }
 
@@ -174,8 +176,9 @@ def draw(pkg: Package, path: Path) -> None:
             ax.add_patch(FancyBboxPatch((x, row + 0.1), w - 0.04, 0.6, boxstyle="round,pad=0.01",
                                         fc=plt.cm.tab20(row % 20), ec="0.3", lw=0.6))
             label = "__init__" if pkg.modules[m].name == "__init__.py" else m.split(".")[-1]
-            ax.text(x + w / 2, row + 0.4, f"{label}\n{pkg.lines[m]}", ha="center", va="center",
-                    fontsize=6.5 if w > 0.5 else 5, rotation=0 if w > 0.5 else 90)
+            size = 6.5 if w > 0.065 * len(label) else 5 if w > 0.05 * len(label) else 0
+            ax.text(x + w / 2, row + 0.4, f"{label}\n{pkg.lines[m]}" if size else label, ha="center", va="center",
+                    fontsize=size or 5, rotation=0 if size else 90)
             x += w
         below = sorted({b.split(".")[0] for a, b in pkg.arrows if a.split(".")[0] == top and b.split(".")[0] != top},
                        key=LAYERS.index)

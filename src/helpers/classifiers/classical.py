@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from helpers.classifiers.results import CLASSICAL_CLASSIFIERS, ResultsTable
 from helpers.core import provenance
 from helpers.data.images import as_model_batch
 from helpers.evaluation.scores import METRIC_COLUMNS, classification_row
@@ -28,7 +29,6 @@ from helpers.oversampling.strategies import (
     check_strategies,
     synthetic_source,
 )
-from helpers.report.results import CLASSICAL_CLASSIFIERS, ResultsTable
 
 __all__ = ["CLASSICAL_CLASSIFIERS", "run_classical_grid", "run_ann_grid", "AnnSettings"]
 

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.classifiers.recipes import DEEP_CLASSIFIERS, parse_classifier
+from helpers.classifiers.results import ResultsTable
 from helpers.core import artifacts, provenance
 from helpers.core.runtime import precision_policy
 from helpers.data.images import image_hashes
@@ -37,7 +38,6 @@ from helpers.oversampling.strategies import (
     check_strategies,
     synthetic_source,
 )
-from helpers.report.results import ResultsTable
 
 __all__ = ["NOTEBOOK", "DEEP_MODELS", "GridSettings", "run_deep_grid", "run_dose_response", "load_histories"]
 

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from helpers.classifiers.results import file_slug
 from helpers.multilabel.data import Study, gan_training_set
-from helpers.report.results import file_slug
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from helpers.classifiers.results import damaged_table, file_slug
 from helpers.core import artifacts, provenance
 from helpers.multilabel.data import Study
 from helpers.multilabel.metrics import (
@@ -27,7 +28,6 @@ from helpers.multilabel.model import (
     fit_multilabel,
     predict_multilabel,
 )
-from helpers.report.results import damaged_table, file_slug
 
 #: The two arms of the comparison; both train with classical augmentation (flip, rotation, zoom).
 ARMS: tuple[str, ...] = ("original", "gan")
@@ -56,7 +56,7 @@ _UNIT_COLUMNS = ("auroc", "pr_auc", "f1", "precision", "recall", "mean_auroc", "
 class FindingResults:
     """``run_dir/results_07.csv`` (one row per arm, seed and finding) and the runs' scores in ``scores_dir``.
 
-    Like :class:`helpers.report.results.ResultsTable`: scores saved before rows, a ``fingerprint`` column
+    Like :class:`helpers.classifiers.results.ResultsTable`: scores saved before rows, a ``fingerprint`` column
     last, atomic writes, and :meth:`read` naming the line of a damaged row.
     """
 

@@ -106,7 +106,7 @@ def confusion_matrices(matrices: Mapping[str, np.ndarray], class_names: Sequence
 
 def _applicable(classifier: str, strategy: str) -> bool:
     """Whether ``strategy`` can run on ``classifier``'s input (features: no image-only; pixels: no SMOTE/ADASYN)."""
-    from helpers.report.results import CLASSICAL_CLASSIFIERS
+    from helpers.classifiers.results import CLASSICAL_CLASSIFIERS
 
     return strategy not in (IMAGE_ONLY if classifier in CLASSICAL_CLASSIFIERS else FEATURE_ONLY)
 

@@ -70,14 +70,14 @@ def ordered(names: Sequence[str], order: Sequence[str]) -> list[str]:
 
 
 def classifier_order(names: Sequence[str]) -> list[str]:
-    from helpers.report.results import CLASSIFIERS
+    from helpers.classifiers.results import CLASSIFIERS
 
     return ordered(list(names), CLASSIFIERS)
 
 
 def classifier_colors(names: Sequence[str]) -> dict[str, Any]:
     """One tab10 colour per classifier, fixed by its place in the results' classifier order."""
-    from helpers.report.results import CLASSIFIERS
+    from helpers.classifiers.results import CLASSIFIERS
 
     cmap = plt.get_cmap("tab10")
     return {c: cmap((CLASSIFIERS.index(c) if c in CLASSIFIERS else len(CLASSIFIERS) + i) % 10)

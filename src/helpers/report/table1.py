@@ -60,7 +60,7 @@ def interval_note(n_seeds: int) -> str:
 def plain_classifiers(results: pd.DataFrame) -> list[str]:
     """Classifiers in the published order, deep models with the reference recipe only (like with like)."""
     from helpers.classifiers.recipes import DEEP_CLASSIFIERS, parse_classifier
-    from helpers.report.results import CLASSIFIERS
+    from helpers.classifiers.results import CLASSIFIERS
 
     present = set(results["classifier"])
     return [c for c in CLASSIFIERS if c in present
