@@ -9,7 +9,8 @@ import numpy as np
 
 from helpers.report.style import ordinal
 
-__all__ = ["history_curves", "real_vs_fake_grid", "pair_panel", "nn_distance_histograms", "progress_panels"]
+__all__ = ["history_curves", "real_vs_fake_grid", "fakes_side_by_side", "pair_panel", "nn_distance_histograms",
+           "progress_panels"]
 
 
 def history_curves(history, columns: Sequence[Sequence[str]], titles: Sequence[str], x: str = "epoch", *,
@@ -52,6 +53,35 @@ def real_vs_fake_grid(real: np.ndarray, fake: np.ndarray, n: int = 16, ncols: in
             if i < len(imgs):
                 ax.imshow(imgs[i], cmap="gray", vmin=0, vmax=255)
         sub.suptitle(title)
+    return fig
+
+
+def fakes_side_by_side(sets: Mapping[tuple[str, int], np.ndarray], real: np.ndarray, n: int = 16,
+                       seed: int = 0) -> plt.Figure:
+    """One tile of ``n`` random images per (generator, seed) of ``sets``, a row per generator and a
+    column per seed, with ``n`` real images in the first column; every tile is drawn with the same rng."""
+    from helpers.data.images import tile_grid
+
+    names = list(dict.fromkeys(g for g, _ in sets))
+    seeds = sorted({s for _, s in sets})
+    fig, axes = plt.subplots(len(names), len(seeds) + 1, figsize=(2.3 * (len(seeds) + 1), 2.5 * len(names)),
+                             squeeze=False)
+
+    def tile(ax, images, title):
+        images = np.asarray(images)
+        pick = np.random.default_rng(seed).choice(len(images), size=min(n, len(images)), replace=False)
+        ax.imshow(tile_grid(images[pick], pad=1), cmap="gray", vmin=0, vmax=255)
+        ax.set_title(title, fontsize=8)
+
+    for r, name in enumerate(names):
+        if r == 0:
+            tile(axes[r, 0], real, "real (train)")
+        for c, s in enumerate(seeds, start=1):
+            if (name, s) in sets:
+                tile(axes[r, c], sets[name, s], f"{name}, seed {s}")
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.tight_layout()
     return fig
 
 
