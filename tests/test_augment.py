@@ -21,9 +21,8 @@ def test_gallery_entries_differ_from_original_and_keep_shape():
         if label != "original":
             assert not np.array_equal(out, img), label
     train = [k for k in gallery if "(train" in k]
-    assert any(k.startswith("horizontal flip") for k in train)
     assert any(k.startswith("rotation -45°") for k in train)
-    assert not any(k.startswith("vertical flip") for k in train)
+    assert not any("flip" in k for k in train)  # training never flips a chest film: the heart sits on one side
     again = augmentation_gallery(img, seed=0)
     assert all(np.array_equal(gallery[k], again[k]) for k in gallery)
 

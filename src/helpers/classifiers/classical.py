@@ -19,12 +19,14 @@ import pandas as pd
 
 from helpers.classifiers.results import CLASSICAL_CLASSIFIERS, ResultsTable
 from helpers.core import provenance
+from helpers.data.augment import training_augmentation_settings
 from helpers.data.images import as_model_batch
 from helpers.evaluation.scores import METRIC_COLUMNS, classification_row
 from helpers.oversampling import oversample
 from helpers.oversampling.strategies import (
     FEATURE_STRATEGIES,
     GAN_STRATEGIES,
+    IMAGE_ONLY,
     PIXEL_STRATEGIES,
     check_strategies,
     synthetic_source,
@@ -87,6 +89,8 @@ def _run_fingerprint(inputs: Mapping[str, Any], *, classifier: str, strategy: st
                      synthetic_digest: str, synthetic_weight: float, keep_digest: str,
                      **settings: Any) -> dict[str, Any]:
     fp = {**inputs, "classifier": classifier, "strategy": strategy, "seed": int(seed), **settings}
+    if strategy in IMAGE_ONLY:
+        fp["augmentation"] = training_augmentation_settings()
     if strategy in GAN_STRATEGIES:
         fp["synthetic_digest"] = synthetic_digest
         if strategy == "gan_weighted":

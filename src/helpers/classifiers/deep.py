@@ -28,12 +28,14 @@ from helpers.classifiers.recipes import DEEP_CLASSIFIERS, parse_classifier
 from helpers.classifiers.results import ResultsTable
 from helpers.core import artifacts, provenance
 from helpers.core.runtime import precision_policy
+from helpers.data.augment import training_augmentation_settings
 from helpers.data.images import image_hashes
 from helpers.evaluation.scores import METRIC_COLUMNS, classification_row
 from helpers.oversampling import oversample
 from helpers.oversampling.oversample import Fakes
 from helpers.oversampling.strategies import (
     GAN_STRATEGIES,
+    IMAGE_ONLY,
     PIXEL_STRATEGIES,
     check_strategies,
     synthetic_source,
@@ -128,6 +130,8 @@ class _Grid:
             fp["dtype_policy"] = policy
         if arch == "densenet121":
             fp.update(densenet_input_size=st.densenet_input_size, densenet_weights=st.densenet_weights)
+        if strategy in IMAGE_ONLY:
+            fp["augmentation"] = training_augmentation_settings()
         if strategy in GAN_STRATEGIES:
             fakes = self.synthetic_sets[synthetic_source(strategy)]
             fp["synthetic_digest"] = provenance.array_digest(fakes, self.synthetic_class)

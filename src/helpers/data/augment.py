@@ -18,10 +18,11 @@ __all__ = ["augmentation_layers", "training_augmentation_settings", "augmentatio
 
 
 def augmentation_layers(
-    seed: int, rotation: float = 0.05, zoom: float = 0.1, flip: bool = True, *,
+    seed: int, rotation: float = 0.05, zoom: float = 0.1, flip: bool = False, *,
     shift: float = 0.0, contrast: float = 0.0, brightness: float = 0.0,
 ) -> Any:
-    """Seeded ``keras.Sequential``: RandomFlip("horizontal"), RandomRotation, RandomZoom, and optionally
+    """Seeded ``keras.Sequential``: RandomRotation, RandomZoom, with ``flip`` RandomFlip("horizontal") (off by
+    default: a chest film's heart sits on one side), and optionally
     RandomTranslation (``shift``), RandomContrast and RandomBrightness.
 
     For float batches ``(N, H, W, 1)`` on the 0-255 scale, called with ``training=True``. ``rotation``

@@ -29,7 +29,7 @@ from helpers.multilabel.model import (
     predict_multilabel,
 )
 
-#: The two arms of the comparison; both train with classical augmentation (flip, rotation, zoom).
+#: The two arms of the comparison; both train with classical augmentation (rotation, zoom; no flip).
 ARMS: tuple[str, ...] = ("original", "gan")
 RESULTS_FILE = "results_07.csv"
 
@@ -167,7 +167,7 @@ def run_arm(
     train, val, test = (study.splits[s] for s in ("train", "val", "test"))
     settings = {"model": "cnn_multilabel", "epochs": int(profile.nih_cnn_epochs), "batch_size": int(profile.batch_size),
                 "patience": profile.patience, "max_steps_per_epoch": profile.max_steps_per_epoch,
-                "augment": "flip,rotation,zoom"}
+                "augment": "rotation,zoom"}
     fingerprint = study.fp(arm=arm, seed=int(seed), **settings, synthetic=None if synthetic is None else synthetic[2])
     table = results.read()
     if results.is_done(arm, seed, fingerprint, table):
