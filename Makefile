@@ -36,8 +36,8 @@ figures: install
 		-p tables_dir $(CURDIR)/results
 	$(PY) tools/readme_table.py figures/06_table_1.md figures/06_verdict.md figures/06_seed_ensembles_deep.md \
 		figures/06_provenance.md lessons=figures/06_lessons.md README.md
-	# the 64-px Kermany run (results/kermany64) into figures/kermany64, when its tables are committed
-	if [ -f results/kermany64/results.csv ]; then \
+	# the 64-px Kermany run into figures/kermany64, once chapter 6 has exported it (results/kermany64/run.json)
+	if [ -f results/kermany64/run.json ]; then \
 		$(PY) -m helpers.series --profile kermany64 --only 06 --run-dir build/figures-kermany64 \
 			--figures-dir figures/kermany64 -p tables_dir $(CURDIR)/results/kermany64; fi
 
