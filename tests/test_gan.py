@@ -545,7 +545,76 @@ def test_plan_without_ablation_round_trips(tmp_path):
     assert generators.reference_variant(ci, 5).epochs == 5
     generators.save_plan(tmp_path, reference=reference, default=default,
                          ablation=generators.ablation_variants(ci, None, ""))
-    assert generators.load_plan(tmp_path) == {"reference": reference, "default": default, "ablation": []}
+    assert generators.load_plan(tmp_path) == {"reference": reference, "default": default, "ablation": [],
+                                              "ablation_seeds": None, "budgets": None}
+
+
+def test_ablation_plan_covers_every_seed_at_two_budgets_and_dedupes_equal_ones(tmp_path):
+    from dataclasses import replace
+
+    from helpers import config
+    from helpers.gan import generators
+
+    quick = config.get_profile("quick")
+    assert quick.gan_ablation_seeds == "all" and config.get_profile("ci").gan_ablation_seeds == "first"
+    assert generators.ablation_seeds(quick, (0, 1, 2)) == (0, 1, 2)
+    assert generators.ablation_seeds(quick, (0, 1, 2), "first") == (0,)
+    with pytest.raises(ValueError, match="all.*first"):
+        generators.ablation_seeds(quick, (0, 1), "some")
+    reference, default = generators.reference_variant(quick), generators.default_variant(quick)
+    ref_steps = generators.reference_steps(reference, quick, 1214)  # 30 epochs x 1214 // 64 = 18 steps each
+    assert ref_steps == 540
+    budgets = generators.Budgets(ref_steps, quick.gan_steps)
+    ablation = [v for v in generators.ablation_variants(quick, None, "dcgan,sn_diffaug_ema", ref_steps)
+                if v not in (default, reference)]
+    assert [v.name for v in ablation] == ["dcgan_3000steps", "sn_diffaug_ema_540steps"]  # dcgan_540steps = reference
+    plan = generators.training_plan(reference, default, ablation, (0, 1, 2), (0, 1, 2))
+    assert len(plan) == 3 + 3 + 2 * 3 and len(set(plan)) == len(plan)
+    assert plan[6:9] == [(ablation[0], s) for s in (0, 1, 2)]  # the longer budget first: the short one reads it
+    assert [generators.budget_label(v, budgets) for v in (reference, default, *ablation)] == [
+        "reference", "gan_steps", "gan_steps", "reference"]
+    generators.save_plan(tmp_path, reference=reference, default=default, ablation=ablation, ablation_seeds=(0, 1, 2),
+                         budgets=budgets)
+    loaded = generators.load_plan(tmp_path)
+    assert loaded["budgets"] == budgets and loaded["ablation_seeds"] == [0, 1, 2] and loaded["ablation"] == ablation
+    # equal budgets (as on ci): one run per preset, labelled "both"
+    ci = config.get_profile("ci")
+    ci_ref = generators.reference_variant(ci)
+    equal = generators.reference_steps(ci_ref, ci, 100)
+    assert equal == ci.gan_steps == 4  # 2 epochs x gan_steps_per_epoch 2
+    variants = generators.ablation_variants(ci, None, None, equal)
+    assert [v.name for v in variants] == ["dcgan_4steps", "sn_diffaug_ema_4steps"]
+    assert generators.budget_label(variants[0], generators.Budgets(equal, equal)) == "both"
+    assert len(generators.training_plan(ci_ref, generators.default_variant(ci), variants, ci.seeds, ci.seeds)) == 3
+    assert generators.ablation_variants(replace(ci, gan_ablation=()), None, None, 2) == []
+
+
+def test_reference_budget_read_off_a_longer_runs_checkpoint_equals_a_run_stopped_there(images, tmp_path):
+    """The short variant resumes from the long run's kept checkpoint: same generator (EMA) as a 3-step run."""
+    from helpers.gan import generators
+
+    short, long = generators.Variant("sn_diffaug_ema", steps=3), generators.Variant("sn_diffaug_ema", steps=6)
+    settings = {**TINY, "image_size": 28, "preset": "sn_diffaug_ema", "steps_per_epoch": 3, "checkpoint_every": 2,
+                "keep_checkpoints": 1}
+    _train(images, run_dir=long.folder(tmp_path, 0), provenance=PROV, steps=6, keep_steps=(3,), **settings)
+    kept = [k for k, _ in list_checkpoints(long.folder(tmp_path, 0))]
+    assert kept == [3, 6]  # step 3 is no checkpoint round (every 2) and keep_checkpoints=1: kept for the ablation
+    assert generators.derive_from_checkpoint(short, long, tmp_path, 0)
+    capture = _Capture()
+    derived, h = _train(images, run_dir=short.folder(tmp_path, 0), provenance=PROV, steps=3, callbacks=[capture],
+                        **settings)
+    assert not hasattr(capture, "steps") and h["step"].tolist() == [3]  # nothing trained: read off the checkpoint
+    stopped, hs = _train(images, run_dir=tmp_path / "stopped", provenance=PROV, steps=3, **settings)
+    for x, y in zip(_weights(derived.ema_generator), _weights(stopped.ema_generator), strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    a, b = (G.load_generator(d) for d in (short.folder(tmp_path, 0), tmp_path / "stopped"))  # the saved (EMA) ones
+    for x, y in zip(_weights(a), _weights(b), strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    info, direct = (json.loads((d / "generator.json").read_text()) for d in (short.folder(tmp_path, 0), tmp_path / "stopped"))
+    assert info["fingerprint_id"] == direct["fingerprint_id"] and info["sampling"] == "ema" and info["steps"] == 3
+    assert json.loads((short.folder(tmp_path, 0) / "derived_from.json").read_text())["variant"] == long.name
+    assert not generators.derive_from_checkpoint(short, long, tmp_path, 0)  # already there: left alone
+    assert not generators.derive_from_checkpoint(generators.Variant("sn_diffaug_ema", steps=2), long, tmp_path, 1)
 
 
 # ------------------------------------------------------------------------------------ sampling

@@ -248,6 +248,32 @@ def test_ablation_summary_handles_one_and_several_seeds():
     assert row["kid_z_train_low"] < 2.0 < row["kid_z_train_high"]
 
 
+def test_ablation_summary_t_interval_on_known_numbers_per_variant_and_budget():
+    rows = pd.DataFrame({"variant": ["a"] * 4 + ["a_short"] * 2, "preset": ["a"] * 6,
+                         "budget": ["gan_steps"] * 4 + ["reference"] * 2, "seed": [0, 1, 2, 3, 0, 1],
+                         "recall": [0.2, 0.4, 0.6, 0.8, 0.5, 0.5], "collapsed": [0, 0, 1, 1, 0, 0]})
+    summary = report.ablation_summary(rows).set_index("variant")
+    a = summary.loc["a"]
+    # mean 0.5, sd 0.2582, t(0.975, 3) = 3.1824: half-width 3.1824 * 0.2582 / 2 = 0.4108
+    assert a["n_seeds"] == 4 and a["budget"] == "gan_steps" and a["recall"] == pytest.approx(0.5)
+    assert a["recall_low"] == pytest.approx(0.5 - 0.41082, abs=1e-4)
+    assert a["recall_high"] == pytest.approx(0.5 + 0.41082, abs=1e-4)
+    assert a["collapsed"] == 0.5 and summary.loc["a_short", "recall_low"] == 0.5  # no spread, zero width
+
+
+def test_equal_budget_line_says_whether_intervals_overlap():
+    rows = pd.DataFrame({"variant": ["ref"] * 3 + ["x_540"] * 3 + ["x_3000"] * 3, "preset": ["dcgan"] * 3 + ["x"] * 6,
+                         "budget": ["reference"] * 6 + ["gan_steps"] * 3, "steps": [540] * 6 + [3000] * 3,
+                         "seed": [0, 1, 2] * 3, "recall": [0.1, 0.11, 0.12, 0.5, 0.51, 0.52, 0.9, 0.9, 0.9],
+                         "coverage": [0.3, 0.5, 0.7, 0.35, 0.55, 0.65, 0.9, 0.9, 0.9]})
+    line = report.equal_budget_line(report.ablation_summary(rows), "ref")
+    assert "540 generator steps" in line and "over 3 seeds" in line and "x_3000" not in line
+    assert "recall 0.51 vs 0.11 (beats it, intervals apart)" in line
+    assert "coverage 0.52 vs 0.50 (intervals overlap: no clear difference)" in line
+    one = report.equal_budget_line(report.ablation_summary(rows[rows["seed"] == 0]), "ref")
+    assert "one seed, no interval" in one and "over 1 seed:" not in one
+
+
 def test_notes_on_scores_weights_and_phantom_numbers():
     y = np.array([0, 0, 1, 1])
     results = pd.DataFrame({"classifier": ["decision_tree"], "strategy": ["none"], "seed": [0]})

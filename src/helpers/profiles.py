@@ -42,7 +42,8 @@ class Profile:
     gan_preset: str = "sn_diffaug_ema"  # the series' generator for limited data (chapters 4-5's default fakes)
     gan_steps: int = 3000  # its budget in generator updates (the paper's dcgan keeps gan_epochs)
     gan_ablation: tuple[str, ...] = ("dcgan", "dcgan_diffaug", "sn_diffaug_ema", "sn_diffaug_ema_hinge",
-                                     "sn_diffaug_ema_cond")  # chapter 2/3's ablation (first seed)
+                                     "sn_diffaug_ema_cond")  # chapter 2/3's ablation
+    gan_ablation_seeds: str = "all"  # the ablation's seeds: "all" of the run's or the "first"; at two budgets
     c2st_epochs: int = 10  # epochs of chapter 3's real-vs-fake two-sample test
     # Evaluation of the fakes (notebook 03)
     encoder_epochs: int = 5
@@ -101,7 +102,7 @@ PROFILES: dict[str, Profile] = {
         description="seconds per notebook: tiny phantom data, one seed, a few steps (tests)",
         dataset="phantom", image_size=32, seeds=(0,), data_options={"n_train": 320, "n_val": 96, "n_test": 128},
         gan_epochs=2, gan_batch_size=32, gan_generator_filters=64, gan_steps_per_epoch=2, gan_checkpoint_every=1,
-        gan_steps=4, gan_ablation=("dcgan", "sn_diffaug_ema"), c2st_epochs=1, encoder_epochs=1, resnet_epochs=1,
+        gan_steps=4, gan_ablation=("dcgan", "sn_diffaug_ema"), gan_ablation_seeds="first", c2st_epochs=1, encoder_epochs=1, resnet_epochs=1,
         ann_epochs=2, classical_strategies=("none", "random", "smote", "gan", "gan_improved"),
         ann_strategies=("none", "gan_improved"), embedding="pca", cnn_epochs=2, densenet_epochs=1,
         deep_models=("cnn", "densenet121", "cnn_strong"), deep_strategies=("none", "gan", "gan_improved"),

@@ -86,7 +86,9 @@ class GanSettings:
 
     Budget: ``steps`` generator updates or ``epochs`` passes over the images (exactly one), in rounds
     of ``steps_per_epoch`` updates (default one pass); grids and checkpoints every ``grid_every`` /
-    ``checkpoint_every`` rounds and at the end (``grid_every=None``: about 8 grids). ``batch_size`` is
+    ``checkpoint_every`` rounds and at the end (``grid_every=None``: about 8 grids); a checkpoint at a step of
+    ``keep_steps`` (written when a round ends there) is never deleted, so a shorter budget can be read off
+    the run (:func:`helpers.gan.generators.derive_from_checkpoint`). ``batch_size`` is
     per replica. ``preset`` (:data:`~helpers.gan.presets.GAN_PRESETS`) sets the options from ``loss``
     on; each of those, when not None, overrides it. ``num_classes`` / ``sample_label`` only with labels.
     """
@@ -100,6 +102,7 @@ class GanSettings:
     checkpoint_every: int = 1
     grid_every: int | None = 1
     keep_checkpoints: int = 2
+    keep_steps: tuple[int, ...] = ()
     d_steps: int = 1
     generator_filters: int = 512
     discriminator_filters: int = 64
@@ -127,6 +130,8 @@ class GanSettings:
         if min(self.checkpoint_every, self.grid_every or 1, self.keep_checkpoints, self.epochs or 1,
                self.steps or 1) < 1:
             raise ValueError("epochs, steps, checkpoint_every, grid_every and keep_checkpoints must be >= 1.")
+        if any(int(k) < 1 for k in self.keep_steps):
+            raise ValueError(f"keep_steps must be steps >= 1, not {self.keep_steps}.")
 
     def options(self) -> dict[str, Any]:
         """The preset's options with this object's overrides (:func:`~helpers.gan.presets.gan_options`)."""
@@ -180,9 +185,11 @@ class _RunDirCallback(keras.callbacks.Callback):
         if last or (whole and (step // spe) % self.grid_every == 0):
             images = to_uint8(np.asarray(gan.sampler(self.fixed_inputs, training=False)))
             _save_progress(self.run_dir / ckpt.PROGRESS_DIR, step, step / spe, images)
-        if last or (whole and (step // spe) % self.settings.checkpoint_every == 0):
+        kept = {int(k) for k in self.settings.keep_steps}
+        if last or step in kept or (whole and (step // spe) % self.settings.checkpoint_every == 0):
             ckpt.save_checkpoint(gan, self.run_dir, step, self.fingerprint)
-            for _, old in ckpt.list_checkpoints(self.run_dir)[: -self.settings.keep_checkpoints]:
+            rolling = [path for k, path in ckpt.list_checkpoints(self.run_dir) if k not in kept]
+            for old in rolling[: -self.settings.keep_checkpoints]:
                 old.unlink(missing_ok=True)
 
 

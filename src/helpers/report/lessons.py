@@ -13,7 +13,7 @@ from scipy import stats
 from helpers.report.table1 import GENERATOR_NAMES
 from helpers.report.verdicts import _signed
 
-__all__ = ["FIDELITY_DIRECTION", "fidelity_downstream_line", "ablation_summary", "decision_tree_note",
+__all__ = ["FIDELITY_DIRECTION", "fidelity_downstream_line", "ablation_summary", "equal_budget_line", "decision_tree_note",
     "weight_selection_note", "phantom_note", "lessons_lines"]
 
 #: Fidelity metrics compared per seed between the two generators, and which direction is better.
@@ -55,9 +55,10 @@ def fidelity_downstream_line(fidelity: pd.DataFrame, improved: pd.DataFrame) -> 
 
 
 def ablation_summary(ablation: pd.DataFrame, metrics_: Sequence[str] | None = None, alpha: float = 0.05) -> pd.DataFrame:
-    """Per variant of ``gan_ablation.csv``: ``n_seeds`` and per metric the mean with a t-interval (NaN with one seed)."""
-    metrics_ = [m for m in (metrics_ or FIDELITY_DIRECTION) if m in ablation.columns]
-    group = [c for c in ("variant", "preset", "steps") if c in ablation.columns]
+    """Per (variant, budget) of ``gan_ablation.csv``: ``n_seeds`` and per metric the mean over seeds with its
+    ``1 - alpha`` t-interval ``mean ± t(1 - alpha/2, n - 1) · sd / √n`` (``_low``, ``_high``; NaN with one seed)."""
+    metrics_ = [m for m in (metrics_ or (*FIDELITY_DIRECTION, "collapsed")) if m in ablation.columns]
+    group = [c for c in ("variant", "preset", "budget", "steps") if c in ablation.columns]
     rows = []
     for key, part in ablation.groupby(group, sort=False):
         key = key if isinstance(key, tuple) else (key,)
@@ -71,6 +72,34 @@ def ablation_summary(ablation: pd.DataFrame, metrics_: Sequence[str] | None = No
             row.update({m: mean, f"{m}_low": mean - half, f"{m}_high": mean + half})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def equal_budget_line(summary: pd.DataFrame, reference: str, metrics_: Sequence[str] = ("recall", "coverage"),
+                      digits: int = 2) -> str:
+    """One sentence: per preset at the reference's budget (rows ``budget`` ``reference``/``both``), does it beat the
+    reference variant ``reference`` on each metric: means with their intervals, and whether those overlap."""
+    rows = summary[summary["budget"].isin(["reference", "both"])] if "budget" in summary else summary
+    if reference not in set(rows["variant"]):
+        return f"The reference {reference} is not in the ablation, so no preset is compared with it at equal budget."
+    ref = rows[rows["variant"] == reference].iloc[0]
+    n = int(ref["n_seeds"])
+    parts = []
+    for _, row in rows[rows["variant"] != reference].iterrows():
+        said = []
+        for m in metrics_:
+            better = row[m] < ref[m] if FIDELITY_DIRECTION.get(m) == "lower" else row[m] > ref[m]
+            if not np.isfinite(row[f"{m}_low"]) or not np.isfinite(ref[f"{m}_low"]):
+                verdict = "one seed, no interval"
+            elif row[f"{m}_low"] > ref[f"{m}_high"] or row[f"{m}_high"] < ref[f"{m}_low"]:
+                verdict = "beats it, intervals apart" if better else "falls behind, intervals apart"
+            else:
+                verdict = "intervals overlap: no clear difference"
+            said.append(f"{m} {row[m]:.{digits}f} vs {ref[m]:.{digits}f} ({verdict})")
+        parts.append(f"{row['preset']}: " + ", ".join(said))
+    if not parts:
+        return f"No preset besides the reference {reference} trained at its budget."
+    return (f"At the reference's budget ({int(ref['steps']):,} generator steps), means over {n} seed{'s' if n != 1 else ''}"
+            f" against the paper's DCGAN {reference}: " + "; ".join(parts) + ".")
 
 
 def decision_tree_note(load_scores: Callable[[str, str, int], Any], results: pd.DataFrame) -> str | None:
