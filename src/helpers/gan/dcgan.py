@@ -65,6 +65,14 @@ def _residual_up(x: Any, filters: int, how: str, name: str) -> Any:
     return keras.layers.Add(name=f"{name}_add")([h, skip])
 
 
+def _label_plane(x: Any, num_classes: int, size: int) -> tuple[Any, Any]:
+    """Conditioning: a label input embedded as one ``size`` x ``size`` plane concatenated to ``x``."""
+    label = keras.Input((1,), dtype="int32", name="label")
+    e = keras.layers.Embedding(num_classes, size * size, name="label_embedding")(label)
+    e = keras.layers.Reshape((size, size, 1))(e)
+    return keras.layers.Concatenate()([x, e]), label
+
+
 def build_generator(
     image_size: int,
     latent_dim: int = 100,
@@ -89,10 +97,7 @@ def build_generator(
     x = keras.layers.Reshape((start, start, base_filters))(x)
     inputs: list[Any] = [z]
     if num_classes:
-        label = keras.Input((1,), dtype="int32", name="label")
-        e = keras.layers.Embedding(num_classes, start * start, name="label_embedding")(label)
-        e = keras.layers.Reshape((start, start, 1))(e)
-        x = keras.layers.Concatenate()([x, e])
+        x, label = _label_plane(x, num_classes, start)
         inputs.append(label)
     if upsample not in UPSAMPLING:
         raise ValueError(f"upsample must be one of {UPSAMPLING}, got {upsample!r}.")
@@ -152,10 +157,7 @@ def build_discriminator(
     x = img
     inputs: list[Any] = [img]
     if num_classes:
-        label = keras.Input((1,), dtype="int32", name="label")
-        e = keras.layers.Embedding(num_classes, image_size * image_size, name="label_embedding")(label)
-        e = keras.layers.Reshape((image_size, image_size, 1))(e)
-        x = keras.layers.Concatenate()([x, e])
+        x, label = _label_plane(x, num_classes, image_size)
         inputs.append(label)
     for i in range(n_resamplings(image_size)):
         filters = base_filters * min(2**i, 8)

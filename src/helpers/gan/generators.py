@@ -321,7 +321,8 @@ def ablation_table(
 
     ``budget`` is :func:`budget_label`'s (the reference is at the reference's budget).
     ``evaluate(fakes, seed) -> dict`` computes the fidelity report of ``n_fake`` fakes (chapter 3 passes
-    :func:`helpers.evaluation.fidelity.fidelity_report` bound to the seed's encoder and real images).
+    :func:`helpers.evaluation.fidelity.fidelity_report` bound to the encoder trained with that random
+    seed, and the real images).
     """
     keys = ("kid_z_train", "relative_fd_train", "c2st_auc_pixels", "c2st_auc_features", "precision",
             "recall", "density", "coverage", "diversity_ratio", "memorization_share_pixels",
