@@ -470,8 +470,9 @@ def run_dose_response(
 ) -> pd.DataFrame:
     """``model`` with strategy ``gan`` when the first ``round(m × gap)`` fakes are added, per multiplier ``m``.
 
-    ``fakes[seed]``: the reference generator's images, nested. Each multiplier runs in ``run_dir/dose/x<m>/``;
-    returns every row with ``multiplier`` and ``n_fakes``. ``grid``: other :func:`run_deep_grid` arguments.
+    ``fakes[seed]``: the reference generator's images, nested. Each multiplier runs in ``run_dir/dose/x<m>/``,
+    except 1×: that is the grid's own ``gan`` run in ``run_dir``, reused when its fingerprint matches (the same
+    fakes). Returns every row with ``multiplier`` and ``n_fakes``. ``grid``: other :func:`run_deep_grid` arguments.
     """
     rows = []
     for seed, seed_fakes in fakes.items():
@@ -481,7 +482,8 @@ def run_dose_response(
             if n > len(pool):
                 raise ValueError(f"seed {seed}: {m}× the gap needs {n} fakes, only {len(pool)} were given")
             dosed = Fakes({"reference": pool[:n]}, seed_fakes.class_id)
+            folder = Path(run_dir) if float(m) == 1.0 else Path(run_dir) / "dose" / f"x{float(m):g}"
             got = run_deep_grid(splits, models=[model], strategies=["gan"], seeds=[seed], settings=settings,
-                                fakes=dosed, run_dir=Path(run_dir) / "dose" / f"x{float(m):g}", **grid)
+                                fakes=dosed, run_dir=folder, **grid)
             rows.append(got.assign(multiplier=float(m), n_fakes=n))
     return pd.concat(rows, ignore_index=True)

@@ -13,7 +13,8 @@ from scipy import stats
 from helpers.report.table1 import GENERATOR_NAMES
 from helpers.report.verdicts import _signed
 
-__all__ = ["FIDELITY_DIRECTION", "fidelity_downstream_line", "ablation_summary", "equal_budget_line", "decision_tree_note",
+__all__ = ["FIDELITY_DIRECTION", "fidelity_downstream_line", "ablation_summary", "equal_budget_line", "validation_ranking_line",
+    "decision_tree_note",
     "weight_selection_note", "phantom_note", "lessons_lines"]
 
 #: Fidelity metrics compared per seed between the two generators, and which direction is better.
@@ -100,6 +101,25 @@ def equal_budget_line(summary: pd.DataFrame, reference: str, metrics_: Sequence[
         return f"No preset besides the reference {reference} trained at its budget."
     return (f"At the reference's budget ({int(ref['steps']):,} generator steps), means over {n} seed{'s' if n != 1 else ''}"
             f" against the paper's DCGAN {reference}: " + "; ".join(parts) + ".")
+
+
+def validation_ranking_line(ranking: pd.DataFrame, reference_run: Sequence[Any], n_runs: int) -> str:
+    """Sentences on :func:`helpers.evaluation.selection.validation_ranking`'s summary: does the hard half rank
+    the runs more like test than the whole validation split (rho over runs up by more than 0.05)?"""
+    hard, whole = ranking.loc["hard val"], ranking.loc["val"]
+    better = hard["rho_runs"] > whole["rho_runs"] + 0.05
+    return (
+        f"On its hard half ({hard['n_images']} of {whole['n_images']} images, marked by "
+        f"{'/'.join(map(str, reference_run))}) validation ROC-AUC reads {hard['mean_roc_auc']:.3f} against "
+        f"{whole['mean_roc_auc']:.3f} on the whole split (mean over {n_runs} runs); its rank correlation with test "
+        "over runs is "
+        f"{hard['rho_runs']:+.2f} against {whole['rho_runs']:+.2f} for the whole split. "
+        + ("The harder half orders the runs more like test." if better else
+           "The harder half does not order the runs more like test, so a harder validation split does not fix "
+           "model selection here.")
+        + f" The whole split would pick {whole['picks']} (test {whole['pick_test_roc_auc']:.3f}), the hard half "
+        f"{hard['picks']} (test {hard['pick_test_roc_auc']:.3f})."
+    )
 
 
 def decision_tree_note(load_scores: Callable[[str, str, int], Any], results: pd.DataFrame) -> str | None:
