@@ -287,3 +287,14 @@ def test_notes_on_scores_weights_and_phantom_numbers():
     assert "phantom run" in report.phantom_note({"dataset": "phantom", "collapsed": {"Mass": 1.0, "Nodule": 0.0}})
     assert "Mass" in report.phantom_note({"dataset": "phantom", "collapsed": {"Mass": 1.0}})
     assert report.phantom_note({"dataset": "nih"}) is None
+
+
+def test_provenance_line_names_the_tables_folder_and_other_stamps():
+    from helpers.report import provenance_line
+
+    run = "kermany64/kaggle_pneumonia/64px/seeds 0,1,2 @ abc1234 2026-12-03"
+    line = provenance_line(run, {run: ["06_roc_none"]}, tables="results/kermany64/")
+    assert "rebuilt from `results/kermany64/`" in line and "`results/kermany64/run.json`" in line
+    assert "Every committed figure carries that stamp" in line
+    other = provenance_line(run, {run: ["06_roc_none"], "quick @ 0000000": ["01_samples", "03_fakes"]})
+    assert "`results/run.json`" in other and "01, 03 stamped `quick @ 0000000`" in other

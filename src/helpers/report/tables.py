@@ -117,11 +117,13 @@ def figure_stamps(figures_dir: str | PathLike) -> dict[str, list[str]]:
     return stamps
 
 
-def provenance_line(run_id: str, stamps: Mapping[str, Sequence[str]]) -> str:
-    """Which commit the results came from, and which commit each group of figures was drawn at."""
+def provenance_line(run_id: str, stamps: Mapping[str, Sequence[str]], tables: str = "results") -> str:
+    """Which commit the results came from (``tables``: the folder of exported tables, as the reader finds it), and
+    which commit each group of figures was drawn at."""
     groups = [f"{', '.join(sorted({n[:2] for n in names}))} stamped `{stamp}`" for stamp, names in stamps.items()
               if stamp != run_id]
-    return (f"**Provenance.** Every table and chapter-6 figure above is rebuilt from `results/`, exported from the run "
-            f"`{run_id}` (`results/run.json`: the commit is the code the results came from)."
+    tables = tables.rstrip("/")
+    return (f"**Provenance.** Every table and chapter-6 figure above is rebuilt from `{tables}/`, exported from the "
+            f"run `{run_id}` (`{tables}/run.json`: the commit is the code the results came from)."
             + (f" The other chapters' figures were drawn when those chapters ran and keep their own stamps: "
                f"{'; '.join(groups)}." if groups else " Every committed figure carries that stamp."))
