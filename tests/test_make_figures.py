@@ -65,3 +65,21 @@ def test_make_figures_rebuilds_table_1_verdict_and_readme_offline(tmp_path):
     text = readme.read_text()
     assert "Ghosh & Dutta: P / R / F1 / ROC-AUC (positive class not named)" in text
     assert "From the committed run" in text.split("<!-- lessons:start -->")[1]
+
+
+def test_make_figures_rebuilds_the_64px_kermany_report_offline(tmp_path):
+    tables = ROOT / "results" / "kermany64"
+    if not (tables / "run.json").exists():
+        pytest.skip("no committed 64-px run yet")
+    figures = tmp_path / "figures"
+    series.run_series("kermany64", only=["06"], run_dir=tmp_path / "run", figures_dir=figures,
+                      parameters={"tables_dir": str(tables), "n_boot": 200}, html=False, log=print)
+    run_id = json.loads((tables / "run.json").read_text())["run_id"]
+    table = pd.read_csv(figures / "06_table_1.csv")
+    assert run_id.startswith("kermany64/kaggle_pneumonia/64px/") and run_id in (figures / "06_table_1.md").read_text()
+    assert len(table[table["published_roc_auc"].notna()]) == 12 and set(table["seeds"]) == {3}
+    verdict = (figures / "06_verdict.md").read_text()
+    for clf in pd.read_csv(tables / "results.csv")["classifier"].unique():
+        line = next(line for line in verdict.splitlines() if line.startswith(f"* {clf} ("))
+        assert "gan − none = " in line and "gan_improved − none = " in line, clf
+    assert "rebuilt from `results/kermany64/`" in (figures / "06_provenance.md").read_text()

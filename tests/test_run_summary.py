@@ -46,3 +46,10 @@ def test_bars_means_per_seed_values_and_step_seconds(tmp_path):
 def test_a_folder_without_tables_is_an_error_naming_it(tmp_path, capsys):
     assert run_summary.main([str(tmp_path)]) == 2
     assert str(tmp_path) in capsys.readouterr().err
+
+
+def test_chapter_times_read_the_runners_timings(tmp_path):
+    (tmp_path / "series_timings.json").write_text(json.dumps(
+        {"profile": "kermany64", "seconds": {"01_data_exploration.ipynb": 8.2, "05_cnn_densenet.ipynb": 1969.9}}))
+    times = run_summary.chapter_times(tmp_path).set_index("notebook")["seconds"]
+    assert times.to_dict() == {"01_data_exploration.ipynb": 8.2, "05_cnn_densenet.ipynb": 1969.9}

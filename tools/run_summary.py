@@ -90,9 +90,9 @@ def chapter_times(run_dir: Path) -> pd.DataFrame | None:
     path = run_dir / "series_timings.json"
     if not path.exists():
         return None
-    timings = json.loads(path.read_text())
-    items = timings.items() if isinstance(timings, dict) else enumerate(timings)
-    return pd.DataFrame([{"notebook": k, "seconds": v} for k, v in items])
+    timings = json.loads(path.read_text())  # the runner's {"profile": ..., "seconds": {notebook: s}}
+    seconds = timings.get("seconds", {}) if isinstance(timings, dict) else {}
+    return pd.DataFrame([{"notebook": k, "seconds": v} for k, v in seconds.items()])
 
 
 def main(argv: list[str] | None = None) -> int:
