@@ -377,5 +377,5 @@ def test_fakes_side_by_side_draws_a_tile_per_generator_and_seed_and_the_real_ima
     sets = {(g, s): rng.integers(0, 255, (20, 16, 16), dtype=np.uint8) for g in ("reference", "default") for s in (0, 2)}
     fig = plots.fakes_side_by_side(sets, rng.integers(0, 255, (30, 16, 16), dtype=np.uint8), n=4)
     titles = [ax.get_title() for ax in fig.axes if ax.images]
-    assert titles == ["real (train)", "reference, seed 0", "reference, seed 2", "default, seed 0", "default, seed 2"]
+    assert titles == ["real (train)", "reference\nseed 0", "reference\nseed 2", "default\nseed 0", "default\nseed 2"]
     assert fig.axes[1].images[0].get_array().shape == (2 * 17 + 1, 2 * 17 + 1)  # 4 images of 16 px, 2 x 2, 1-px pad

@@ -59,26 +59,27 @@ def real_vs_fake_grid(real: np.ndarray, fake: np.ndarray, n: int = 16, ncols: in
 def fakes_side_by_side(sets: Mapping[tuple[str, int], np.ndarray], real: np.ndarray, n: int = 16,
                        seed: int = 0) -> plt.Figure:
     """One tile of ``n`` random images per (generator, seed) of ``sets``, a row per generator and a
-    column per seed, with ``n`` real images in the first column; every tile is drawn with the same rng."""
+    column per seed, with ``n`` real images in the first column; every tile is drawn with the same rng. A tile's
+    title is the generator's name (a newline in it starts a second line) above its seed."""
     from helpers.data.images import tile_grid
 
     names = list(dict.fromkeys(g for g, _ in sets))
     seeds = sorted({s for _, s in sets})
-    fig, axes = plt.subplots(len(names), len(seeds) + 1, figsize=(2.3 * (len(seeds) + 1), 2.5 * len(names)),
+    fig, axes = plt.subplots(len(names), len(seeds) + 1, figsize=(2.3 * (len(seeds) + 1), 2.9 * len(names)),
                              squeeze=False)
 
     def tile(ax, images, title):
         images = np.asarray(images)
         pick = np.random.default_rng(seed).choice(len(images), size=min(n, len(images)), replace=False)
         ax.imshow(tile_grid(images[pick], pad=1), cmap="gray", vmin=0, vmax=255)
-        ax.set_title(title, fontsize=8)
+        ax.set_title(title, fontsize=7)
 
     for r, name in enumerate(names):
         if r == 0:
             tile(axes[r, 0], real, "real (train)")
         for c, s in enumerate(seeds, start=1):
             if (name, s) in sets:
-                tile(axes[r, c], sets[name, s], f"{name}, seed {s}")
+                tile(axes[r, c], sets[name, s], f"{name}\nseed {s}")
     for ax in axes.flat:
         ax.axis("off")
     fig.tight_layout()
