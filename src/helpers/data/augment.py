@@ -63,7 +63,8 @@ def augmentation_gallery(image: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     """Each Figure-2 augmentation applied to one gray ``uint8`` image ``(H, W)``.
 
     Returns ``{label: uint8 (H, W)}`` in display order, starting with ``"original"``; labels of
-    transforms the training pipeline uses end in ``(train...)`` with its strength.
+    transforms the training pipeline uses end in ``(train...)`` with its strength. The panel's two flips
+    appear only when training flips (it does not by default: a flipped chest film puts the heart on the right).
     """
     import cv2
     import keras
@@ -81,7 +82,6 @@ def augmentation_gallery(image: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     rot_deg = round(float(train["rotation"] or 0.0) * 360)
     zoom_pct = round(float(train["zoom"] or 0.0) * 100)
     rot_tag = f" (train: ±{rot_deg}°)" if rot_deg else ""
-    flip_tag = " (train)" if train["flip"] else ""
     zoom_tag = f" (train: zoom ±{zoom_pct}%)" if zoom_pct else ""
 
     def rotate(turns: float) -> np.ndarray:  # positive = counter-clockwise
@@ -99,10 +99,10 @@ def augmentation_gallery(image: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     k = max(3, (min(h, w) // 8) | 1)  # odd kernel, ~1/8 of the image
     blur = cv2.GaussianBlur(img, (k, k), sigmaX=k / 3.0)
 
+    flips = {"horizontal flip (train)": keras.ops.flip(x, axis=2), "vertical flip": keras.ops.flip(x, axis=1)}
     gallery = {
         "original": img.copy(),
-        f"horizontal flip{flip_tag}": keras.ops.flip(x, axis=2),
-        "vertical flip": keras.ops.flip(x, axis=1),
+        **(flips if train["flip"] else {}),
         f"rotation +45°{rot_tag}": rotate(0.125),
         f"rotation -45°{rot_tag}": rotate(-0.125),
         "Gaussian blur": blur,
