@@ -351,3 +351,22 @@ def test_dose_response_refuses_too_few_fakes(tmp_path, tiny):
     with pytest.raises(ValueError, match=r"seed 0: 2.0× the gap needs 20 fakes, only 5"):
         deep.run_dose_response(_splits(tiny), model="cnn", fakes=fakes, gaps={0: 10}, multipliers=[2.0],
                                settings=deep.GridSettings(epochs={"cnn": 1}), run_dir=tmp_path)
+
+
+def test_dose_response_reuses_the_grids_gan_run_at_1x_and_refuses_other_fakes(tmp_path, tiny):
+    from helpers.core.provenance import ProvenanceError
+
+    fakes = squares(12, 3)[0]
+    fakes[:, 10:20, 10:20] = 60
+    settings = deep.GridSettings(epochs={"cnn": 1}, batch_size=16, patience=None, max_steps_per_epoch=2)
+    grid = deep.run_deep_grid(_splits(tiny), models=["cnn"], strategies=["gan"], seeds=[0], settings=settings,
+                              fakes=oversample.Fakes({"reference": fakes}, class_id=0), run_dir=tmp_path)
+    pool = {0: oversample.Fakes({"reference": np.concatenate([fakes, fakes[::-1]])}, class_id=0)}
+    dose = deep.run_dose_response(_splits(tiny), model="cnn", fakes=pool, gaps={0: 12}, multipliers=[1.0],
+                                  settings=settings, run_dir=tmp_path)
+    assert dose["roc_auc"].iloc[0] == grid["roc_auc"].iloc[0] and dose["n_fakes"].iloc[0] == 12
+    assert not (tmp_path / "dose").exists()  # nothing trained again
+    other = {0: oversample.Fakes({"reference": fakes[::-1].copy()}, class_id=0)}
+    with pytest.raises(ProvenanceError):
+        deep.run_dose_response(_splits(tiny), model="cnn", fakes=other, gaps={0: 12}, multipliers=[1.0],
+                               settings=settings, run_dir=tmp_path)

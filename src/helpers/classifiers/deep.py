@@ -471,8 +471,9 @@ def run_dose_response(
     """``model`` with strategy ``gan`` when the first ``round(m × gap)`` fakes are added, per multiplier ``m``.
 
     ``fakes[seed]``: the reference generator's images, nested. Each multiplier runs in ``run_dir/dose/x<m>/``,
-    except 1×: that is the grid's own ``gan`` run in ``run_dir``, reused when its fingerprint matches (the same
-    fakes). Returns every row with ``multiplier`` and ``n_fakes``. ``grid``: other :func:`run_deep_grid` arguments.
+    except 1×: that is the grid's own ``gan`` run in ``run_dir``, reused as it is, so the first ``gap`` fakes must be
+    the grid's (other ones meet that run's folder and raise ``ProvenanceError``). Returns every row with
+    ``multiplier`` and ``n_fakes``. ``grid``: other :func:`run_deep_grid` arguments.
     """
     rows = []
     for seed, seed_fakes in fakes.items():
