@@ -154,7 +154,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "kermany64": Profile(
         name="kermany64",
-        description="the Kaggle Kermany set at 64 px on a 2-core CPU: chapters 1-6 in one background run (about 2.3 h)",
+        description="the Kaggle Kermany set at 64 px on a 2-core CPU: chapters 1-6 in one resumable background run (about 3 h)",
         dataset="kaggle_pneumonia",  # data_path=<folder with chest_xray/{train,test}/{NORMAL,PNEUMONIA}>
         image_size=64, seeds=(0, 1, 2), gan_epochs=30, gan_batch_size=64, gan_generator_filters=256, gan_steps=1500,
         gan_checkpoint_every=5,
