@@ -286,7 +286,7 @@ def test_expected_time_says_measured_or_estimate():
     demo = series.expected_time("demo", ["02", "03", "05"])
     assert demo.startswith("about 14 min on a 2-core CPU (rough estimate;") and "02: 9 min" in demo
     assert series.expected_time("quick", ["02", "03", "05"]) == (
-        "about 2.2 h on a 2-core CPU (rough estimate; 02: 52 min, 03: 3 min, 05: 75 min)")
+        "about 3.2 h on a 2-core CPU (rough estimate; 02: 113 min, 03: 5 min, 05: 75 min)")
     assert series.expected_time("colab", ["02"]) == "not measured for profile colab"
     assert series.expected_time("ci", ["05"], gpu=True).endswith("a GPU is typically 5-20x faster (not measured)")
 
