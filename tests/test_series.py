@@ -282,11 +282,11 @@ def test_missing_prerequisites_follow_the_chapters_needs(tmp_path):
 
 
 def test_expected_time_says_measured_or_estimate():
-    assert series.expected_time("ci", ["02", "03"]) == "about 27 s on a 2-core CPU (measured; 02: 12 s, 03: 15 s)"
+    assert series.expected_time("ci", ["02", "03"]) == "about 47 s on a 2-core CPU (measured; 02: 23 s, 03: 24 s)"
     demo = series.expected_time("demo", ["02", "03", "05"])
     assert demo.startswith("about 14 min on a 2-core CPU (rough estimate;") and "02: 9 min" in demo
     assert series.expected_time("quick", ["02", "03", "05"]) == (
-        "about 3.2 h on a 2-core CPU (rough estimate; 02: 113 min, 03: 5 min, 05: 75 min)")
+        "about 4.0 h on a 2-core CPU (rough estimate; 02: 113 min, 03: 5 min, 05: 2.0 h)")
     assert series.expected_time("colab", ["02"]) == "not measured for profile colab"
     assert series.expected_time("ci", ["05"], gpu=True).endswith("a GPU is typically 5-20x faster (not measured)")
 

@@ -128,7 +128,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "quick": Profile(
         name="quick",
-        description="real PneumoniaMNIST at 28 px on a CPU: the committed report (about 4 h on 2 cores)",
+        description="real PneumoniaMNIST at 28 px on a CPU: the committed report (about 4.5 h on 2 cores)",
         dataset="pneumoniamnist", image_size=28, seeds=(0, 1, 2), gan_epochs=30, gan_batch_size=64,
         gan_generator_filters=256, gan_checkpoint_every=5, encoder_epochs=6, resnet_epochs=5, ann_epochs=40,
         cnn_epochs=30,

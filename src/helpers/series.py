@@ -43,9 +43,9 @@ CHAPTER_NEEDS: dict[str, tuple[str, ...]] = {
 #: Seconds per chapter and profile on a 2-core CPU without a GPU. Only the profiles in
 #: :data:`MEASURED_SECONDS` were measured; the others are rough estimates.
 CHAPTER_SECONDS: dict[str, dict[str, int]] = {
-    "ci": {"01": 8, "02": 12, "03": 15, "04": 15, "05": 90, "06": 10, "07": 27},
+    "ci": {"01": 11, "02": 23, "03": 24, "04": 39, "05": 131, "06": 30, "07": 24},
     "demo": {"01": 8, "02": 552, "03": 32, "04": 111, "05": 255, "06": 14, "07": 207},
-    "quick": {"01": 9, "02": 6759, "03": 294, "04": 703, "05": 4500, "06": 20, "07": 900},
+    "quick": {"01": 9, "02": 6759, "03": 294, "04": 703, "05": 7200, "06": 42, "07": 996},
     # one run on 2 shared cores (results/kermany64); 07 is the NIH study's estimate, not run at 64 px
     "kermany64": {"01": 8, "02": 3354, "03": 236, "04": 795, "05": 6700, "06": 25, "07": 900},
 }

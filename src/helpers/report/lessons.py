@@ -46,9 +46,10 @@ def fidelity_downstream_line(fidelity: pd.DataFrame, improved: pd.DataFrame) -> 
     n_seeds = len(wide)
     fidelity_better = wins > total / 2
     downstream_better = (improved["verdict"] == "better").sum() if len(improved) else 0
-    bought = ("and better fidelity went with better classifiers for " f"{downstream_better} classifier(s)"
+    bought = ("and better fidelity went with better classifiers for "
+              f"{downstream_better} classifier{'s' if downstream_better != 1 else ''}"
               if fidelity_better and downstream_better else
-              "yet better fidelity did not buy better classifiers" if fidelity_better else
+              "so better fidelity did not buy better classifiers" if fidelity_better else
               "so the improved GAN did not have the better fidelity either")
     return (f"Fidelity over {n_seeds} seed{'s' if n_seeds != 1 else ''} (chapter 3; seeds where the improved GAN beats "
             f"the DCGAN): {', '.join(parts)}; downstream, gan_improved − gan is Holm-adjusted better for "
@@ -131,7 +132,8 @@ def decision_tree_note(load_scores: Callable[[str, str, int], Any], results: pd.
                      for s, k in zip(rows["strategy"], rows["seed"], strict=True)})
     if max(levels) > 10:
         return None
-    return (f"The decision tree's test scores take {'/'.join(map(str, levels))} distinct value(s) per run, so its "
+    values = "value" if levels == [1] else "values"
+    return (f"The decision tree's test scores take {'/'.join(map(str, levels))} distinct {values} per run, so its "
             "ROC curve is one operating point joined to the corners and its ROC-AUC equals its balanced accuracy "
             "at that point, not a ranking of the images.")
 

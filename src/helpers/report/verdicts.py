@@ -182,7 +182,8 @@ def improved_vs_dcgan_line(comparisons: pd.DataFrame) -> str:
     label = _label(comparisons["metric"].iloc[0])
     better = counts.get("better", 0)
     head = ("The improved GAN's images never beat the DCGAN's downstream" if better == 0 else
-            f"The improved GAN's images beat the DCGAN's downstream for {better} classifier(s)")
+            f"The improved GAN's images beat the DCGAN's downstream for {better} "
+            f"classifier{'s' if better != 1 else ''}")
     return (f"{head}: gan_improved − gan in test {label} is Holm-adjusted better for {better}, worse for "
             f"{counts.get('worse', 0)}, no clear difference for {counts.get('no clear difference', 0)} of "
             f"{len(comparisons)} classifiers (higher mean for {higher}; mean difference "
