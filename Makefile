@@ -1,7 +1,6 @@
 # Two commands do all the set-up on a fresh machine (Python 3.10+ and pip):
 #   make report   run every notebook on the embedded offline default (profile demo) into build/demo/
-#   make test     unit tests + every notebook executed with the ci profile (papermill and nbval),
-#                 on two pytest-xdist workers
+#   make test     unit tests + every notebook executed with the ci profile (papermill and nbval)
 # and, offline in seconds:
 #   make figures  rebuild the committed real-data report (figures/, README table) from results/
 PYTHON ?= python3
@@ -49,7 +48,7 @@ series: install
 test: install
 	$(PY) tools/nbtools.py check
 	$(PY) -m ruff check src tests tools benchmarks
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest
 
 lint: install
 	$(PY) -m ruff check src tests tools benchmarks
