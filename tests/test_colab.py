@@ -61,7 +61,7 @@ def test_a_chapter_opened_alone_runs_what_it_needs_with_the_same_parameters(runs
     assert call["notebook_dir"] == series.default_notebook_dir()
     said = "\n".join(lines)
     assert "Chapter 05 builds on chapters 02, 03" in said and "02_dcgan_training.ipynb" in said
-    assert "about 27 s on a 2-core CPU (measured" in said and "goes on" in said
+    assert "about 47 s on a 2-core CPU (measured" in said and "goes on" in said
     _finish(cfg.run_dir, "02", "03")
     assert notebook.run_prerequisites(cfg, "05", log=lines.append) == [] and len(runs) == 1
     assert notebook.run_prerequisites(cfg, 6, log=lines.append) == ["04", "05"]
